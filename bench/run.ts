@@ -1,0 +1,27 @@
+/**
+ * `npm run bench`: runs the benchmarks (or those named on the command line) and prints one table.
+ * BENCH_DURATION (seconds per load run, default 10) and BENCH_PAIRS (interleaved bare/product pairs, default 2).
+ */
+import { benchIntake } from './intake';
+
+const benches: Record<string, () => Promise<{ case: string; value: string; note: string }[]>> = {
+  intake: benchIntake,
+};
+
+async function main() {
+  const wanted = process.argv.slice(2);
+  const names = wanted.length ? wanted : Object.keys(benches);
+  const rows: { bench: string; case: string; value: string; note: string }[] = [];
+  for (const name of names) {
+    const bench = benches[name];
+    if (!bench) throw new Error(`unknown benchmark "${name}"; known: ${Object.keys(benches).join(', ')}`);
+    console.error(`running bench/${name} ...`);
+    for (const row of await bench()) rows.push({ bench: name, ...row });
+  }
+  console.table(rows);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

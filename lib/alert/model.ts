@@ -1,0 +1,69 @@
+/**
+ * The one alert model every source is normalised into (DESIGN.md section 2: field names are public contract).
+ */
+
+export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const ALERT_SOURCES = ['suricata', 'wazuh', 'elastic', 'ocsf', 'splunk', 'sentinel', 'generic'] as const;
+export type AlertSource = (typeof ALERT_SOURCES)[number];
+
+export const OBSERVABLE_TYPES = [
+  'ipv4',
+  'ipv6',
+  'cidr',
+  'domain',
+  'url',
+  'md5',
+  'sha1',
+  'sha256',
+  'email',
+  'hostname',
+  'user',
+  'file',
+  'process',
+] as const;
+export type ObservableType = (typeof OBSERVABLE_TYPES)[number];
+
+/** Where an observable stood in the event: the attacker side, the attacked side, the reporting host, ... */
+export const OBSERVABLE_ROLES = ['source', 'destination', 'host', 'actor', 'target', 'related'] as const;
+export type ObservableRole = (typeof OBSERVABLE_ROLES)[number];
+
+export interface Observable {
+  type: ObservableType;
+  /** Canonical value: lower-case domains and hashes, compressed IPv6, normalised URLs. */
+  value: string;
+  role: ObservableRole;
+}
+
+export interface AlertRule {
+  id?: string;
+  name?: string;
+  category?: string;
+}
+
+export interface AlertHost {
+  name?: string;
+  ip?: string;
+}
+
+export interface Alert {
+  /** Stable id derived from `source` + `sourceRef` (see `alertId`). */
+  id: string;
+  source: AlertSource;
+  /** The record's own identity at its source (event id, flow id + signature + time, ...). */
+  sourceRef: string;
+  /** When the event happened (ISO 8601, UTC). */
+  time: string;
+  /** When we received it (ISO 8601, UTC). */
+  received: string;
+  title: string;
+  severity: Severity;
+  rule: AlertRule;
+  observables: Observable[];
+  /** MITRE ATT&CK technique ids such as `T1110` or `T1059.001`. */
+  attack: string[];
+  host?: AlertHost;
+  /** The original record, untouched. */
+  raw: unknown;
+}

@@ -1,0 +1,219 @@
+import type { IncomingMessage } from 'node:http';
+import { createHash } from 'node:crypto';
+import getRawBody from 'raw-body';
+import { identify } from '../alert/normalize';
+import { authScheme, verifyBearer, verifySignature } from './auth';
+import { bodyKind, parseBody, type BodyError } from './body';
+import type { IntakeJournal, JournalRecord } from './journal';
+import { RateLimiter } from './rate-limit';
+
+/**
+ * One authenticated alert intake endpoint, independent of Node-RED: it judges a request (rate limit,
+ * authentication, content type, size, records one by one, duplicates), journals the accepted alerts and says what
+ * to answer. The caller writes the answer and then emits `accepted`.
+ */
+
+export interface IntakeOptions {
+  /** Journal owner: the intake node's id (pending alerts are replayed by the node that accepted them). */
+  node: string;
+  journal: IntakeJournal;
+  /** The shared secret for bearer and HMAC authentication; empty means nobody can authenticate. */
+  token: () => string;
+  /** Largest accepted body in bytes. */
+  maxBytes: number;
+  /** Requests per second per client (0: no limit) and the burst allowance. */
+  ratePerSecond: number;
+  burst: number;
+  /** A second delivery of the same alert id within this many ms is a duplicate. */
+  duplicateWindowMs: number;
+}
+
+export interface IntakeAnswer {
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  ids: string[];
+  errors: BodyError[];
+}
+
+export interface AcceptedAlert {
+  seq: number;
+  alertId: string;
+  received: number;
+  record: Record<string, unknown>;
+}
+
+/** What an intake message carries besides the record (`msg.intake`), so that later nodes can mark it processed. */
+export interface IntakeRef {
+  /** Journal sequence number. */
+  seq: number;
+  /** The id used to recognise duplicate deliveries. */
+  alertId: string;
+  /** ISO 8601 time of receipt. */
+  received: string;
+}
+
+export interface IntakeResult {
+  status: number;
+  headers: Record<string, string>;
+  body: IntakeAnswer | { error: string };
+  accepted: AcceptedAlert[];
+}
+
+function refuse(status: number, error: string, headers: Record<string, string> = {}): IntakeResult {
+  return { status, headers, body: { error }, accepted: [] };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+type ParsedRequest = IncomingMessage & { _body?: boolean; body?: unknown; _soarReparsed?: boolean };
+
+/**
+ * The raw body. Where an earlier body parser already consumed the stream (Node-RED's admin app parses JSON when it
+ * shares the root path with the node routes), its result is serialised again; HMAC cannot be checked then.
+ */
+async function readBody(req: ParsedRequest, limit: number): Promise<Buffer> {
+  if (req._body === true) {
+    req._soarReparsed = !Buffer.isBuffer(req.body);
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.from(JSON.stringify(req.body ?? null));
+    if (raw.length > limit) throw Object.assign(new Error('too large'), { type: 'entity.too.large' });
+    return raw;
+  }
+  return getRawBody(req, { limit, length: header(req, 'content-length') });
+}
+
+/** The id that recognises a second delivery: the alert's own identity, else a hash of its content. */
+export function deliveryId(record: Record<string, unknown>, text: string): string {
+  const known = identify(record);
+  if (known) return known.id;
+  return 'generic-' + createHash('sha256').update(text).digest('hex').slice(0, 32);
+}
+
+/** Counters since the endpoint started: alerts, and requests refused before their records were judged. */
+export interface IntakeStats {
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  refused: number;
+}
+
+export class IntakeEndpoint {
+  private readonly limiter: RateLimiter;
+  readonly stats: IntakeStats = { accepted: 0, duplicates: 0, rejected: 0, refused: 0 };
+
+  constructor(private readonly options: IntakeOptions) {
+    this.limiter = new RateLimiter({ ratePerSecond: options.ratePerSecond, burst: options.burst });
+  }
+
+  async handle(req: IncomingMessage, client: string): Promise<IntakeResult> {
+    const result = await this.judge(req, client);
+    if ('accepted' in result.body) {
+      this.stats.accepted += result.body.accepted;
+      this.stats.duplicates += result.body.duplicates;
+      this.stats.rejected += result.body.rejected;
+    } else {
+      this.stats.refused += 1;
+    }
+    return result;
+  }
+
+  private async judge(req: IncomingMessage, client: string): Promise<IntakeResult> {
+    const { options } = this;
+    const rate = this.limiter.take(client);
+    if (!rate.allowed) {
+      req.resume();
+      return refuse(429, `too many requests from ${client}: retry after ${rate.retryAfterSeconds} s`, {
+        'Retry-After': String(rate.retryAfterSeconds),
+      });
+    }
+
+    const token = options.token();
+    const scheme = authScheme(header(req, 'authorization'), header(req, 'x-soar-signature'));
+    if (!token) {
+      req.resume();
+      return refuse(401, 'intake token is not configured on the server: set the node credential or SOAR_INTAKE_TOKEN');
+    }
+    if (scheme.kind === 'none') {
+      req.resume();
+      return refuse(401, 'authentication required: Authorization: Bearer <token> or X-Soar-Signature: sha256=<hmac>');
+    }
+    if (scheme.kind === 'bearer' && !verifyBearer(scheme.token, token)) {
+      req.resume();
+      return refuse(401, 'invalid bearer token');
+    }
+
+    const kind = bodyKind(header(req, 'content-type'));
+    if (!kind.ok) {
+      req.resume();
+      return refuse(415, kind.error);
+    }
+    const encoding = header(req, 'content-encoding');
+    if (encoding && encoding.toLowerCase() !== 'identity') {
+      req.resume();
+      return refuse(415, `unsupported Content-Encoding "${encoding}": send the body uncompressed`);
+    }
+
+    let raw: Buffer;
+    try {
+      raw = await readBody(req, options.maxBytes);
+    } catch (err) {
+      const e = err as { status?: number; type?: string; message?: string };
+      if (e.type === 'entity.too.large') return refuse(413, `body larger than the limit of ${options.maxBytes} bytes`);
+      return refuse(
+        e.status && e.status < 500 ? e.status : 400,
+        `could not read the body: ${e.message ?? String(err)}`,
+      );
+    }
+    if (scheme.kind === 'signature' && (req as ParsedRequest)._soarReparsed) {
+      return refuse(
+        401,
+        'cannot verify X-Soar-Signature: another body parser consumed the raw body (httpAdminRoot and httpNodeRoot overlap); use the bearer token or a separate httpNodeRoot',
+      );
+    }
+    if (scheme.kind === 'signature' && !verifySignature(scheme.hex, raw, token)) {
+      return refuse(
+        401,
+        'invalid X-Soar-Signature: expected sha256=<hex HMAC-SHA256 of the raw body keyed with the token>',
+      );
+    }
+
+    const parsed = parseBody(raw.toString('utf8'), kind.kind);
+    const answer: IntakeAnswer = {
+      accepted: 0,
+      duplicates: 0,
+      rejected: parsed.errors.length,
+      ids: [],
+      errors: parsed.errors,
+    };
+    if (parsed.records.length === 0) return { status: 400, headers: {}, body: answer, accepted: [] };
+
+    const received = Date.now();
+    const journaled: JournalRecord[] = parsed.records.map((r) => ({
+      alertId: deliveryId(r.record, r.text),
+      body: r.text,
+    }));
+    const outcomes = await options.journal.commit(
+      options.node,
+      journaled,
+      received,
+      received - options.duplicateWindowMs,
+    );
+
+    const accepted: AcceptedAlert[] = [];
+    outcomes.forEach((seq, i) => {
+      if (seq === null) {
+        answer.duplicates += 1;
+        return;
+      }
+      const alertId = journaled[i].alertId;
+      answer.ids.push(alertId);
+      accepted.push({ seq, alertId, received, record: parsed.records[i].record });
+    });
+    answer.accepted = accepted.length;
+    answer.errors.sort((a, b) => a.index - b.index);
+    return { status: 202, headers: {}, body: answer, accepted };
+  }
+}

@@ -1,0 +1,23 @@
+import { join } from 'node:path';
+import type { JournalSync } from './intake/journal';
+
+/**
+ * The `soar` section of Node-RED's settings.js, shared by our nodes. Everything is optional; `settings.js` at the
+ * package root fills it for `npm start`.
+ */
+export interface SoarSettings {
+  /** Where the product keeps its state; defaults to Node-RED's userDir. */
+  dataDir?: string;
+  /** Fallback intake token when neither the node credential nor SOAR_INTAKE_TOKEN is set. */
+  intakeToken?: string;
+  /** `full` makes every journal commit fsync (survives power loss); `normal` survives process crashes. */
+  journalSync?: JournalSync;
+}
+
+export function dataDir(soar: SoarSettings | undefined, userDir: string | undefined): string {
+  return soar?.dataDir ?? userDir ?? process.cwd();
+}
+
+export function journalFile(soar: SoarSettings | undefined, userDir: string | undefined): string {
+  return join(dataDir(soar, userDir), 'soar-intake.db');
+}

@@ -1,0 +1,187 @@
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import sjson from 'secure-json-parse';
+import { IntakeEndpoint, type AcceptedAlert, type IntakeRef } from '../../lib/intake/intake';
+import { acquireJournal, releaseJournal, type IntakeJournal } from '../../lib/intake/journal';
+import { journalFile, type SoarSettings } from '../../lib/settings';
+
+interface AlertInDef extends NodeDef {
+  path: string;
+  maxSizeMb: string | number;
+  rateLimit: string | number;
+  burst: string | number;
+  duplicateWindowMin: string | number;
+}
+
+interface AlertInCredentials {
+  token?: string;
+}
+
+const REPLAY_CHUNK = 500;
+
+function num(value: string | number | undefined, fallback: number): number {
+  const n = typeof value === 'number' ? value : Number.parseFloat(value ?? '');
+  return Number.isFinite(n) && n >= 0 ? n : fallback;
+}
+
+function routePath(path: string | undefined): string {
+  const p = (path ?? '').trim() || '/alerts';
+  return p.startsWith('/') ? p : '/' + p;
+}
+
+export = function (RED: NodeAPI) {
+  const soar = (): SoarSettings | undefined => (RED.settings as unknown as { soar?: SoarSettings }).soar;
+
+  function SoarAlertIn(this: Node<AlertInCredentials>, config: AlertInDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const path = routePath(config.path);
+    const file = journalFile(soar(), RED.settings.userDir);
+    let journal: IntakeJournal;
+    try {
+      journal = acquireJournal(file, { synchronous: soar()?.journalSync });
+    } catch (err) {
+      node.status({ fill: 'red', shape: 'ring', text: 'journal unavailable' });
+      node.error(`cannot open the intake journal ${file}: ${(err as Error).message}`);
+      return;
+    }
+
+    const duplicateWindowMs = num(config.duplicateWindowMin, 60) * 60_000;
+    const endpoint = new IntakeEndpoint({
+      node: node.id,
+      journal,
+      token: () => node.credentials?.token || process.env.SOAR_INTAKE_TOKEN || soar()?.intakeToken || '',
+      maxBytes: Math.round(num(config.maxSizeMb, 5) * 1024 * 1024),
+      ratePerSecond: num(config.rateLimit, 100),
+      burst: num(config.burst, 200),
+      duplicateWindowMs,
+    });
+
+    const toMessage = (alert: AcceptedAlert): { payload: unknown; intake: IntakeRef } => ({
+      payload: alert.record,
+      intake: { seq: alert.seq, alertId: alert.alertId, received: new Date(alert.received).toISOString() },
+    });
+
+    // Status is refreshed at most once a second: a status per request would flood the editor.
+    let statusTimer: NodeJS.Timeout | undefined;
+    const showStatus = () => {
+      statusTimer = undefined;
+      const { accepted, duplicates, rejected, refused } = endpoint.stats;
+      const bad = rejected + refused;
+      node.status({
+        fill: bad > 0 ? 'yellow' : 'green',
+        shape: 'dot',
+        text: `${accepted} accepted, ${bad} rejected` + (duplicates ? `, ${duplicates} dup` : ''),
+      });
+    };
+    const scheduleStatus = () => {
+      statusTimer ??= setTimeout(showStatus, 1000);
+    };
+
+    const handler: RequestHandler = (req: Request, res: Response) => {
+      endpoint
+        .handle(req, req.ip ?? req.socket.remoteAddress ?? 'unknown')
+        .then(
+          (result) => {
+            res.writeHead(result.status, { 'Content-Type': 'application/json; charset=utf-8', ...result.headers });
+            res.end(JSON.stringify(result.body));
+            if (result.accepted.length > 0) node.send([result.accepted.map(toMessage)] as never);
+          },
+          (err: Error) => {
+            // The journal could not commit: nothing of this request was accepted, and the client should retry.
+            node.status({ fill: 'red', shape: 'ring', text: 'journal write failed' });
+            node.error(`intake journal write failed: ${err.message}`);
+            if (!res.headersSent) {
+              res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8', 'Retry-After': '5' });
+              res.end(JSON.stringify({ error: 'alerts could not be stored; nothing was accepted, retry later' }));
+            }
+          },
+        )
+        .finally(scheduleStatus);
+    };
+
+    const configured = (RED.settings as unknown as { httpNodeMiddleware?: RequestHandler | RequestHandler[] })
+      .httpNodeMiddleware;
+    const middleware: RequestHandler | RequestHandler[] =
+      typeof configured === 'function' || Array.isArray(configured)
+        ? configured
+        : (_req: Request, _res: Response, next: NextFunction) => next();
+    RED.httpNode.post(path, middleware, handler);
+
+    // Replay what was accepted but never marked processed (at-least-once), without re-sending alerts that arrive
+    // while the replay runs.
+    const replayUpTo = journal.lastSeq();
+    let replayed = 0;
+    let closed = false;
+    const replay = (afterSeq: number) => {
+      if (closed) return;
+      const entries = journal.pending(node.id, afterSeq, replayUpTo, REPLAY_CHUNK);
+      if (entries.length === 0) {
+        if (replayed > 0) node.log(`replayed ${replayed} journaled alert(s) not yet processed`);
+        return;
+      }
+      const messages = [];
+      for (const entry of entries) {
+        const record = sjson.parse(entry.body, undefined, { protoAction: 'remove', constructorAction: 'remove' });
+        messages.push(toMessage({ seq: entry.seq, alertId: entry.alertId, received: entry.received, record }));
+      }
+      replayed += messages.length;
+      node.send([messages] as never);
+      setImmediate(replay, entries[entries.length - 1].seq);
+    };
+    const replayTimer = setTimeout(replay, 0, 0);
+
+    // Processed entries are only needed to spot duplicates: drop them once the window has passed.
+    const pruneTimer = setInterval(() => {
+      try {
+        journal.prune(node.id, Date.now() - duplicateWindowMs);
+      } catch (err) {
+        node.warn(`intake journal prune failed: ${(err as Error).message}`);
+      }
+    }, 60_000);
+    pruneTimer.unref();
+    node.status({ fill: 'green', shape: 'ring', text: `POST ${path}` });
+
+    // Input: messages that carry `msg.intake` (from this or another intake node) mark their alert processed.
+    node.on('input', (msg: NodeMessageInFlow & { intake?: IntakeRef | IntakeRef[] }, _send, done) => {
+      const refs = Array.isArray(msg.intake) ? msg.intake : msg.intake ? [msg.intake] : [];
+      const seqs = refs.map((r) => r?.seq).filter((s): s is number => Number.isInteger(s));
+      if (seqs.length === 0) {
+        done(new Error('nothing to mark processed: msg.intake.seq is missing (wire messages from soar-alert-in)'));
+        return;
+      }
+      try {
+        journal.markProcessed(seqs);
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      closed = true;
+      clearTimeout(replayTimer);
+      clearInterval(pruneTimer);
+      if (statusTimer) clearTimeout(statusTimer);
+      const stack = (
+        RED.httpNode as unknown as {
+          _router: { stack: { route?: { path: string; methods: Record<string, boolean> } }[] };
+        }
+      )._router.stack;
+      for (let i = stack.length - 1; i >= 0; i--) {
+        const route = stack[i].route;
+        if (route && route.path === path && route.methods.post) stack.splice(i, 1);
+      }
+      releaseJournal(file);
+      done();
+    });
+  }
+
+  RED.nodes.registerType<Node<AlertInCredentials>, AlertInDef, object, AlertInCredentials>(
+    'soar-alert-in',
+    SoarAlertIn,
+    {
+      credentials: { token: { type: 'password' } },
+    },
+  );
+};

@@ -1,0 +1,112 @@
+'use strict';
+/**
+ * Node-RED settings for running node-red-contrib-soar as an application (`npm start`).
+ *
+ * Secure by default with nothing to configure: the editor and admin API always need a login, credentials are
+ * encrypted with a generated secret, and the alert intake needs a token. Generated secrets live in the data dir
+ * (mode 0600); the admin password is kept there only as a bcrypt hash. See README.md for the environment variables.
+ */
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const bcrypt = require('bcryptjs');
+
+const dataDir = path.resolve(process.env.SOAR_DATA_DIR || '.soar');
+fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+
+const secretsFile = path.join(dataDir, 'soar-secrets.json');
+const secrets = fs.existsSync(secretsFile) ? JSON.parse(fs.readFileSync(secretsFile, 'utf8')) : {};
+const announcements = [];
+let secretsChanged = false;
+
+const randomSecret = (bytes) => crypto.randomBytes(bytes).toString('base64url');
+
+if (!secrets.credentialSecret) {
+  secrets.credentialSecret = randomSecret(32);
+  secretsChanged = true;
+}
+if (!process.env.SOAR_INTAKE_TOKEN && !secrets.intakeToken) {
+  secrets.intakeToken = randomSecret(32);
+  secretsChanged = true;
+  announcements.push(`Alert intake token:  ${secrets.intakeToken}`);
+}
+if (!process.env.SOAR_ADMIN_PASSWORD && !secrets.adminPasswordHash) {
+  const password = randomSecret(15);
+  secrets.adminPasswordHash = bcrypt.hashSync(password, 10);
+  secretsChanged = true;
+  announcements.push(`Editor login:        ${process.env.SOAR_ADMIN_USER || 'admin'} / ${password}`);
+}
+if (secretsChanged) {
+  fs.writeFileSync(secretsFile, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
+}
+fs.chmodSync(secretsFile, 0o600);
+
+// The first start installs the default flow; later starts keep the user's flows.
+const flowFile = path.join(dataDir, 'flows.json');
+if (!fs.existsSync(flowFile)) {
+  fs.copyFileSync(path.join(__dirname, 'flows', 'default.json'), flowFile);
+}
+
+if (announcements.length > 0) {
+  const line = '-'.repeat(72);
+  console.log(
+    [
+      line,
+      'node-red-contrib-soar: generated on first start, shown only this once:',
+      ...announcements.map((a) => '  ' + a),
+      `Stored in ${dataDir} (the password only as a bcrypt hash).`,
+      line,
+    ].join('\n'),
+  );
+}
+
+const adminPasswordHash = process.env.SOAR_ADMIN_PASSWORD
+  ? bcrypt.hashSync(process.env.SOAR_ADMIN_PASSWORD, 10)
+  : secrets.adminPasswordHash;
+
+module.exports = {
+  userDir: dataDir,
+  flowFile: 'flows.json',
+  flowFilePretty: true,
+  // Load this package straight from its folder: no npm link or install into the data dir needed.
+  nodesDir: [__dirname],
+
+  uiHost: process.env.SOAR_HOST || '127.0.0.1',
+  uiPort: Number.parseInt(process.env.PORT || '1880', 10),
+  httpAdminRoot: '/',
+  httpNodeRoot: '/api',
+  // The admin app is mounted at / before the node routes and would parse (and consume) every JSON body, including
+  // alerts posted to /api: send those straight on to the node routes, untouched, so the intake sees the raw body.
+  httpAdminMiddleware: (req, _res, next) =>
+    req.path === '/api' || req.path.startsWith('/api/') ? next('router') : next(),
+
+  credentialSecret: process.env.SOAR_CREDENTIAL_SECRET || secrets.credentialSecret,
+  adminAuth: {
+    type: 'credentials',
+    users: [{ username: process.env.SOAR_ADMIN_USER || 'admin', password: adminPasswordHash, permissions: '*' }],
+  },
+
+  // Shared with our nodes as RED.settings.soar.
+  soar: {
+    dataDir,
+    intakeToken: process.env.SOAR_INTAKE_TOKEN || secrets.intakeToken,
+    journalSync: process.env.SOAR_JOURNAL_SYNC === 'full' ? 'full' : 'normal',
+  },
+
+  // Offline by default: a SOC network is often closed, so nothing calls out.
+  telemetry: { enabled: false, updateNotification: false },
+  diagnostics: { enabled: false, ui: false },
+  runtimeState: { enabled: false, ui: false },
+  externalModules: { autoInstall: false },
+  functionExternalModules: false,
+  exportGlobalContextKeys: false,
+  editorTheme: {
+    page: { title: 'SOAR · Node-RED' },
+    header: { title: 'SOAR' },
+    projects: { enabled: false },
+    tours: false,
+    palette: { catalogues: [] },
+  },
+
+  logging: { console: { level: process.env.SOAR_LOG_LEVEL || 'info', metrics: false, audit: false } },
+};

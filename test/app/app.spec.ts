@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { adminToken, startApp, type RunningApp } from '../helpers/app';
+import { tempDir } from '../helpers/tmp';
+
+const fixture = (...p: string[]) => join(__dirname, '..', 'fixtures', 'samples', ...p);
+const suricata = readFileSync(fixture('suricata-eve', 'fhassanabad-honeypot-2018-alerts.ndjson'), 'utf8')
+  .split('\n')
+  .filter(Boolean)
+  .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+function postAlert(url: string, token: string, body: unknown) {
+  return fetch(`${url}/api/alerts`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+function journalRows(dataDir: string): { alert_id: string; processed: number | null }[] {
+  const db = new Database(join(dataDir, 'soar-intake.db'), { readonly: true });
+  try {
+    return db.prepare('SELECT alert_id, processed FROM intake').all() as {
+      alert_id: string;
+      processed: number | null;
+    }[];
+  } finally {
+    db.close();
+  }
+}
+
+async function until<T>(probe: () => T | undefined | false, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('npm start (the product as an app)', function () {
+  this.timeout(60_000);
+  let tmp: ReturnType<typeof tempDir>;
+  let app: RunningApp | undefined;
+
+  beforeEach(() => {
+    tmp = tempDir('soar-app-');
+  });
+  afterEach(async () => {
+    await app?.stop();
+    app = undefined;
+    tmp.cleanup();
+  });
+
+  it('secures a first start on an empty data dir, deploys the default flow and takes an alert', async () => {
+    app = await startApp(tmp.dir);
+    const out = app.output();
+    const password = /Editor login:\s+admin \/ (\S+)/.exec(out)?.[1];
+    const intakeToken = /Alert intake token:\s+(\S+)/.exec(out)?.[1];
+    assert.ok(password && intakeToken, `secrets printed on first start:\n${out}`);
+
+    // Secrets are kept 0600, the password only as a bcrypt hash.
+    const secretsFile = join(tmp.dir, 'soar-secrets.json');
+    assert.equal(statSync(secretsFile).mode & 0o777, 0o600);
+    const stored = readFileSync(secretsFile, 'utf8');
+    assert.ok(!stored.includes(password), 'the password itself is not stored');
+    assert.match(JSON.parse(stored).adminPasswordHash, /^\$2[aby]\$10\$/);
+
+    // The editor's admin API needs a login.
+    for (const route of ['/flows', '/nodes', '/settings/user', '/context/global']) {
+      assert.equal((await fetch(app.url + route)).status, 401, route);
+    }
+    const token = await adminToken(app.url, 'admin', password);
+    const flows = await fetch(`${app.url}/flows`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(flows.status, 200);
+    const types = ((await flows.json()) as { type: string }[]).map((n) => n.type);
+    assert.ok(types.includes('soar-alert-in') && types.includes('soar-normalize'), types.join());
+    await assert.rejects(adminToken(app.url, 'admin', 'wrong-password'));
+
+    // A sample alert is accepted, normalised and marked processed by the default flow.
+    assert.equal((await postAlert(app.url, 'wrong', suricata[0])).status, 401);
+    const res = await postAlert(app.url, intakeToken, suricata[0]);
+    assert.equal(res.status, 202);
+    const { ids } = (await res.json()) as { ids: string[] };
+    await until(() => journalRows(tmp.dir).find((r) => r.alert_id === ids[0] && r.processed !== null));
+  });
+
+  it('keeps the user flows and prints no secret on later starts; takes secrets from the environment', async () => {
+    const env = { SOAR_ADMIN_PASSWORD: 'correct horse battery staple', SOAR_INTAKE_TOKEN: 'env-intake-token-123' };
+    app = await startApp(tmp.dir, env);
+    assert.doesNotMatch(app.output(), /Editor login|Alert intake token/);
+    await app.stop();
+
+    const flowFile = join(tmp.dir, 'flows.json');
+    const flows = JSON.parse(readFileSync(flowFile, 'utf8'));
+    flows.push({ id: 'user.comment', type: 'comment', z: flows[0].id, name: 'mine', wires: [] });
+    writeFileSync(flowFile, JSON.stringify(flows));
+
+    app = await startApp(tmp.dir, env);
+    assert.doesNotMatch(app.output(), /Editor login|Alert intake token/);
+    const token = await adminToken(app.url, 'admin', env.SOAR_ADMIN_PASSWORD);
+    const deployed = (await (
+      await fetch(`${app.url}/flows`, { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as {
+      id: string;
+    }[];
+    assert.ok(
+      deployed.some((n) => n.id === 'user.comment'),
+      'the user flow survives a restart',
+    );
+    assert.equal((await postAlert(app.url, env.SOAR_INTAKE_TOKEN, suricata[1])).status, 202);
+  });
+
+  it('loses no acknowledged alert when killed with SIGKILL right after a 202', async () => {
+    const env = { SOAR_INTAKE_TOKEN: 'kill-test-token', SOAR_ADMIN_PASSWORD: 'kill-test-password' };
+    app = await startApp(tmp.dir, env);
+    const running = app;
+    const acknowledged: string[] = [];
+    let sent = 0;
+    let killed = false;
+    const killAfter = 150 + Math.floor(Math.random() * 100);
+
+    // Four clients post distinct alerts until the app is killed right after the killAfter-th 202.
+    const client = async () => {
+      while (!killed) {
+        const alert = { ...suricata[sent % suricata.length], flow_id: 1_000_000 + sent };
+        sent += 1;
+        try {
+          const res = await postAlert(running.url, env.SOAR_INTAKE_TOKEN, alert);
+          if (res.status !== 202) throw new Error(`unexpected ${res.status}`);
+          acknowledged.push(...((await res.json()) as { ids: string[] }).ids);
+          if (acknowledged.length >= killAfter && !killed) {
+            killed = true;
+            running.proc.kill('SIGKILL');
+          }
+        } catch (err) {
+          if (!killed) throw err;
+        }
+      }
+    };
+    await Promise.all([client(), client(), client(), client()]);
+    await new Promise<void>((resolve) =>
+      running.proc.exitCode !== null || running.proc.signalCode
+        ? resolve()
+        : running.proc.once('exit', () => resolve()),
+    );
+    app = undefined;
+
+    const afterKill = new Set(journalRows(tmp.dir).map((r) => r.alert_id));
+    const lost = acknowledged.filter((id) => !afterKill.has(id));
+    assert.deepEqual(lost, [], `${lost.length} of ${acknowledged.length} acknowledged alerts lost`);
+
+    // After a restart every pending alert is replayed through the default flow and marked processed.
+    app = await startApp(tmp.dir, env);
+    await until(() => journalRows(tmp.dir).every((r) => r.processed !== null));
+    const rows = journalRows(tmp.dir);
+    assert.ok(acknowledged.every((id) => rows.some((r) => r.alert_id === id)));
+  });
+});
