@@ -1,5 +1,11 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { compileGenericMapping, normalize, type GenericMapping, type NormalizeResult } from '../../lib/alert';
+import {
+  compileGenericMapping,
+  DEFAULT_GENERIC_MAPPING,
+  normalize,
+  type GenericMapping,
+  type NormalizeResult,
+} from '../../lib/alert';
 import type { AlertSource } from '../../lib/alert/model';
 
 interface NormalizeDef extends NodeDef {
@@ -73,5 +79,8 @@ export = function (RED: NodeAPI) {
     });
   }
 
-  RED.nodes.registerType('soar-normalize', SoarNormalize);
+  RED.nodes.registerType('soar-normalize', SoarNormalize, {
+    // The editor offers this as the starting point of a generic mapping.
+    settings: { soarNormalizeDefaultMapping: { value: DEFAULT_GENERIC_MAPPING, exportable: true } },
+  });
 };
