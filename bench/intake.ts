@@ -5,7 +5,7 @@
  * - single: one 1.3 KB Suricata alert per request, 50 connections, 10 s, every alert distinct (so none is a
  *   duplicate); bare and product interleaved in pairs.
  * - batch: NDJSON batches of 500 distinct alerts; alerts/s acknowledged (202) and normalised (marked processed by
- *   the flow after soar-normalize, as the default flow does).
+ *   wiring soar-normalize's outputs back into soar-alert-in, as the default flow does).
  */
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
@@ -45,8 +45,8 @@ const productFlow = [
     duplicateWindowMin: 60,
     wires: [['norm']],
   },
-  { id: 'norm', z: 't', type: 'soar-normalize', format: 'auto', expression: '', wires: [[], []] },
-  { id: 'done', z: 't', type: 'complete', scope: ['norm'], uncaught: false, wires: [['in']] },
+  // As in the default flow: normalised alerts (and unrecognised records) are wired back to mark them processed.
+  { id: 'norm', z: 't', type: 'soar-normalize', format: 'auto', expression: '', wires: [['in'], ['in']] },
 ];
 
 interface Row {
@@ -88,7 +88,9 @@ async function load(
 function processedCount(dir: string): number {
   const db = new Database(join(dir, 'soar-intake.db'), { readonly: true });
   try {
-    return (db.prepare('SELECT count(*) AS n FROM intake WHERE processed IS NOT NULL').get() as { n: number }).n;
+    // Accepted (seen) minus still pending = processed.
+    const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+    return count('SELECT count(*) AS n FROM seen') - count('SELECT count(*) AS n FROM intake');
   } finally {
     db.close();
   }

@@ -86,13 +86,24 @@ function tooDeep(value: unknown, limit: number): boolean {
   return false;
 }
 
+/** Whether `text` has fewer `{` and `[` than `limit`, in which case nothing in it can nest deeper. */
+function fewOpenings(text: string, limit: number): boolean {
+  let count = 0;
+  for (let i = text.indexOf('{'); i !== -1 && count < limit; i = text.indexOf('{', i + 1)) count++;
+  for (let i = text.indexOf('['); i !== -1 && count < limit; i = text.indexOf('[', i + 1)) count++;
+  return count < limit;
+}
+
 /** Why `value` cannot be an alert record, or null when it can. */
-function recordProblem(value: unknown): string | null {
+function recordProblem(value: unknown, text: string | undefined): string | null {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return `expected a JSON object (an alert record), got ${describe(value)}`;
   }
   if (Object.keys(value).length === 0) return 'empty object: an alert record needs fields';
-  if (tooDeep(value, MAX_DEPTH)) return `nested deeper than ${MAX_DEPTH} levels`;
+  // Walking the value is the exact check; counting brackets first skips it for the usual shallow record.
+  if (!(text !== undefined && fewOpenings(text, MAX_DEPTH)) && tooDeep(value, MAX_DEPTH)) {
+    return `nested deeper than ${MAX_DEPTH} levels`;
+  }
   return null;
 }
 
@@ -100,7 +111,7 @@ export function parseBody(text: string, kind: BodyKind): ParsedBody {
   const records: BodyRecord[] = [];
   const errors: BodyError[] = [];
   const take = (index: number, value: unknown, original: string | undefined) => {
-    const problem = recordProblem(value);
+    const problem = recordProblem(value, original);
     if (problem) errors.push({ index, error: problem });
     else records.push({ index, record: value as Record<string, unknown>, text: original ?? JSON.stringify(value) });
   };

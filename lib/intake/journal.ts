@@ -1,12 +1,16 @@
 import Database from 'better-sqlite3';
+import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /**
  * The durable intake journal: every accepted alert is written here, in one transaction per commit, before the
- * intake answers 202. Rows stay "pending" until a downstream node marks them processed; pending rows are
- * replayed when the intake node starts again (at-least-once delivery). Processed rows are kept for the duplicate
- * window and then pruned.
+ * intake answers 202. An alert stays in the journal until a downstream node marks it processed; what is still there
+ * is replayed when the intake node starts again (at-least-once delivery).
+ *
+ * Two tables: `intake` holds the pending alerts (a processed one is deleted, so the table stays small and a mark is
+ * cheap), `seen` remembers every alert id with its time of receipt for duplicate detection, pruned once no intake
+ * node's duplicate window needs it.
  *
  * SQLite in WAL mode: with `synchronous=NORMAL` (the default) a committed transaction survives a crash or
  * `kill -9` of the process; `synchronous=FULL` also survives power loss, at the cost of an fsync per commit.
@@ -44,24 +48,30 @@ interface QueuedCommit {
   reject: (err: unknown) => void;
 }
 
+const PRUNE_EVERY_MS = 60_000;
+
 export class IntakeJournal {
   private readonly db: Database.Database;
+  private readonly seenStmt: Database.Statement<[string, number, number]>;
   private readonly insertStmt: Database.Statement<[string, string, number, string]>;
-  private readonly seenStmt: Database.Statement<[string, number], { seq: number }>;
-  private readonly markStmt: Database.Statement<[number, number]>;
+  private readonly deleteStmt: Database.Statement<[number]>;
   private readonly pendingStmt: Database.Statement<[string, number, number, number], JournalEntry>;
-  private readonly lastSeqStmt: Database.Statement<[], { seq: number | null }>;
   private readonly pendingCountStmt: Database.Statement<[string], { n: number }>;
-  private readonly pruneStmt: Database.Statement<[string, number]>;
+  private readonly lastSeqStmt: Database.Statement<[], { seq: number | null }>;
+  private readonly pruneStmt: Database.Statement<[number]>;
   private readonly appendTx: (
     node: string,
     records: JournalRecord[],
     received: number,
     since: number,
   ) => AppendOutcome[];
-  private readonly markTx: (seqs: number[], at: number) => number;
+  private readonly markTx: (seqs: number[]) => number;
   private readonly groupTx: (batch: QueuedCommit[]) => AppendOutcome[][];
   private queue: QueuedCommit[] = [];
+  private marks: number[] = [];
+  private seenRetentionMs = 0;
+  private readonly pruneTimer: NodeJS.Timeout;
+  private readonly events = new EventEmitter();
 
   constructor(
     readonly file: string,
@@ -71,43 +81,54 @@ export class IntakeJournal {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    // Checkpoint less often than the default 1,000 pages (each checkpoint syncs), and keep the WAL file bounded.
+    this.db.pragma('wal_autocheckpoint = 10000');
+    this.db.pragma('journal_size_limit = 67108864');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS intake (
-        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
-        alert_id  TEXT    NOT NULL,
-        node      TEXT    NOT NULL,
-        received  INTEGER NOT NULL,
-        body      TEXT    NOT NULL,
-        processed INTEGER
+        seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+        alert_id TEXT    NOT NULL,
+        node     TEXT    NOT NULL,
+        received INTEGER NOT NULL,
+        body     TEXT    NOT NULL
       );
-      CREATE INDEX IF NOT EXISTS intake_alert ON intake (alert_id, received);
-      CREATE INDEX IF NOT EXISTS intake_pending ON intake (node, seq) WHERE processed IS NULL;
+      CREATE TABLE IF NOT EXISTS seen (
+        alert_id TEXT    PRIMARY KEY,
+        received INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS seen_received ON seen (received);
     `);
+    // New id, or one last received before the duplicate window: (re)recorded, changes = 1. Else a duplicate.
+    this.seenStmt = this.db.prepare(
+      `INSERT INTO seen (alert_id, received) VALUES (?, ?)
+       ON CONFLICT (alert_id) DO UPDATE SET received = excluded.received WHERE seen.received < ?`,
+    );
     this.insertStmt = this.db.prepare('INSERT INTO intake (alert_id, node, received, body) VALUES (?, ?, ?, ?)');
-    this.seenStmt = this.db.prepare('SELECT seq FROM intake WHERE alert_id = ? AND received >= ? LIMIT 1');
-    this.markStmt = this.db.prepare('UPDATE intake SET processed = ? WHERE seq = ? AND processed IS NULL');
+    this.deleteStmt = this.db.prepare('DELETE FROM intake WHERE seq = ?');
     this.pendingStmt = this.db.prepare(
       `SELECT seq, alert_id AS alertId, node, received, body FROM intake
-       WHERE node = ? AND processed IS NULL AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
+       WHERE node = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
     );
+    this.pendingCountStmt = this.db.prepare('SELECT count(*) AS n FROM intake WHERE node = ?');
     this.lastSeqStmt = this.db.prepare('SELECT max(seq) AS seq FROM intake');
-    this.pendingCountStmt = this.db.prepare('SELECT count(*) AS n FROM intake WHERE node = ? AND processed IS NULL');
-    this.pruneStmt = this.db.prepare('DELETE FROM intake WHERE node = ? AND processed IS NOT NULL AND received < ?');
+    this.pruneStmt = this.db.prepare('DELETE FROM seen WHERE received < ?');
 
     this.appendTx = this.db.transaction((node: string, records: JournalRecord[], received: number, since: number) =>
       records.map((record: JournalRecord) => {
-        if (this.seenStmt.get(record.alertId, since)) return null;
+        if (this.seenStmt.run(record.alertId, received, since).changes === 0) return null;
         return Number(this.insertStmt.run(record.alertId, node, received, record.body).lastInsertRowid);
       }),
     );
     this.groupTx = this.db.transaction((batch: QueuedCommit[]) =>
       batch.map((item: QueuedCommit) => this.appendTx(item.node, item.records, item.received, item.duplicateSince)),
     );
-    this.markTx = this.db.transaction((seqs: number[], at: number) => {
+    this.markTx = this.db.transaction((seqs: number[]) => {
       let changed = 0;
-      for (const seq of seqs) changed += this.markStmt.run(at, seq).changes;
+      for (const seq of seqs) changed += this.deleteStmt.run(seq).changes;
       return changed;
     });
+    this.pruneTimer = setInterval(() => this.pruneSeen(), PRUNE_EVERY_MS);
+    this.pruneTimer.unref();
   }
 
   /**
@@ -142,9 +163,41 @@ export class IntakeJournal {
     batch.forEach((item, i) => item.resolve(results[i]));
   }
 
-  /** Marks journal entries processed; returns how many were pending. */
-  markProcessed(seqs: number[], at: number = Date.now()): number {
-    return seqs.length === 0 ? 0 : this.markTx(seqs, at);
+  /** Marks journal entries processed (they leave the journal); returns how many were still pending. */
+  markProcessed(seqs: number[]): number {
+    return seqs.length === 0 ? 0 : this.markTx(seqs);
+  }
+
+  /**
+   * Like `markProcessed`, but batched with every other mark of this turn of the event loop into one transaction.
+   * A mark lost to a crash only means the alert is replayed once more (at-least-once), so nothing waits for it.
+   */
+  markProcessedSoon(seqs: number[]): void {
+    if (seqs.length === 0) return;
+    if (this.marks.length === 0) setImmediate(() => this.flushMarks());
+    for (const seq of seqs) this.marks.push(seq);
+  }
+
+  private flushMarks(): void {
+    const seqs = this.marks;
+    this.marks = [];
+    if (!this.db.open || seqs.length === 0) return;
+    try {
+      this.markTx(seqs);
+    } catch (err) {
+      // Runs outside any caller: report, never throw (the alerts stay pending and are replayed at the next start).
+      this.events.emit(
+        'background-error',
+        err,
+        `could not mark ${seqs.length} alert(s) processed; they will be replayed at the next start`,
+      );
+    }
+  }
+
+  /** Subscribes to failures of work done in the background (deferred marks, pruning); returns the unsubscribe. */
+  onBackgroundError(listener: (err: Error, what: string) => void): () => void {
+    this.events.on('background-error', listener);
+    return () => this.events.off('background-error', listener);
   }
 
   /** Pending entries of one intake node, oldest first, with `afterSeq < seq <= uptoSeq`. */
@@ -152,21 +205,37 @@ export class IntakeJournal {
     return this.pendingStmt.all(node, afterSeq, uptoSeq, limit);
   }
 
-  /** The newest sequence number written (0 for an empty journal). */
-  lastSeq(): number {
-    return this.lastSeqStmt.get()?.seq ?? 0;
-  }
-
   pendingCount(node: string): number {
     return this.pendingCountStmt.get(node)?.n ?? 0;
   }
 
-  /** Deletes node's processed entries received before `before` (epoch ms); pending entries are never deleted. */
-  prune(node: string, before: number): number {
-    return this.pruneStmt.run(node, before).changes;
+  /** The newest pending sequence number (0 when nothing is pending). */
+  lastSeq(): number {
+    return this.lastSeqStmt.get()?.seq ?? 0;
+  }
+
+  /** Keeps seen alert ids for at least `ms` (the longest duplicate window of the nodes using this journal). */
+  keepSeenFor(ms: number): void {
+    this.seenRetentionMs = Math.max(this.seenRetentionMs, ms);
+  }
+
+  /** Forgets alert ids received before `before` (epoch ms); returns how many. */
+  prune(before: number): number {
+    return this.pruneStmt.run(before).changes;
+  }
+
+  private pruneSeen(): void {
+    if (!this.db.open) return;
+    try {
+      this.prune(Date.now() - this.seenRetentionMs);
+    } catch (err) {
+      this.events.emit('background-error', err, 'could not prune the seen alert ids');
+    }
   }
 
   close(): void {
+    clearInterval(this.pruneTimer);
+    this.flushMarks();
     if (this.db.open) this.db.close();
   }
 }

@@ -46,7 +46,11 @@ export = function (RED: NodeAPI) {
       return;
     }
 
+    const stopJournalReports = journal.onBackgroundError((err, what) =>
+      node.warn(`intake journal: ${what}: ${err.message}`),
+    );
     const duplicateWindowMs = num(config.duplicateWindowMin, 60) * 60_000;
+    journal.keepSeenFor(duplicateWindowMs);
     const endpoint = new IntakeEndpoint({
       node: node.id,
       journal,
@@ -85,7 +89,8 @@ export = function (RED: NodeAPI) {
           (result) => {
             res.writeHead(result.status, { 'Content-Type': 'application/json; charset=utf-8', ...result.headers });
             res.end(JSON.stringify(result.body));
-            if (result.accepted.length > 0) node.send([result.accepted.map(toMessage)] as never);
+            // One send per alert: Node-RED clones every message after the first of a single send call.
+            for (const alert of result.accepted) node.send(toMessage(alert));
           },
           (err: Error) => {
             // The journal could not commit: nothing of this request was accepted, and the client should retry.
@@ -120,26 +125,15 @@ export = function (RED: NodeAPI) {
         if (replayed > 0) node.log(`replayed ${replayed} journaled alert(s) not yet processed`);
         return;
       }
-      const messages = [];
       for (const entry of entries) {
         const record = sjson.parse(entry.body, undefined, { protoAction: 'remove', constructorAction: 'remove' });
-        messages.push(toMessage({ seq: entry.seq, alertId: entry.alertId, received: entry.received, record }));
+        node.send(toMessage({ seq: entry.seq, alertId: entry.alertId, received: entry.received, record }));
       }
-      replayed += messages.length;
-      node.send([messages] as never);
+      replayed += entries.length;
       setImmediate(replay, entries[entries.length - 1].seq);
     };
     const replayTimer = setTimeout(replay, 0, 0);
 
-    // Processed entries are only needed to spot duplicates: drop them once the window has passed.
-    const pruneTimer = setInterval(() => {
-      try {
-        journal.prune(node.id, Date.now() - duplicateWindowMs);
-      } catch (err) {
-        node.warn(`intake journal prune failed: ${(err as Error).message}`);
-      }
-    }, 60_000);
-    pruneTimer.unref();
     node.status({ fill: 'green', shape: 'ring', text: `POST ${path}` });
 
     // Input: messages that carry `msg.intake` (from this or another intake node) mark their alert processed.
@@ -150,18 +144,14 @@ export = function (RED: NodeAPI) {
         done(new Error('nothing to mark processed: msg.intake.seq is missing (wire messages from soar-alert-in)'));
         return;
       }
-      try {
-        journal.markProcessed(seqs);
-        done();
-      } catch (err) {
-        done(err as Error);
-      }
+      journal.markProcessedSoon(seqs);
+      done();
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
       closed = true;
       clearTimeout(replayTimer);
-      clearInterval(pruneTimer);
+      stopJournalReports();
       if (statusTimer) clearTimeout(statusTimer);
       const stack = (
         RED.httpNode as unknown as {

@@ -49,23 +49,41 @@ describe('IntakeJournal', () => {
     );
     assert.equal(journal.markProcessed([seqs[0], seqs[2]]), 2);
     assert.equal(journal.markProcessed([seqs[0]]), 0, 'already processed');
+    assert.deepEqual(journal.append('n1', [rec('a')], 2, 0), [null], 'a processed alert is still a duplicate');
     assert.deepEqual(
       journal.pending('n1').map((e) => [e.alertId, e.body]),
       [['b', '{"id":"b"}']],
     );
-    assert.equal(journal.lastSeq(), seqs[2] + 1);
+    assert.equal(journal.lastSeq(), seqs[2] + 1, 'd of n2 is the newest pending');
   });
 
-  it("prunes only a node's processed entries older than the cut-off", () => {
-    const [old, kept] = journal.append('n1', [rec('a'), rec('b')], 1000, 0) as number[];
-    const [other] = journal.append('n2', [rec('c')], 1000, 0) as number[];
-    journal.markProcessed([old, other]);
-    assert.equal(journal.prune('n1', 2000), 1);
-    assert.equal(journal.prune('n1', 2000), 0);
+  it('batches marks made in one turn of the event loop and applies them on the next', async () => {
+    const seqs = journal.append('n1', [rec('a'), rec('b'), rec('c')], 1, 0) as number[];
+    journal.markProcessedSoon([seqs[0]]);
+    journal.markProcessedSoon([seqs[1]]);
+    assert.equal(journal.pendingCount('n1'), 3, 'not yet applied');
+    await new Promise((r) => setImmediate(r));
     assert.deepEqual(
-      journal.pending('n1').map((e) => e.seq),
-      [kept],
+      journal.pending('n1').map((e) => e.alertId),
+      ['c'],
     );
+  });
+
+  it('applies pending marks when it closes', () => {
+    const file = journal.file;
+    const [seq] = journal.append('n1', [rec('a')], 1, 0) as number[];
+    journal.markProcessedSoon([seq]);
+    journal.close();
+    journal = new IntakeJournal(file);
+    assert.equal(journal.pendingCount('n1'), 0);
+  });
+
+  it('forgets seen ids received before the cut-off, so they are accepted again', () => {
+    journal.append('n1', [rec('a')], 1000, 0);
+    journal.append('n1', [rec('b')], 3000, 0);
+    assert.equal(journal.prune(2000), 1);
+    assert.equal(typeof journal.append('n1', [rec('a')], 4000, 0)[0], 'number', 'a is new again');
+    assert.deepEqual(journal.append('n1', [rec('b')], 4000, 0), [null], 'b is still remembered');
   });
 
   it('keeps everything across a reopen', () => {
