@@ -96,11 +96,25 @@ export function identify(record: unknown, format: AlertSource | 'auto' = 'auto')
   }
 }
 
+// Every alert of a batch carries the same receipt time: convert it once.
+let lastReceivedIn: string | undefined;
+let lastReceivedOut = '';
+
+function receivedTime(value: string | undefined): string {
+  if (value === undefined || value !== lastReceivedIn) {
+    const iso = toIsoTime(value);
+    if (iso === undefined) return new Date().toISOString();
+    lastReceivedIn = value;
+    lastReceivedOut = iso;
+  }
+  return lastReceivedOut;
+}
+
 /** The record as an Alert, or the reason it cannot be one. */
 export function normalize(record: unknown, options: NormalizeOptions = {}): NormalizeResult {
   const selection = selectParser(record, options.format);
   if (!('parser' in selection)) return { ok: false, reason: selection.reason };
-  const received = toIsoTime(options.received) ?? new Date().toISOString();
+  const received = receivedTime(options.received);
   try {
     return { ok: true, alert: selection.parser.parse(selection.record, received) };
   } catch (error) {

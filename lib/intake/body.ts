@@ -107,7 +107,13 @@ function recordProblem(value: unknown, text: string | undefined): string | null 
   return null;
 }
 
-export function parseBody(text: string, kind: BodyKind): ParsedBody {
+const BLANK = /^\s*$/;
+
+/**
+ * The records of a body. NDJSON is decoded line by line straight from the buffer: decoding a large body into one
+ * string first costs more than parsing it.
+ */
+export function parseBody(raw: Buffer, kind: BodyKind): ParsedBody {
   const records: BodyRecord[] = [];
   const errors: BodyError[] = [];
   const take = (index: number, value: unknown, original: string | undefined) => {
@@ -117,23 +123,26 @@ export function parseBody(text: string, kind: BodyKind): ParsedBody {
   };
 
   if (kind === 'ndjson') {
-    const lines = text.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i].trim();
-      if (line === '') continue;
+    for (let start = 0, index = 0; start < raw.length; index++) {
+      let end = raw.indexOf(10, start);
+      if (end === -1) end = raw.length;
+      const line = raw.toString('utf8', start, end);
+      start = end + 1;
+      if (BLANK.test(line)) continue;
       let value: unknown;
       try {
         value = parseJson(line);
       } catch (err) {
-        errors.push({ index: i, error: `line ${i + 1} is not valid JSON: ${reason(err)}` });
+        errors.push({ index, error: `line ${index + 1} is not valid JSON: ${reason(err)}` });
         continue;
       }
-      take(i, value, line);
+      take(index, value, line.trim());
     }
     if (records.length === 0 && errors.length === 0) errors.push({ index: 0, error: 'empty body: no alert records' });
     return { records, errors };
   }
 
+  const text = raw.toString('utf8');
   let value: unknown;
   try {
     value = parseJson(text);

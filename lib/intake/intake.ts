@@ -180,7 +180,7 @@ export class IntakeEndpoint {
       );
     }
 
-    const parsed = parseBody(raw.toString('utf8'), kind.kind);
+    const parsed = parseBody(raw, kind.kind);
     const answer: IntakeAnswer = {
       accepted: 0,
       duplicates: 0,

@@ -8,9 +8,11 @@ import { dirname } from 'node:path';
  * intake answers 202. An alert stays in the journal until a downstream node marks it processed; what is still there
  * is replayed when the intake node starts again (at-least-once delivery).
  *
- * Two tables: `intake` holds the pending alerts (a processed one is deleted, so the table stays small and a mark is
- * cheap), `seen` remembers every alert id with its time of receipt for duplicate detection, pruned once no intake
- * node's duplicate window needs it.
+ * Two tables, both written in append order so that a commit touches few pages: `intake` holds the pending alerts (a
+ * processed one is deleted, so a mark is cheap), `seen` logs every accepted alert id with its time of receipt. The
+ * duplicate check itself runs against an in-memory index of that log (loaded at open), because a B-tree keyed by
+ * random ids would dirty a page per alert. The log is pruned once no intake node's duplicate window needs it; the
+ * index holds at most `maxSeen` ids (about 100 bytes each), beyond which the oldest are forgotten early.
  *
  * SQLite in WAL mode: with `synchronous=NORMAL` (the default) a committed transaction survives a crash or
  * `kill -9` of the process; `synchronous=FULL` also survives power loss, at the cost of an fsync per commit.
@@ -20,6 +22,8 @@ export type JournalSync = 'normal' | 'full';
 
 export interface JournalOptions {
   synchronous?: JournalSync;
+  /** Most alert ids kept in memory for duplicate detection (default 2,000,000). */
+  maxSeen?: number;
 }
 
 export interface JournalRecord {
@@ -52,7 +56,7 @@ const PRUNE_EVERY_MS = 60_000;
 
 export class IntakeJournal {
   private readonly db: Database.Database;
-  private readonly seenStmt: Database.Statement<[string, number, number]>;
+  private readonly seenStmt: Database.Statement<[string, number]>;
   private readonly insertStmt: Database.Statement<[string, string, number, string]>;
   private readonly deleteStmt: Database.Statement<[number]>;
   private readonly pendingStmt: Database.Statement<[string, number, number, number], JournalEntry>;
@@ -64,12 +68,16 @@ export class IntakeJournal {
     records: JournalRecord[],
     received: number,
     since: number,
+    accepted: Map<string, number>,
   ) => AppendOutcome[];
   private readonly markTx: (seqs: number[]) => number;
-  private readonly groupTx: (batch: QueuedCommit[]) => AppendOutcome[][];
+  private readonly groupTx: (batch: QueuedCommit[], accepted: Map<string, number>) => AppendOutcome[][];
   private queue: QueuedCommit[] = [];
   private marks: number[] = [];
   private seenRetentionMs = 0;
+  /** alert id → time received, oldest first (Map keeps insertion order). */
+  private readonly seen = new Map<string, number>();
+  private readonly maxSeen: number;
   private readonly pruneTimer: NodeJS.Timeout;
   private readonly events = new EventEmitter();
 
@@ -79,6 +87,8 @@ export class IntakeJournal {
   ) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
+    // Larger pages make fewer WAL frames for our ~1 KB rows (takes effect when the file is created).
+    this.db.pragma('page_size = 16384');
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     // Checkpoint less often than the default 1,000 pages (each checkpoint syncs), and keep the WAL file bounded.
@@ -93,16 +103,19 @@ export class IntakeJournal {
         body     TEXT    NOT NULL
       );
       CREATE TABLE IF NOT EXISTS seen (
-        alert_id TEXT    PRIMARY KEY,
+        id       INTEGER PRIMARY KEY,
+        alert_id TEXT    NOT NULL,
         received INTEGER NOT NULL
-      ) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS seen_received ON seen (received);
+      );
     `);
-    // New id, or one last received before the duplicate window: (re)recorded, changes = 1. Else a duplicate.
-    this.seenStmt = this.db.prepare(
-      `INSERT INTO seen (alert_id, received) VALUES (?, ?)
-       ON CONFLICT (alert_id) DO UPDATE SET received = excluded.received WHERE seen.received < ?`,
-    );
+    this.maxSeen = options.maxSeen ?? 2_000_000;
+    for (const row of this.db.prepare('SELECT alert_id, received FROM seen ORDER BY id').iterate() as Iterable<{
+      alert_id: string;
+      received: number;
+    }>) {
+      this.remember(row.alert_id, row.received);
+    }
+    this.seenStmt = this.db.prepare('INSERT INTO seen (alert_id, received) VALUES (?, ?)');
     this.insertStmt = this.db.prepare('INSERT INTO intake (alert_id, node, received, body) VALUES (?, ?, ?, ?)');
     this.deleteStmt = this.db.prepare('DELETE FROM intake WHERE seq = ?');
     this.pendingStmt = this.db.prepare(
@@ -111,16 +124,27 @@ export class IntakeJournal {
     );
     this.pendingCountStmt = this.db.prepare('SELECT count(*) AS n FROM intake WHERE node = ?');
     this.lastSeqStmt = this.db.prepare('SELECT max(seq) AS seq FROM intake');
-    this.pruneStmt = this.db.prepare('DELETE FROM seen WHERE received < ?');
-
-    this.appendTx = this.db.transaction((node: string, records: JournalRecord[], received: number, since: number) =>
-      records.map((record: JournalRecord) => {
-        if (this.seenStmt.run(record.alertId, received, since).changes === 0) return null;
-        return Number(this.insertStmt.run(record.alertId, node, received, record.body).lastInsertRowid);
-      }),
+    // The log is in time order: delete up to the first row still inside the window.
+    this.pruneStmt = this.db.prepare(
+      `DELETE FROM seen WHERE id < coalesce(
+         (SELECT id FROM seen WHERE received >= ? ORDER BY id LIMIT 1),
+         (SELECT max(id) + 1 FROM seen))`,
     );
-    this.groupTx = this.db.transaction((batch: QueuedCommit[]) =>
-      batch.map((item: QueuedCommit) => this.appendTx(item.node, item.records, item.received, item.duplicateSince)),
+
+    this.appendTx = this.db.transaction(
+      (node: string, records: JournalRecord[], received: number, since: number, accepted: Map<string, number>) =>
+        records.map((record: JournalRecord) => {
+          const last = accepted.get(record.alertId) ?? this.seen.get(record.alertId);
+          if (last !== undefined && last >= since) return null;
+          accepted.set(record.alertId, received);
+          this.seenStmt.run(record.alertId, received);
+          return Number(this.insertStmt.run(record.alertId, node, received, record.body).lastInsertRowid);
+        }),
+    );
+    this.groupTx = this.db.transaction((batch: QueuedCommit[], accepted: Map<string, number>) =>
+      batch.map((item: QueuedCommit) =>
+        this.appendTx(item.node, item.records, item.received, item.duplicateSince, accepted),
+      ),
     );
     this.markTx = this.db.transaction((seqs: number[]) => {
       let changed = 0;
@@ -136,7 +160,21 @@ export class IntakeJournal {
    * after `duplicateSince` (epoch ms) is not written again; its outcome is `null`.
    */
   append(node: string, records: JournalRecord[], received: number, duplicateSince: number): AppendOutcome[] {
-    return this.appendTx(node, records, received, duplicateSince);
+    const accepted = new Map<string, number>();
+    const outcomes = this.appendTx(node, records, received, duplicateSince, accepted);
+    this.rememberAll(accepted);
+    return outcomes;
+  }
+
+  /** Ids enter the in-memory index only once their transaction committed. */
+  private rememberAll(accepted: Map<string, number>): void {
+    for (const [alertId, received] of accepted) this.remember(alertId, received);
+  }
+
+  private remember(alertId: string, received: number): void {
+    this.seen.delete(alertId); // re-inserted at the end: the Map stays in time order
+    this.seen.set(alertId, received);
+    if (this.seen.size > this.maxSeen) this.seen.delete(this.seen.keys().next().value as string);
   }
 
   /**
@@ -153,13 +191,15 @@ export class IntakeJournal {
   private flushQueue(): void {
     const batch = this.queue;
     this.queue = [];
+    const accepted = new Map<string, number>();
     let results: AppendOutcome[][];
     try {
-      results = this.groupTx(batch);
+      results = this.groupTx(batch, accepted);
     } catch (err) {
       for (const item of batch) item.reject(err);
       return;
     }
+    this.rememberAll(accepted);
     batch.forEach((item, i) => item.resolve(results[i]));
   }
 
@@ -219,8 +259,12 @@ export class IntakeJournal {
     this.seenRetentionMs = Math.max(this.seenRetentionMs, ms);
   }
 
-  /** Forgets alert ids received before `before` (epoch ms); returns how many. */
+  /** Forgets alert ids received before `before` (epoch ms); returns how many were in the log. */
   prune(before: number): number {
+    for (const [alertId, received] of this.seen) {
+      if (received >= before) break;
+      this.seen.delete(alertId);
+    }
     return this.pruneStmt.run(before).changes;
   }
 

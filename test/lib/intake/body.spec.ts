@@ -27,13 +27,13 @@ describe('intake body parsing', () => {
   });
 
   it('parses one JSON object', () => {
-    const { records, errors } = parseBody('{"a":1}', 'json');
+    const { records, errors } = parseBody(Buffer.from('{"a":1}'), 'json');
     assert.deepEqual(errors, []);
     assert.deepEqual(records, [{ index: 0, record: { a: 1 }, text: '{"a":1}' }]);
   });
 
   it('judges a JSON array item by item', () => {
-    const { records, errors } = parseBody('[{"a":1}, 5, null, {"b":2}, [], {}]', 'json');
+    const { records, errors } = parseBody(Buffer.from('[{"a":1}, 5, null, {"b":2}, [], {}]'), 'json');
     assert.deepEqual(
       records.map((r) => [r.index, r.record]),
       [
@@ -52,7 +52,7 @@ describe('intake body parsing', () => {
   });
 
   it('reports broken JSON as one error', () => {
-    const { records, errors } = parseBody('{"a":', 'json');
+    const { records, errors } = parseBody(Buffer.from('{"a":'), 'json');
     assert.equal(records.length, 0);
     assert.equal(errors.length, 1);
     assert.match(errors[0].error, /^body is not valid JSON/);
@@ -60,7 +60,7 @@ describe('intake body parsing', () => {
 
   it('keeps good NDJSON lines around broken ones, with 0-based line indexes', () => {
     const body = '{"a":1}\n{broken\n\n{"b":2}\r\n"text"\n';
-    const { records, errors } = parseBody(body, 'ndjson');
+    const { records, errors } = parseBody(Buffer.from(body), 'ndjson');
     assert.deepEqual(
       records.map((r) => [r.index, r.text]),
       [
@@ -75,13 +75,24 @@ describe('intake body parsing', () => {
     assert.match(errors[0].error, /^line 2 is not valid JSON/);
   });
 
+  it('decodes multi-byte UTF-8 in NDJSON lines', () => {
+    const { records } = parseBody(Buffer.from('{"user":"Jürgen"}\n{"note":"日本 🚨"}\n'), 'ndjson');
+    assert.deepEqual(
+      records.map((r) => r.record),
+      [{ user: 'Jürgen' }, { note: '日本 🚨' }],
+    );
+  });
+
   it('refuses an empty body or batch', () => {
-    assert.match(parseBody('\n\n', 'ndjson').errors[0].error, /empty body/);
-    assert.match(parseBody('[]', 'json').errors[0].error, /empty array/);
+    assert.match(parseBody(Buffer.from('\n\n'), 'ndjson').errors[0].error, /empty body/);
+    assert.match(parseBody(Buffer.from('[]'), 'json').errors[0].error, /empty array/);
   });
 
   it('removes prototype-pollution keys', () => {
-    const { records } = parseBody('{"a":1,"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}}', 'json');
+    const { records } = parseBody(
+      Buffer.from('{"a":1,"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}}'),
+      'json',
+    );
     assert.equal(records.length, 1);
     const record = records[0].record;
     assert.equal(Object.prototype.hasOwnProperty.call(record, '__proto__'), false);
@@ -91,7 +102,7 @@ describe('intake body parsing', () => {
   it(`refuses records nested deeper than ${MAX_DEPTH} levels`, () => {
     const deep = '{"a":'.repeat(MAX_DEPTH + 2) + '1' + '}'.repeat(MAX_DEPTH + 2);
     const shallow = '{"a":'.repeat(10) + '1' + '}'.repeat(10);
-    const { records, errors } = parseBody(`${deep}\n${shallow}`, 'ndjson');
+    const { records, errors } = parseBody(Buffer.from(`${deep}\n${shallow}`), 'ndjson');
     assert.equal(records.length, 1);
     assert.match(errors[0].error, /nested deeper/);
   });

@@ -86,14 +86,30 @@ describe('IntakeJournal', () => {
     assert.deepEqual(journal.append('n1', [rec('b')], 4000, 0), [null], 'b is still remembered');
   });
 
-  it('keeps everything across a reopen', () => {
-    journal.append('n1', [rec('a')], 1, 0);
+  it('keeps pending alerts and seen ids across a reopen', () => {
+    const [a] = journal.append('n1', [rec('a'), rec('b')], 1, 0) as number[];
+    journal.markProcessed([a]);
     journal.close();
     journal = new IntakeJournal(join(tmp.dir, 'journal.db'));
     assert.deepEqual(
       journal.pending('n1').map((e) => e.alertId),
-      ['a'],
+      ['b'],
     );
+    assert.deepEqual(journal.append('n1', [rec('a'), rec('b')], 2, 0), [null, null], 'both still known');
+  });
+
+  it('forgets the oldest ids beyond maxSeen', () => {
+    journal.close();
+    journal = new IntakeJournal(join(tmp.dir, 'small.db'), { maxSeen: 2 });
+    journal.append('n1', [rec('a'), rec('b'), rec('c')], 1, 0);
+    assert.equal(typeof journal.append('n1', [rec('a')], 2, 0)[0], 'number', 'a was forgotten');
+    assert.deepEqual(journal.append('n1', [rec('c')], 2, 0), [null]);
+  });
+
+  it('remembers nothing of a transaction that failed', async () => {
+    const failing = journal.commit('n1', [rec('a'), { alertId: 'x', body: null as unknown as string }], 1, 0);
+    await assert.rejects(failing, /NOT NULL/);
+    assert.equal(typeof journal.append('n1', [rec('a')], 2, 0)[0], 'number', 'a was rolled back, so it is new');
   });
 
   it('rejects every queued commit when the transaction fails', async () => {
