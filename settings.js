@@ -15,7 +15,18 @@ const dataDir = path.resolve(process.env.SOAR_DATA_DIR || '.soar');
 fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
 const secretsFile = path.join(dataDir, 'soar-secrets.json');
-const secrets = fs.existsSync(secretsFile) ? JSON.parse(fs.readFileSync(secretsFile, 'utf8')) : {};
+function readSecrets() {
+  if (!fs.existsSync(secretsFile)) return {};
+  try {
+    return JSON.parse(fs.readFileSync(secretsFile, 'utf8'));
+  } catch (err) {
+    throw new Error(
+      `cannot read ${secretsFile} (${err.message}): restore it from a backup; without its credentialSecret the stored credentials cannot be decrypted`,
+      { cause: err },
+    );
+  }
+}
+const secrets = readSecrets();
 const announcements = [];
 let secretsChanged = false;
 
@@ -105,7 +116,11 @@ module.exports = {
     header: { title: 'SOAR' },
     projects: { enabled: false },
     tours: false,
-    palette: { catalogues: [] },
+    // SOAR nodes first in the palette; no online catalogue.
+    palette: {
+      catalogues: [],
+      categories: ['SOAR', 'subflows', 'common', 'function', 'network', 'sequence', 'parser', 'storage'],
+    },
   },
 
   logging: { console: { level: process.env.SOAR_LOG_LEVEL || 'info', metrics: false, audit: false } },

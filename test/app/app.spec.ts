@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -81,6 +82,17 @@ describe('npm start (the product as an app)', function () {
 
     // A sample alert is accepted, normalised and marked processed by the default flow.
     assert.equal((await postAlert(app.url, 'wrong', suricata[0])).status, 401);
+    // The raw body reaches the intake untouched by the editor's body parser, so an HMAC signature verifies.
+    const signedBody = JSON.stringify(suricata[2]);
+    const signed = await fetch(`${app.url}/api/alerts`, {
+      method: 'POST',
+      headers: {
+        'x-soar-signature': 'sha256=' + createHmac('sha256', intakeToken).update(signedBody).digest('hex'),
+        'content-type': 'application/json',
+      },
+      body: signedBody,
+    });
+    assert.equal(signed.status, 202);
     const res = await postAlert(app.url, intakeToken, suricata[0]);
     assert.equal(res.status, 202);
     const { ids } = (await res.json()) as { ids: string[] };
