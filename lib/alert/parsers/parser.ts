@@ -1,7 +1,7 @@
 /** What every format parser provides, and the small pieces of alert assembly they share. */
 import { alertId } from '../id';
 import { guessIpObservable } from '../observables';
-import type { Alert, AlertHost, AlertRule, AlertSource, Observable, Severity } from '../model';
+import type { Alert, AlertHost, AlertRule, AlertSource, Observable } from '../model';
 import type { JsonObject } from '../record';
 
 export type ParsedSource = Exclude<AlertSource, 'generic'>;
@@ -25,19 +25,8 @@ export interface AlertParser {
   explain?(record: JsonObject): string | undefined;
 }
 
-export interface AlertParts {
-  source: AlertSource;
-  sourceRef: string;
-  time: string;
-  received: string;
-  title: string;
-  severity: Severity;
-  rule: AlertRule;
-  observables: Observable[];
-  attack: string[];
-  host: AlertHost | undefined;
-  raw: unknown;
-}
+/** Everything of an alert but its id (derived); `host` is always given, undefined when the source did not say. */
+export type AlertParts = Omit<Alert, 'id' | 'host'> & { host: AlertHost | undefined };
 
 /** The alert with its id, fields in the documented order, `host` left out when the source did not say. */
 export function assembleAlert(parts: AlertParts): Alert {
