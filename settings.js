@@ -13,6 +13,8 @@ const bcrypt = require('bcryptjs');
 
 const dataDir = path.resolve(process.env.SOAR_DATA_DIR || '.soar');
 fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+// Sessions, credentials and the stores live here: only this user may read them, even in a pre-made directory.
+fs.chmodSync(dataDir, 0o700);
 
 const secretsFile = path.join(dataDir, 'soar-secrets.json');
 function readSecrets() {
@@ -32,7 +34,7 @@ let secretsChanged = false;
 
 const randomSecret = (bytes) => crypto.randomBytes(bytes).toString('base64url');
 
-if (!secrets.credentialSecret) {
+if (!process.env.SOAR_CREDENTIAL_SECRET && !secrets.credentialSecret) {
   secrets.credentialSecret = randomSecret(32);
   secretsChanged = true;
 }
@@ -71,6 +73,10 @@ if (announcements.length > 0) {
   );
 }
 
+const HTTP_NODE_ROOT = '/api';
+// `full` fsyncs every commit of the intake journal and the store: survives power loss, not only crashes.
+const SYNC = process.env.SOAR_SYNC === 'full' ? 'full' : 'normal';
+
 const adminPasswordHash = process.env.SOAR_ADMIN_PASSWORD
   ? bcrypt.hashSync(process.env.SOAR_ADMIN_PASSWORD, 10)
   : secrets.adminPasswordHash;
@@ -85,11 +91,14 @@ module.exports = {
   uiHost: process.env.SOAR_HOST || '127.0.0.1',
   uiPort: Number.parseInt(process.env.PORT || '1880', 10),
   httpAdminRoot: '/',
-  httpNodeRoot: '/api',
+  httpNodeRoot: HTTP_NODE_ROOT,
   // The admin app is mounted at / before the node routes and would parse (and consume) every JSON body, including
   // alerts posted to /api: send those straight on to the node routes, untouched, so the intake sees the raw body.
-  httpAdminMiddleware: (req, _res, next) =>
-    req.path === '/api' || req.path.startsWith('/api/') ? next('router') : next(),
+  // Express matches paths case-insensitively, so compare them that way too.
+  httpAdminMiddleware: (req, _res, next) => {
+    const p = req.path.toLowerCase();
+    return p === HTTP_NODE_ROOT || p.startsWith(HTTP_NODE_ROOT + '/') ? next('router') : next();
+  },
 
   credentialSecret: process.env.SOAR_CREDENTIAL_SECRET || secrets.credentialSecret,
   adminAuth: {
@@ -97,11 +106,22 @@ module.exports = {
     users: [{ username: process.env.SOAR_ADMIN_USER || 'admin', password: adminPasswordHash, permissions: '*' }],
   },
 
+  // Durable context (store `soar`, the default): flow and global context survive restarts and crashes. The case
+  // store lives in the same database.
+  contextStorage: {
+    default: 'soar',
+    soar: {
+      module: require('./dist/lib/store/context-module'),
+      config: { file: path.join(dataDir, 'soar-store.db'), synchronous: SYNC },
+    },
+    memory: { module: 'memory' },
+  },
+
   // Shared with our nodes as RED.settings.soar.
   soar: {
     dataDir,
     intakeToken: process.env.SOAR_INTAKE_TOKEN || secrets.intakeToken,
-    journalSync: process.env.SOAR_JOURNAL_SYNC === 'full' ? 'full' : 'normal',
+    sync: SYNC,
   },
 
   // Offline by default: a SOC network is often closed, so nothing calls out.

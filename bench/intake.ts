@@ -111,8 +111,8 @@ async function run(flow: object[], path: string, opts: Parameters<typeof load>[2
   const server = await startNodeRed(tmp.dir, flow, { SOAR_INTAKE_TOKEN: TOKEN });
   try {
     await load(server.url, path, opts, 2); // warm-up
+    const before = flow === productFlow ? await drain(tmp.dir) : 0;
     const started = Date.now();
-    const before = flow === productFlow ? processedCount(tmp.dir) : 0;
     const result = await load(server.url, path, opts);
     const normalised = flow === productFlow ? (await drain(tmp.dir)) - before : 0;
     return { ...result, normalisedPerSecond: normalised / ((Date.now() - started) / 1000) };

@@ -20,21 +20,26 @@ export async function startNodeRed(
   env: Record<string, string> = {},
 ): Promise<BenchServer> {
   writeFileSync(join(dir, 'flows.json'), JSON.stringify(flow));
+  const settings = JSON.stringify({
+    userDir: dir,
+    flowFile: 'flows.json',
+    nodesDir: [ROOT],
+    uiHost: '127.0.0.1',
+    uiPort: 0,
+    httpNodeRoot: '/api',
+    credentialSecret: false,
+    soar: { dataDir: dir },
+    telemetry: { enabled: false },
+    diagnostics: { enabled: false },
+    logging: { console: { level: 'info', metrics: false, audit: false } },
+  });
+  // As the product's settings.js does: /api requests skip the admin app (and its JSON body parser).
   writeFileSync(
     join(dir, 'settings.js'),
-    `module.exports = ${JSON.stringify({
-      userDir: dir,
-      flowFile: 'flows.json',
-      nodesDir: [ROOT],
-      uiHost: '127.0.0.1',
-      uiPort: 0,
-      httpNodeRoot: '/api',
-      credentialSecret: false,
-      soar: { dataDir: dir },
-      telemetry: { enabled: false },
-      diagnostics: { enabled: false },
-      logging: { console: { level: 'info', metrics: false, audit: false } },
-    })};`,
+    `module.exports = Object.assign(${settings}, {
+      httpAdminMiddleware: (req, _res, next) =>
+        req.path.toLowerCase().startsWith('/api/') ? next('router') : next(),
+    });`,
   );
   const proc = spawn(process.execPath, [require.resolve('node-red/red.js'), '--settings', join(dir, 'settings.js')], {
     cwd: dir,

@@ -2,10 +2,12 @@
  * `npm run bench`: runs the benchmarks (or those named on the command line) and prints one table.
  * BENCH_DURATION (seconds per load run, default 10) and BENCH_PAIRS (interleaved bare/product pairs, default 2).
  */
+import { benchCases } from './cases';
 import { benchIntake } from './intake';
 
 const benches: Record<string, () => Promise<{ case: string; value: string; note: string }[]>> = {
   intake: benchIntake,
+  cases: benchCases,
 };
 
 async function main() {

@@ -10,12 +10,17 @@ export interface SoarSettings {
   dataDir?: string;
   /** Fallback intake token when neither the node credential nor SOAR_INTAKE_TOKEN is set. */
   intakeToken?: string;
-  /** `full` makes every journal commit fsync (survives power loss); `normal` survives process crashes. */
-  journalSync?: JournalSync;
+  /** `full` makes every commit of the journal and the store fsync (survives power loss); `normal` survives crashes. */
+  sync?: JournalSync;
 }
 
 export function dataDir(soar: SoarSettings | undefined, userDir: string | undefined): string {
   return soar?.dataDir ?? userDir ?? process.cwd();
+}
+
+/** The embedded store (context and cases). */
+export function storeFile(soar: SoarSettings | undefined, userDir: string | undefined): string {
+  return join(dataDir(soar, userDir), 'soar-store.db');
 }
 
 export function journalFile(soar: SoarSettings | undefined, userDir: string | undefined): string {

@@ -31,10 +31,6 @@ export function verifyBearer(presented: string, token: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-export function signBody(body: Buffer | string, token: string): string {
-  return createHmac('sha256', token).update(body).digest('hex');
-}
-
 /** Constant-time check of an `X-Soar-Signature` HMAC over the raw body. */
 export function verifySignature(hex: string, body: Buffer, token: string): boolean {
   if (!/^[0-9a-f]{64}$/.test(hex)) return false;

@@ -24,7 +24,12 @@ export interface BodyError {
 export interface ParsedBody {
   records: BodyRecord[];
   errors: BodyError[];
+  /** Set when the body holds more than `MAX_RECORDS` records: nothing of it is taken. */
+  tooMany?: string;
 }
+
+/** Most records one request may carry: bigger batches are refused whole (413) rather than stall the runtime. */
+export const MAX_RECORDS = 10_000;
 
 const NDJSON_TYPES = new Set([
   'application/x-ndjson',
@@ -122,8 +127,10 @@ export function parseBody(raw: Buffer, kind: BodyKind): ParsedBody {
     else records.push({ index, record: value as Record<string, unknown>, text: original ?? JSON.stringify(value) });
   };
 
+  const tooMany = `more than ${MAX_RECORDS} records in one request: split the batch`;
   if (kind === 'ndjson') {
     for (let start = 0, index = 0; start < raw.length; index++) {
+      if (records.length + errors.length >= MAX_RECORDS) return { records: [], errors: [], tooMany };
       let end = raw.indexOf(10, start);
       if (end === -1) end = raw.length;
       const line = raw.toString('utf8', start, end);
@@ -150,6 +157,7 @@ export function parseBody(raw: Buffer, kind: BodyKind): ParsedBody {
     return { records, errors: [{ index: 0, error: `body is not valid JSON: ${reason(err)}` }] };
   }
   if (Array.isArray(value)) {
+    if (value.length > MAX_RECORDS) return { records: [], errors: [], tooMany };
     if (value.length === 0) errors.push({ index: 0, error: 'empty array: no alert records' });
     value.forEach((item, i) => take(i, item, undefined));
   } else {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { createHash } from 'node:crypto';
 import getRawBody from 'raw-body';
+import { alertId, contentRef } from '../alert/id';
 import { identify } from '../alert/normalize';
 import { authScheme, verifyBearer, verifySignature } from './auth';
 import { bodyKind, parseBody, type BodyError } from './body';
@@ -85,11 +85,13 @@ async function readBody(req: ParsedRequest, limit: number): Promise<Buffer> {
   return getRawBody(req, { limit, length: header(req, 'content-length') });
 }
 
-/** The id that recognises a second delivery: the alert's own identity, else a hash of its content. */
-export function deliveryId(record: Record<string, unknown>, text: string): string {
+/**
+ * The id that recognises a second delivery: the alert's own identity, else a digest of its content that ignores
+ * key order and formatting.
+ */
+export function deliveryId(record: Record<string, unknown>): string {
   const known = identify(record);
-  if (known) return known.id;
-  return 'generic-' + createHash('sha256').update(text).digest('hex').slice(0, 32);
+  return known ? known.id : alertId('generic', contentRef(record));
 }
 
 /** Counters since the endpoint started: alerts, and requests refused before their records were judged. */
@@ -100,12 +102,36 @@ export interface IntakeStats {
   refused: number;
 }
 
+/**
+ * Failed authentications draw on a bucket of their own (10 at once, then one a second per client), so that a
+ * client guessing tokens is slowed down without using up the rate that authenticated senders at the same address
+ * (say, behind one proxy) rely on.
+ */
+const FAILURES = { ratePerSecond: 1, burst: 10 };
+
+/** Errors listed in one answer; `rejected` still counts them all. */
+export const MAX_LISTED_ERRORS = 100;
+
 export class IntakeEndpoint {
   private readonly limiter: RateLimiter;
+  private readonly failures = new RateLimiter(FAILURES);
   readonly stats: IntakeStats = { accepted: 0, duplicates: 0, rejected: 0, refused: 0 };
 
   constructor(private readonly options: IntakeOptions) {
     this.limiter = new RateLimiter({ ratePerSecond: options.ratePerSecond, burst: options.burst });
+  }
+
+  private tooMany(client: string, retryAfterSeconds: number): IntakeResult {
+    return refuse(429, `too many requests from ${client}: retry after ${retryAfterSeconds} s`, {
+      'Retry-After': String(retryAfterSeconds),
+    });
+  }
+
+  /** A refused authentication: 401, or 429 once the client has failed too often. */
+  private unauthorized(req: IncomingMessage, client: string, error: string): IntakeResult {
+    req.resume();
+    const rate = this.failures.take(client);
+    return rate.allowed ? refuse(401, error) : this.tooMany(client, rate.retryAfterSeconds);
   }
 
   async handle(req: IncomingMessage, client: string): Promise<IntakeResult> {
@@ -122,27 +148,32 @@ export class IntakeEndpoint {
 
   private async judge(req: IncomingMessage, client: string): Promise<IntakeResult> {
     const { options } = this;
-    const rate = this.limiter.take(client);
-    if (!rate.allowed) {
-      req.resume();
-      return refuse(429, `too many requests from ${client}: retry after ${rate.retryAfterSeconds} s`, {
-        'Retry-After': String(rate.retryAfterSeconds),
-      });
-    }
-
     const token = options.token();
     const scheme = authScheme(header(req, 'authorization'), header(req, 'x-soar-signature'));
     if (!token) {
-      req.resume();
-      return refuse(401, 'intake token is not configured on the server: set the node credential or SOAR_INTAKE_TOKEN');
+      return this.unauthorized(
+        req,
+        client,
+        'intake token is not configured on the server: set the node credential or SOAR_INTAKE_TOKEN',
+      );
     }
     if (scheme.kind === 'none') {
-      req.resume();
-      return refuse(401, 'authentication required: Authorization: Bearer <token> or X-Soar-Signature: sha256=<hmac>');
+      return this.unauthorized(
+        req,
+        client,
+        'authentication required: Authorization: Bearer <token> or X-Soar-Signature: sha256=<hmac>',
+      );
     }
     if (scheme.kind === 'bearer' && !verifyBearer(scheme.token, token)) {
-      req.resume();
-      return refuse(401, 'invalid bearer token');
+      return this.unauthorized(req, client, 'invalid bearer token');
+    }
+    // A signed request is only known to be genuine once its body is read; it is charged to the rate below then.
+    if (scheme.kind === 'bearer') {
+      const rate = this.limiter.take(client);
+      if (!rate.allowed) {
+        req.resume();
+        return this.tooMany(client, rate.retryAfterSeconds);
+      }
     }
 
     const kind = bodyKind(header(req, 'content-type'));
@@ -173,26 +204,32 @@ export class IntakeEndpoint {
         'cannot verify X-Soar-Signature: another body parser consumed the raw body (httpAdminRoot and httpNodeRoot overlap); use the bearer token or a separate httpNodeRoot',
       );
     }
-    if (scheme.kind === 'signature' && !verifySignature(scheme.hex, raw, token)) {
-      return refuse(
-        401,
-        'invalid X-Soar-Signature: expected sha256=<hex HMAC-SHA256 of the raw body keyed with the token>',
-      );
+    if (scheme.kind === 'signature') {
+      if (!verifySignature(scheme.hex, raw, token)) {
+        return this.unauthorized(
+          req,
+          client,
+          'invalid X-Soar-Signature: expected sha256=<hex HMAC-SHA256 of the raw body keyed with the token>',
+        );
+      }
+      const rate = this.limiter.take(client);
+      if (!rate.allowed) return this.tooMany(client, rate.retryAfterSeconds);
     }
 
     const parsed = parseBody(raw, kind.kind);
+    if (parsed.tooMany) return refuse(413, parsed.tooMany);
     const answer: IntakeAnswer = {
       accepted: 0,
       duplicates: 0,
       rejected: parsed.errors.length,
       ids: [],
-      errors: parsed.errors,
+      errors: parsed.errors.slice(0, MAX_LISTED_ERRORS),
     };
     if (parsed.records.length === 0) return { status: 400, headers: {}, body: answer, accepted: [] };
 
     const received = Date.now();
     const journaled: JournalRecord[] = parsed.records.map((r) => ({
-      alertId: deliveryId(r.record, r.text),
+      alertId: deliveryId(r.record),
       body: r.text,
     }));
     const outcomes = await options.journal.commit(
@@ -213,7 +250,6 @@ export class IntakeEndpoint {
       accepted.push({ seq, alertId, received, record: parsed.records[i].record });
     });
     answer.accepted = accepted.length;
-    answer.errors.sort((a, b) => a.index - b.index);
     return { status: 202, headers: {}, body: answer, accepted };
   }
 }

@@ -60,7 +60,7 @@ export class IntakeJournal {
   private readonly insertStmt: Database.Statement<[string, string, number, string]>;
   private readonly deleteStmt: Database.Statement<[number]>;
   private readonly pendingStmt: Database.Statement<[string, number, number, number], JournalEntry>;
-  private readonly pendingCountStmt: Database.Statement<[string], { n: number }>;
+  private readonly ownersStmt: Database.Statement<[], { node: string; n: number }>;
   private readonly lastSeqStmt: Database.Statement<[], { seq: number | null }>;
   private readonly pruneStmt: Database.Statement<[number]>;
   private readonly appendTx: (
@@ -122,7 +122,7 @@ export class IntakeJournal {
       `SELECT seq, alert_id AS alertId, node, received, body FROM intake
        WHERE node = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
     );
-    this.pendingCountStmt = this.db.prepare('SELECT count(*) AS n FROM intake WHERE node = ?');
+    this.ownersStmt = this.db.prepare('SELECT node, count(*) AS n FROM intake GROUP BY node');
     this.lastSeqStmt = this.db.prepare('SELECT max(seq) AS seq FROM intake');
     // The log is in time order: delete up to the first row still inside the window.
     this.pruneStmt = this.db.prepare(
@@ -221,7 +221,15 @@ export class IntakeJournal {
   private flushMarks(): void {
     const seqs = this.marks;
     this.marks = [];
-    if (!this.db.open || seqs.length === 0) return;
+    if (seqs.length === 0) return;
+    if (!this.db.open) {
+      this.events.emit(
+        'background-error',
+        new Error('the journal is closed'),
+        `could not mark ${seqs.length} alert(s) processed; they will be replayed at the next start`,
+      );
+      return;
+    }
     try {
       this.markTx(seqs);
     } catch (err) {
@@ -245,8 +253,9 @@ export class IntakeJournal {
     return this.pendingStmt.all(node, afterSeq, uptoSeq, limit);
   }
 
-  pendingCount(node: string): number {
-    return this.pendingCountStmt.get(node)?.n ?? 0;
+  /** How many alerts are pending, per intake node id. */
+  pendingOwners(): Map<string, number> {
+    return new Map(this.ownersStmt.all().map((r) => [r.node, r.n]));
   }
 
   /** The newest pending sequence number (0 when nothing is pending). */
@@ -284,7 +293,10 @@ export class IntakeJournal {
   }
 }
 
-const shared = new Map<string, { journal: IntakeJournal; users: number }>();
+const shared = new Map<string, { journal: IntakeJournal; users: number; closing?: NodeJS.Timeout }>();
+
+/** How long a journal nobody uses stays open: a redeploy releases and re-acquires it within this time. */
+const CLOSE_GRACE_MS = 5_000;
 
 /**
  * One journal per file in a process, shared by every intake node (and the nodes that mark alerts processed).
@@ -296,21 +308,32 @@ export function acquireJournal(file: string, options: JournalOptions = {}): Inta
     entry = { journal: new IntakeJournal(file, options), users: 0 };
     shared.set(file, entry);
   }
+  if (entry.closing) clearTimeout(entry.closing);
+  entry.closing = undefined;
   entry.users += 1;
   return entry.journal;
 }
 
-export function releaseJournal(file: string): void {
+/**
+ * Releases a journal. The last release closes it after a grace period, so that a redeploy (close, then start of
+ * the same nodes) keeps it open: marks from messages still in flight land, and the duplicate index is not reloaded.
+ */
+export function releaseJournal(file: string, graceMs = CLOSE_GRACE_MS): void {
   const entry = shared.get(file);
-  if (!entry) return;
+  if (!entry || entry.users === 0) return;
   entry.users -= 1;
-  if (entry.users <= 0) {
+  if (entry.users > 0) return;
+  const close = () => {
+    if (entry.users > 0) return;
     shared.delete(file);
     entry.journal.close();
-  }
+  };
+  if (graceMs <= 0) return close();
+  entry.closing = setTimeout(close, graceMs);
+  entry.closing.unref();
 }
 
-/** The journal already open for `file`, if any (for nodes that only mark alerts processed). */
+/** The journal open for `file`, if any (for nodes that only mark alerts processed). */
 export function openedJournal(file: string): IntakeJournal | undefined {
   return shared.get(file)?.journal;
 }

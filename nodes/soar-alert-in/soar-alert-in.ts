@@ -2,7 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import sjson from 'secure-json-parse';
 import { IntakeEndpoint, type AcceptedAlert, type IntakeRef } from '../../lib/intake/intake';
-import { acquireJournal, releaseJournal, type IntakeJournal } from '../../lib/intake/journal';
+import { acquireJournal, openedJournal, releaseJournal, type IntakeJournal } from '../../lib/intake/journal';
 import { journalFile, type SoarSettings } from '../../lib/settings';
 
 interface AlertInDef extends NodeDef {
@@ -18,6 +18,7 @@ interface AlertInCredentials {
 }
 
 const REPLAY_CHUNK = 500;
+const EMIT_CHUNK = 500;
 
 function num(value: string | number | undefined, fallback: number): number {
   const n = typeof value === 'number' ? value : Number.parseFloat(value ?? '');
@@ -39,7 +40,7 @@ export = function (RED: NodeAPI) {
     const file = journalFile(soar(), RED.settings.userDir);
     let journal: IntakeJournal;
     try {
-      journal = acquireJournal(file, { synchronous: soar()?.journalSync });
+      journal = acquireJournal(file, { synchronous: soar()?.sync });
     } catch (err) {
       node.status({ fill: 'red', shape: 'ring', text: 'journal unavailable' });
       node.error(`cannot open the intake journal ${file}: ${(err as Error).message}`);
@@ -68,8 +69,13 @@ export = function (RED: NodeAPI) {
 
     // Status is refreshed at most once a second: a status per request would flood the editor.
     let statusTimer: NodeJS.Timeout | undefined;
+    let journalFailed = false;
     const showStatus = () => {
       statusTimer = undefined;
+      if (journalFailed) {
+        node.status({ fill: 'red', shape: 'ring', text: 'journal write failed: answering 503' });
+        return;
+      }
       const { accepted, duplicates, rejected, refused } = endpoint.stats;
       const bad = rejected + refused;
       node.status({
@@ -82,6 +88,14 @@ export = function (RED: NodeAPI) {
       statusTimer ??= setTimeout(showStatus, 1000);
     };
 
+    // One send per alert (Node-RED clones every message after the first of one send call), in chunks so that a
+    // large batch does not hold the event loop.
+    const emit = (alerts: AcceptedAlert[], from = 0) => {
+      const end = Math.min(alerts.length, from + EMIT_CHUNK);
+      for (let i = from; i < end; i++) node.send(toMessage(alerts[i]));
+      if (end < alerts.length) setImmediate(emit, alerts, end);
+    };
+
     const handler: RequestHandler = (req: Request, res: Response) => {
       endpoint
         .handle(req, req.ip ?? req.socket.remoteAddress ?? 'unknown')
@@ -89,12 +103,12 @@ export = function (RED: NodeAPI) {
           (result) => {
             res.writeHead(result.status, { 'Content-Type': 'application/json; charset=utf-8', ...result.headers });
             res.end(JSON.stringify(result.body));
-            // One send per alert: Node-RED clones every message after the first of a single send call.
-            for (const alert of result.accepted) node.send(toMessage(alert));
+            if (result.status === 202) journalFailed = false;
+            emit(result.accepted);
           },
           (err: Error) => {
             // The journal could not commit: nothing of this request was accepted, and the client should retry.
-            node.status({ fill: 'red', shape: 'ring', text: 'journal write failed' });
+            journalFailed = true;
             node.error(`intake journal write failed: ${err.message}`);
             if (!res.headersSent) {
               res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8', 'Retry-After': '5' });
@@ -111,7 +125,14 @@ export = function (RED: NodeAPI) {
       typeof configured === 'function' || Array.isArray(configured)
         ? configured
         : (_req: Request, _res: Response, next: NextFunction) => next();
-    RED.httpNode.post(path, middleware, handler);
+    try {
+      RED.httpNode.post(path, middleware, handler);
+    } catch (err) {
+      releaseJournal(file);
+      node.status({ fill: 'red', shape: 'ring', text: 'invalid path' });
+      node.error(`cannot serve POST ${path}: ${(err as Error).message}`);
+      return;
+    }
 
     // Replay what was accepted but never marked processed (at-least-once), without re-sending alerts that arrive
     // while the replay runs.
@@ -123,6 +144,7 @@ export = function (RED: NodeAPI) {
       const entries = journal.pending(node.id, afterSeq, replayUpTo, REPLAY_CHUNK);
       if (entries.length === 0) {
         if (replayed > 0) node.log(`replayed ${replayed} journaled alert(s) not yet processed`);
+        warnOrphans();
         return;
       }
       for (const entry of entries) {
@@ -134,6 +156,18 @@ export = function (RED: NodeAPI) {
     };
     const replayTimer = setTimeout(replay, 0, 0);
 
+    // Pending alerts belong to the intake node that accepted them: say so when that node is no longer deployed.
+    const warnOrphans = () => {
+      for (const [owner, count] of journal.pendingOwners()) {
+        if (owner !== node.id && !RED.nodes.getNode(owner)) {
+          node.warn(
+            `${count} journaled alert(s) of intake node ${owner}, which is not deployed, are waiting: ` +
+              'they are replayed when a node with that id starts again',
+          );
+        }
+      }
+    };
+
     node.status({ fill: 'green', shape: 'ring', text: `POST ${path}` });
 
     // Input: messages that carry `msg.intake` (from this or another intake node) mark their alert processed.
@@ -144,7 +178,8 @@ export = function (RED: NodeAPI) {
         done(new Error('nothing to mark processed: msg.intake.seq is missing (wire messages from soar-alert-in)'));
         return;
       }
-      journal.markProcessedSoon(seqs);
+      // After a redeploy this node may be closed while messages are still in flight: mark in the open journal.
+      (openedJournal(file) ?? journal).markProcessedSoon(seqs);
       done();
     });
 

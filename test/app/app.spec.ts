@@ -31,10 +31,10 @@ function journal(dataDir: string): { seen: Set<string>; pending: Set<string> } {
   }
 }
 
-async function until<T>(probe: () => T | undefined | false, ms = 10_000): Promise<T> {
+async function until<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, ms = 10_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const value = probe();
+    const value = await probe();
     if (value) return value;
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 50));
@@ -77,7 +77,9 @@ describe('npm start (the product as an app)', function () {
     const flows = await fetch(`${app.url}/flows`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(flows.status, 200);
     const types = ((await flows.json()) as { type: string }[]).map((n) => n.type);
-    assert.ok(types.includes('soar-alert-in') && types.includes('soar-normalize'), types.join());
+    for (const type of ['soar-alert-in', 'soar-normalize', 'soar-rule', 'soar-case', 'soar-case-type']) {
+      assert.ok(types.includes(type), `${type} in the default flow: ${types.join()}`);
+    }
     await assert.rejects(adminToken(app.url, 'admin', 'wrong-password'));
 
     // A sample alert is accepted, normalised and marked processed by the default flow.
@@ -100,6 +102,16 @@ describe('npm start (the product as an app)', function () {
       const { seen, pending } = journal(tmp.dir);
       return seen.has(ids[0]) && !pending.has(ids[0]);
     });
+    // ... and grouped into a network IDS case, which the case API shows to a logged-in analyst only.
+    assert.equal((await fetch(`${app.url}/soar/cases`)).status, 401);
+    const running = app;
+    const cases = await until(async () => {
+      const page = (await (
+        await fetch(`${running.url}/soar/cases?type=network-ids`, { headers: { authorization: `Bearer ${token}` } })
+      ).json()) as { total: number; items: { alerts: string[] }[] };
+      return page.total === 2 ? page : undefined; // two Suricata alerts, two signatures
+    });
+    assert.ok(cases.items.some((c) => c.alerts.includes(ids[0])));
   });
 
   it('keeps the user flows and prints no secret on later starts; takes secrets from the environment', async () => {
@@ -128,13 +140,34 @@ describe('npm start (the product as an app)', function () {
     assert.equal((await postAlert(app.url, env.SOAR_INTAKE_TOKEN, suricata[1])).status, 202);
   });
 
+  it('puts the Wazuh brute-force alert and 200 more for its source posted at once into one brute-force case', async () => {
+    const env = { SOAR_INTAKE_TOKEN: 'case-test-token', SOAR_ADMIN_PASSWORD: 'case-test-password' };
+    app = await startApp(tmp.dir, env);
+    const wazuh = JSON.parse(readFileSync(fixture('wazuh', 'wazuh-4x-alert-sshd-5712-bruteforce.json'), 'utf8'));
+    const posts = [wazuh, ...Array.from({ length: 200 }, (_, i) => ({ ...wazuh, id: `${wazuh.id}-${i}` }))].map((a) =>
+      postAlert(app!.url, env.SOAR_INTAKE_TOKEN, a),
+    );
+    assert.deepEqual(new Set((await Promise.all(posts)).map((r) => r.status)), new Set([202]));
+    const token = await adminToken(app.url, 'admin', env.SOAR_ADMIN_PASSWORD);
+    const brute = await until(async () => {
+      const page = (await (
+        await fetch(`${app!.url}/soar/cases?type=brute-force`, { headers: { authorization: `Bearer ${token}` } })
+      ).json()) as { total: number; items: { alertCount: number; ttps: string[]; severity: string }[] };
+      return page.total === 1 && page.items[0].alertCount === 201 ? page.items[0] : undefined;
+    });
+    assert.deepEqual(brute.ttps, ['T1110']);
+    assert.equal(brute.severity, 'high', 'the brute-force case type starts high');
+  });
+
   it('loses no acknowledged alert when killed with SIGKILL right after a 202', async () => {
     const env = { SOAR_INTAKE_TOKEN: 'kill-test-token', SOAR_ADMIN_PASSWORD: 'kill-test-password' };
-    // The default flow without its "processed" mark: every acknowledged alert stays pending and must be replayed.
+    // The default flow cut after soar-normalize, so nothing marks alerts processed: every acknowledged alert stays
+    // pending and must be replayed.
     const flows = JSON.parse(readFileSync(join(__dirname, '..', '..', 'flows', 'default.json'), 'utf8')) as {
+      id: string;
       wires?: string[][];
     }[];
-    for (const n of flows) n.wires = n.wires?.map((port) => port.filter((target) => target !== 'soar.alert-in'));
+    for (const n of flows) if (n.id === 'soar.normalize') n.wires = [[], []];
     writeFileSync(join(tmp.dir, 'flows.json'), JSON.stringify(flows));
     app = await startApp(tmp.dir, env);
     const running = app;

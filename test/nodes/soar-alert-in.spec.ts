@@ -129,6 +129,40 @@ describe('soar-alert-in', function () {
     assert.equal(received.length, 0);
   });
 
+  it('does not parse the body of a request that fails authentication', async () => {
+    await start();
+    const res = await post('{"not json', { authorization: 'Bearer nope' });
+    assert.equal(res.status, 401, 'not 400: the body was never looked at');
+  });
+
+  it('slows down repeated failed authentications without refusing the genuine sender', async () => {
+    await start();
+    const statuses = [];
+    for (let i = 0; i < 12; i++) statuses.push((await post(honeypot[0], { authorization: 'Bearer guess' + i })).status);
+    assert.deepEqual(statuses.slice(0, 10), Array(10).fill(401));
+    assert.equal(statuses[11], 429);
+    assert.equal((await post(honeypot[0])).status, 202, 'the right token still gets through');
+  });
+
+  it('prefers the node credential to SOAR_INTAKE_TOKEN', async () => {
+    process.env.SOAR_INTAKE_TOKEN = 'env-token';
+    await start();
+    assert.equal((await post(honeypot[0], { authorization: 'Bearer env-token' })).status, 401);
+    assert.equal((await post(honeypot[0])).status, 202);
+  });
+
+  it('stops serving its path when it is closed', async () => {
+    await start();
+    const node = helper.getNode('in');
+    await new Promise<void>((resolve) => node.close(false).then(() => resolve()));
+    const res = await fetch(`${server.url}/alerts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: honeypot[0],
+    });
+    assert.equal(res.status, 404);
+  });
+
   it('accepts an HMAC-SHA256 signature of the raw body and refuses a wrong one', async () => {
     await start();
     const signature = 'sha256=' + createHmac('sha256', TOKEN).update(honeypot[1]).digest('hex');
@@ -202,6 +236,25 @@ describe('soar-alert-in', function () {
       got.map((m) => m.payload),
       [honeypot[0], honeypot[1], honeypot[2]].map((l) => JSON.parse(l)),
     );
+  });
+
+  it('refuses more than 10,000 records in one request with 413, and lists at most 100 errors', async () => {
+    await start();
+    const tooMany = await post('[' + Array(10_001).fill('{"a":1}').join(',') + ']');
+    assert.equal(tooMany.status, 413);
+    assert.match(tooMany.json.error, /more than 10000 records in one request/);
+    const manyBad = await post('[' + [...Array(150).fill('1'), honeypot[0]].join(',') + ']');
+    assert.equal(manyBad.status, 202);
+    assert.equal(manyBad.json.rejected, 150);
+    assert.equal(manyBad.json.errors.length, 100);
+    assert.equal(manyBad.json.accepted, 1);
+  });
+
+  it('recognises a record no parser knows as a duplicate whatever its formatting', async () => {
+    await start();
+    assert.equal((await post('{"vendor":"x","n":1}')).json.accepted, 1);
+    const again = await post('{ "n": 1, "vendor": "x" }');
+    assert.deepEqual([again.json.accepted, again.json.duplicates], [0, 1]);
   });
 
   it('answers 400 when nothing in the body is valid', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { authScheme, signBody, verifyBearer, verifySignature } from '../../../lib/intake/auth';
+import { authScheme, verifyBearer, verifySignature } from '../../../lib/intake/auth';
 
 describe('intake authentication', () => {
   const token = 's3cret-token';
@@ -29,7 +29,6 @@ describe('intake authentication', () => {
   it('verifies an HMAC-SHA256 of the raw body keyed with the token', () => {
     const body = Buffer.from('{"event_type":"alert"}');
     const hex = createHmac('sha256', token).update(body).digest('hex');
-    assert.equal(signBody(body, token), hex);
     assert.equal(verifySignature(hex, body, token), true);
     assert.equal(verifySignature(hex, Buffer.from('{"event_type":"alert" }'), token), false, 'body changed');
     assert.equal(verifySignature(hex, body, 'other'), false, 'other key');

@@ -33,7 +33,13 @@ describe('IntakeJournal', () => {
     ]);
     assert.equal(typeof x[0], 'number');
     assert.deepEqual([y[0], typeof y[1]], [null, 'number']);
-    assert.equal(journal.pendingCount('n1') + journal.pendingCount('n2'), 2);
+    assert.deepEqual(
+      [...journal.pendingOwners()],
+      [
+        ['n1', 1],
+        ['n2', 1],
+      ],
+    );
   });
 
   it('lists pending entries per node in order, bounded, until marked processed', () => {
@@ -61,7 +67,7 @@ describe('IntakeJournal', () => {
     const seqs = journal.append('n1', [rec('a'), rec('b'), rec('c')], 1, 0) as number[];
     journal.markProcessedSoon([seqs[0]]);
     journal.markProcessedSoon([seqs[1]]);
-    assert.equal(journal.pendingCount('n1'), 3, 'not yet applied');
+    assert.equal(journal.pending('n1').length, 3, 'not yet applied');
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(
       journal.pending('n1').map((e) => e.alertId),
@@ -75,7 +81,7 @@ describe('IntakeJournal', () => {
     journal.markProcessedSoon([seq]);
     journal.close();
     journal = new IntakeJournal(file);
-    assert.equal(journal.pendingCount('n1'), 0);
+    assert.equal(journal.pending('n1').length, 0);
   });
 
   it('forgets seen ids received before the cut-off, so they are accepted again', () => {
@@ -117,14 +123,29 @@ describe('IntakeJournal', () => {
     await assert.rejects(journal.commit('n1', [rec('a')], 1, 0), /database connection is not open/);
   });
 
-  it('is shared per file and closed with its last user', () => {
+  it('is shared per file and closed after its last user, with a grace period for redeploys', async () => {
     const file = join(tmp.dir, 'shared.db');
     const a = acquireJournal(file);
     const b = acquireJournal(file);
     assert.equal(a, b);
-    releaseJournal(file);
+    releaseJournal(file, 20);
     assert.equal(openedJournal(file), a);
-    releaseJournal(file);
+    releaseJournal(file, 20);
+    assert.equal(openedJournal(file), a, 'still open during the grace period');
+    assert.equal(acquireJournal(file), a, 're-acquired by a redeployed node');
+    releaseJournal(file, 20);
+    await new Promise((r) => setTimeout(r, 60));
     assert.equal(openedJournal(file), undefined);
+  });
+
+  it('reports marks that arrive after it closed', async () => {
+    const reports: string[] = [];
+    journal.onBackgroundError((err, what) => reports.push(`${what}: ${err.message}`));
+    journal.close();
+    journal.markProcessedSoon([1, 2]);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(reports, [
+      'could not mark 2 alert(s) processed; they will be replayed at the next start: the journal is closed',
+    ]);
   });
 });

@@ -1,0 +1,78 @@
+/**
+ * What the nodes and the case API need from a case store. Asynchronous, so that a PostgreSQL implementation can
+ * stand behind the same interface (and run the same tests) as the embedded SQLite one.
+ */
+import type { Alert, Severity } from '../alert/model';
+import type { Case, CaseStatus } from './model';
+
+export interface GroupOptions {
+  /** Case type name. */
+  type: string;
+  /** Grouping key (already evaluated). */
+  key: string;
+  /** An open case of the same type and key takes the alert if its last alert is at most this old. */
+  windowMs: number;
+  /** The case type's default severity: a new case starts at least this high. */
+  severity?: Severity;
+  slaMinutes?: number;
+  now?: Date;
+}
+
+export interface GroupResult {
+  case: Case;
+  /** A new case was opened for this alert. */
+  created: boolean;
+  /** The alert had been grouped before (same alert id): nothing changed. */
+  duplicate: boolean;
+}
+
+export interface CaseQuery {
+  status?: CaseStatus[];
+  type?: string[];
+  severity?: Severity[];
+  /** Matches the title and artifact values, case-insensitively. */
+  q?: string;
+  limit: number;
+  offset: number;
+}
+
+export interface CasePage {
+  total: number;
+  items: Case[];
+}
+
+export interface DurationStats {
+  /** How many cases the figures are over. */
+  count: number;
+  /** Seconds; null when count is 0. */
+  mean: number | null;
+  p95: number | null;
+}
+
+export interface CaseTypeMetrics {
+  type: string;
+  open: number;
+  closed: number;
+  total: number;
+  timeToFirstResponse: DurationStats;
+  timeToResolution: DurationStats;
+  /** Cases whose first response came after the SLA, or that are still waiting past it. */
+  slaBreaches: number;
+}
+
+export class CaseNotFoundError extends Error {
+  constructor(readonly id: string) {
+    super(`no case with id "${id}"`);
+  }
+}
+
+export interface CaseStore {
+  group(alert: Alert, options: GroupOptions): Promise<GroupResult>;
+  get(id: string): Promise<Case | undefined>;
+  /** Atomic read-modify-write of one case; `change` may throw to abort without writing. */
+  update(id: string, change: (c: Case, now: string) => void, now?: Date): Promise<Case>;
+  /** Newest first. */
+  query(query: CaseQuery): Promise<CasePage>;
+  metrics(now?: Date): Promise<CaseTypeMetrics[]>;
+  close(): void;
+}

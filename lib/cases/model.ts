@@ -1,0 +1,91 @@
+/**
+ * The case model (DESIGN.md section 2: field names are public contract). A case groups the alerts of one case type
+ * that share a grouping key, with what was learnt (artifacts, TTPs) and done (timeline, actions, playbook runs).
+ */
+import type { ObservableType, Severity } from '../alert/model';
+
+export const CASE_STATUSES = ['new', 'in-progress', 'resolved', 'closed'] as const;
+export type CaseStatus = (typeof CASE_STATUSES)[number];
+
+/** Statuses in which a case still takes new alerts. */
+export const OPEN_STATUSES: readonly CaseStatus[] = ['new', 'in-progress'];
+
+export const ACTION_STATUSES = [
+  'done',
+  'failed',
+  'dry-run',
+  'pending-approval',
+  'denied',
+  'expired',
+  'reverted',
+] as const;
+export type ActionStatus = (typeof ACTION_STATUSES)[number];
+
+export interface Artifact {
+  type: ObservableType;
+  value: string;
+  /** Whether the value matched the IOC library. */
+  ioc: boolean;
+  verdict?: string;
+  /** The alert sources (suricata, wazuh, ...) that reported it. */
+  sources: string[];
+  firstSeen: string;
+  lastSeen: string;
+  count: number;
+}
+
+export interface TimelineEntry {
+  at: string;
+  kind: string;
+  message: string;
+  by?: string;
+  /** For a run of alerts of one rule folded into one entry: how many, and when the last came. */
+  count?: number;
+  until?: string;
+}
+
+export interface CaseAction {
+  id: string;
+  at: string;
+  action: string;
+  target: string;
+  device?: string;
+  status: ActionStatus;
+  expiresAt?: string;
+}
+
+export interface PlaybookRun {
+  playbook: string;
+  started: string;
+  finished?: string;
+  outcome?: string;
+}
+
+export interface Case {
+  id: string;
+  type: string;
+  title: string;
+  status: CaseStatus;
+  severity: Severity;
+  /** The grouping key. */
+  key: string;
+  created: string;
+  updated: string;
+  alertCount: number;
+  /** Ids of the newest alerts (at most MAX_ALERT_IDS; `alertCount` counts them all). */
+  alerts: string[];
+  artifacts: Artifact[];
+  ttps: string[];
+  timeline: TimelineEntry[];
+  actions: CaseAction[];
+  runs: PlaybookRun[];
+  assignee?: string;
+  /** Minutes to respond, from the case type, and when that runs out. */
+  sla?: { minutes: number; dueAt: string };
+  /** First response: the first recorded action or the first move out of `new`. */
+  firstResponseAt?: string;
+  resolvedAt?: string;
+}
+
+/** A case keeps the ids of its newest alerts up to this many; the store knows every alert's case regardless. */
+export const MAX_ALERT_IDS = 100;

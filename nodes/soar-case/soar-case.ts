@@ -1,0 +1,286 @@
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import type { Request, Response } from 'express';
+import type { Alert } from '../../lib/alert/model';
+import { validateAlert } from '../../lib/alert';
+import {
+  acquireCaseStore,
+  addArtifact,
+  addTimeline,
+  applyPatch,
+  CaseChangeError,
+  CaseNotFoundError,
+  parseCaseQuery,
+  recordAction,
+  recordRun,
+  releaseCaseStore,
+  setStatus,
+  validatePatch,
+  type Case,
+  type SqliteCaseStore,
+} from '../../lib/cases';
+import { openedJournal } from '../../lib/intake/journal';
+import type { IntakeRef } from '../../lib/intake/intake';
+import { groupingKey, type CaseType } from '../../lib/rules/case-type';
+import { journalFile, storeFile, type SoarSettings } from '../../lib/settings';
+
+const OPERATIONS = [
+  'group',
+  'get',
+  'update',
+  'add-artifact',
+  'add-timeline',
+  'record-action',
+  'record-run',
+  'close',
+] as const;
+type Operation = (typeof OPERATIONS)[number];
+
+interface CaseNodeDef extends NodeDef {
+  operation: Operation;
+  caseType: string;
+}
+
+type CaseMessage = NodeMessageInFlow & {
+  operation?: string;
+  caseType?: CaseType;
+  caseId?: string;
+  case?: Case;
+  grouping?: { created: boolean; duplicate: boolean; key: string };
+  intake?: IntakeRef;
+};
+
+/** Alerts that no rule gave a case type are grouped under this one. */
+const UNCATEGORISED: CaseType = {
+  id: '',
+  name: 'uncategorised',
+  keyExpression: '',
+  windowMinutes: 1440,
+  severity: 'low',
+  slaMinutes: 0,
+};
+
+/** A plain object payload, or a clear error. */
+function objectPayload(msg: CaseMessage, what: string): Record<string, unknown> {
+  const p = msg.payload;
+  if (p === null || typeof p !== 'object' || Array.isArray(p)) {
+    throw new CaseChangeError(`${what}: msg.payload must be an object`);
+  }
+  return p as Record<string, unknown>;
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+export = function (RED: NodeAPI) {
+  const settings = () => RED.settings as unknown as { soar?: SoarSettings; userDir?: string };
+  const file = () => storeFile(settings().soar, settings().userDir);
+
+  // The admin API uses the store of the current settings, opened on first use and kept for the process.
+  let apiStore: SqliteCaseStore | undefined;
+  const store = () => {
+    if (!apiStore || apiStore.file !== file())
+      apiStore = acquireCaseStore(file(), { synchronous: settings().soar?.sync });
+    return apiStore;
+  };
+  const fail = (res: Response, err: unknown) => {
+    if (err instanceof CaseNotFoundError) res.status(404).json({ error: err.message });
+    else if (err instanceof CaseChangeError) res.status(400).json({ error: err.message });
+    else res.status(500).json({ error: `case store: ${(err as Error).message}` });
+  };
+  const user = (req: Request) => (req as Request & { user?: { username?: string } }).user?.username;
+
+  RED.httpAdmin.get('/soar/cases', RED.auth.needsPermission('soar.read'), (req: Request, res: Response) => {
+    let query;
+    try {
+      query = parseCaseQuery(req.query as Record<string, unknown>);
+    } catch (err) {
+      return fail(res, err);
+    }
+    store()
+      .query(query)
+      .then(
+        (page) => res.json(page),
+        (err) => fail(res, err),
+      );
+  });
+  RED.httpAdmin.get('/soar/cases/:id', RED.auth.needsPermission('soar.read'), (req: Request, res: Response) => {
+    store()
+      .get(req.params.id as string)
+      .then(
+        (c) => (c ? res.json(c) : fail(res, new CaseNotFoundError(req.params.id as string))),
+        (err) => fail(res, err),
+      );
+  });
+  RED.httpAdmin.patch('/soar/cases/:id', RED.auth.needsPermission('soar.write'), (req: Request, res: Response) => {
+    let patch;
+    try {
+      patch = validatePatch(req.body);
+    } catch (err) {
+      return fail(res, err);
+    }
+    store()
+      .update(req.params.id as string, (c, now) => applyPatch(c, patch, user(req), now))
+      .then(
+        (c) => res.json(c),
+        (err) => fail(res, err),
+      );
+  });
+  RED.httpAdmin.get('/soar/metrics/cases', RED.auth.needsPermission('soar.read'), (_req: Request, res: Response) => {
+    store()
+      .metrics()
+      .then(
+        (metrics) => res.json({ caseTypes: metrics }),
+        (err) => fail(res, err),
+      );
+  });
+
+  function SoarCase(this: Node, config: CaseNodeDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const storePath = file();
+    const cases = acquireCaseStore(storePath, { synchronous: settings().soar?.sync });
+    const configured = config.caseType
+      ? (RED.nodes.getNode(config.caseType) as unknown as { caseType?: () => CaseType } | null)
+      : null;
+    if (config.caseType && !configured?.caseType) {
+      node.status({ fill: 'red', shape: 'ring', text: 'case type missing' });
+      node.error(`the configured case type (${config.caseType}) does not exist`);
+    }
+    let grouped = 0;
+    let opened = 0;
+    let statusTimer: NodeJS.Timeout | undefined;
+    const showStatus = () => {
+      statusTimer = undefined;
+      node.status({ fill: 'green', shape: 'dot', text: `${grouped} alerts → ${opened} new cases` });
+    };
+
+    const caseIdOf = (msg: CaseMessage): string => {
+      const id = text(msg.caseId) ?? text(msg.case?.id);
+      if (!id) throw new CaseChangeError('no case id: set msg.caseId (or msg.case.id)');
+      return id;
+    };
+
+    async function group(msg: CaseMessage): Promise<void> {
+      const alert = msg.payload as Alert;
+      const valid = validateAlert(alert);
+      if (!valid.valid)
+        throw new CaseChangeError(`msg.payload is not an alert (use soar-normalize first): ${valid.errors}`);
+      const caseType = msg.caseType ?? configured?.caseType?.() ?? UNCATEGORISED;
+      const key = await groupingKey(caseType, alert);
+      const result = await cases.group(alert, {
+        type: caseType.name,
+        key,
+        windowMs: caseType.windowMinutes * 60_000,
+        severity: caseType.severity,
+        slaMinutes: caseType.slaMinutes,
+      });
+      msg.case = result.case;
+      msg.grouping = { created: result.created, duplicate: result.duplicate, key };
+      grouped += 1;
+      if (result.created) opened += 1;
+      // The alert is in a case now: the intake journal need not replay it.
+      if (msg.intake && Number.isInteger(msg.intake.seq)) {
+        openedJournal(journalFile(settings().soar, settings().userDir))?.markProcessedSoon([msg.intake.seq]);
+      }
+    }
+
+    async function change(msg: CaseMessage, operation: Exclude<Operation, 'group' | 'get'>): Promise<void> {
+      const id = caseIdOf(msg);
+      const by = text((msg.payload as { by?: unknown } | undefined)?.by);
+      msg.case = await cases.update(id, (c, now) => {
+        switch (operation) {
+          case 'update': {
+            const { by: _by, ...patch } = objectPayload(msg, 'update');
+            applyPatch(c, validatePatch(patch), by, now);
+            break;
+          }
+          case 'add-artifact': {
+            const p = objectPayload(msg, 'add-artifact');
+            addArtifact(
+              c,
+              { type: p.type as never, value: String(p.value ?? ''), ioc: p.ioc === true, verdict: text(p.verdict) },
+              now,
+            );
+            break;
+          }
+          case 'add-timeline': {
+            const p = objectPayload(msg, 'add-timeline');
+            addTimeline(c, { kind: text(p.kind), message: String(p.message ?? ''), by }, now);
+            break;
+          }
+          case 'record-action': {
+            const p = objectPayload(msg, 'record-action');
+            recordAction(
+              c,
+              {
+                action: String(p.action ?? ''),
+                target: String(p.target ?? ''),
+                device: text(p.device),
+                status: String(p.status ?? 'done'),
+                expiresAt: text(p.expiresAt),
+                id: text(p.id),
+              },
+              now,
+            );
+            break;
+          }
+          case 'record-run': {
+            const p = objectPayload(msg, 'record-run');
+            recordRun(
+              c,
+              {
+                playbook: String(p.playbook ?? ''),
+                started: String(p.started ?? now),
+                finished: text(p.finished),
+                outcome: text(p.outcome),
+              },
+              now,
+            );
+            break;
+          }
+          case 'close':
+            setStatus(c, 'closed', by, now, text((msg.payload as { reason?: unknown } | undefined)?.reason));
+            break;
+        }
+      });
+    }
+
+    node.on('input', (msg: CaseMessage, send, done) => {
+      const operation = (text(msg.operation) ?? config.operation ?? 'group') as Operation;
+      const work = async () => {
+        if (!OPERATIONS.includes(operation)) {
+          throw new CaseChangeError(`unknown operation "${operation}": use one of ${OPERATIONS.join(', ')}`);
+        }
+        if (operation === 'group') await group(msg);
+        else if (operation === 'get') {
+          const id = caseIdOf(msg);
+          const c = await cases.get(id);
+          if (!c) throw new CaseNotFoundError(id);
+          msg.case = c;
+        } else await change(msg, operation);
+      };
+      work().then(
+        () => {
+          send(msg);
+          statusTimer ??= setTimeout(showStatus, 1000);
+          done();
+        },
+        (err: Error) => {
+          if (!(err instanceof CaseChangeError || err instanceof CaseNotFoundError)) {
+            node.status({ fill: 'red', shape: 'ring', text: 'case store error' });
+          }
+          done(err);
+        },
+      );
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      if (statusTimer) clearTimeout(statusTimer);
+      releaseCaseStore(storePath);
+      done();
+    });
+  }
+
+  RED.nodes.registerType('soar-case', SoarCase);
+};

@@ -1,0 +1,278 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { normalize, type Alert } from '../../../lib/alert';
+import {
+  addArtifact,
+  applyPatch,
+  CaseChangeError,
+  CaseNotFoundError,
+  recordAction,
+  SqliteCaseStore,
+  validatePatch,
+} from '../../../lib/cases';
+import { tempDir } from '../../helpers/tmp';
+
+const samples = join(__dirname, '..', '..', 'fixtures', 'samples');
+const DAY = 24 * 3600_000;
+
+function alertOf(record: unknown): Alert {
+  const result = normalize(record);
+  if (!result.ok) throw new Error(result.reason);
+  return result.alert;
+}
+
+const wazuh = alertOf(
+  JSON.parse(readFileSync(join(samples, 'wazuh', 'wazuh-4x-alert-sshd-5712-bruteforce.json'), 'utf8')),
+);
+
+/** A Wazuh alert with another id (and optionally another source address). */
+function variant(n: number, srcip = '172.17.1.1'): Alert {
+  const raw = JSON.parse(readFileSync(join(samples, 'wazuh', 'wazuh-4x-alert-sshd-5712-bruteforce.json'), 'utf8'));
+  raw.id = `${raw.id}-${n}`;
+  raw.data.srcip = srcip;
+  return alertOf(raw);
+}
+
+describe('SqliteCaseStore', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let store: SqliteCaseStore;
+  const file = () => join(tmp.dir, 'store.db');
+  const group = (alert: Alert, key = 'k', now = new Date('2026-11-28T10:00:00Z'), windowMs = DAY) =>
+    store.group(alert, { type: 'brute-force', key, windowMs, now, slaMinutes: 30 });
+
+  beforeEach(() => {
+    tmp = tempDir();
+    store = new SqliteCaseStore(file());
+  });
+  afterEach(() => {
+    store.close();
+    tmp.cleanup();
+  });
+
+  it('opens a case for the first alert with its artifacts, TTPs, severity, SLA and timeline', async () => {
+    const { case: c, created, duplicate } = await group(wazuh);
+    assert.deepEqual([created, duplicate], [true, false]);
+    assert.equal(c.id, 'CASE-1');
+    assert.equal(c.type, 'brute-force');
+    assert.equal(c.status, 'new');
+    assert.equal(c.alertCount, 1);
+    assert.deepEqual(c.alerts, [wazuh.id]);
+    assert.deepEqual(c.ttps, ['T1110']);
+    assert.equal(c.severity, wazuh.severity);
+    const src = c.artifacts.find((a) => a.value === '172.17.1.1');
+    assert.deepEqual(src, {
+      type: 'ipv4',
+      value: '172.17.1.1',
+      ioc: false,
+      sources: ['wazuh'],
+      firstSeen: '2026-11-28T10:00:00.000Z',
+      lastSeen: '2026-11-28T10:00:00.000Z',
+      count: 1,
+    });
+    assert.deepEqual(c.sla, { minutes: 30, dueAt: '2026-11-28T10:30:00.000Z' });
+    assert.deepEqual(
+      c.timeline.map((t) => t.kind),
+      ['created', 'alert'],
+    );
+  });
+
+  it('groups alerts of the same type and key into the open case, merging artifacts', async () => {
+    await group(wazuh);
+    const later = new Date('2026-11-28T11:00:00Z');
+    const { case: c, created } = await group(variant(2), 'k', later);
+    assert.equal(created, false);
+    assert.equal(c.alertCount, 2);
+    const src = c.artifacts.find((a) => a.value === '172.17.1.1')!;
+    assert.equal(src.count, 2);
+    assert.equal(src.lastSeen, later.toISOString());
+    assert.equal(src.firstSeen, '2026-11-28T10:00:00.000Z');
+    assert.equal((await group(variant(3), 'other')).case.id, 'CASE-2', 'another key, another case');
+  });
+
+  it('folds a run of alerts with the same title into one timeline entry with a count', async () => {
+    await group(wazuh);
+    await group(variant(2), 'k', new Date('2026-11-28T10:01:00Z'));
+    const { case: c } = await group(variant(3), 'k', new Date('2026-11-28T10:02:00Z'));
+    const alerts = c.timeline.filter((t) => t.kind === 'alert');
+    assert.equal(alerts.length, 1);
+    assert.equal(alerts[0].count, 3);
+    assert.equal(alerts[0].until, '2026-11-28T10:02:00.000Z');
+    assert.match(alerts[0].message, /^3 × wazuh alert: /);
+  });
+
+  it('counts the same alert id once', async () => {
+    await group(wazuh);
+    const again = await group(wazuh);
+    assert.equal(again.duplicate, true);
+    assert.equal(again.case.alertCount, 1);
+  });
+
+  it('opens a new case once the window has passed or the case was closed', async () => {
+    await group(wazuh);
+    const late = await group(variant(2), 'k', new Date('2026-11-29T10:00:01Z'));
+    assert.deepEqual([late.created, late.case.id], [true, 'CASE-2']);
+    await store.update('CASE-2', (c, now) => applyPatch(c, { status: 'closed' }, 'ana', now));
+    const afterClose = await group(variant(3), 'k', new Date('2026-11-29T10:00:02Z'));
+    assert.deepEqual([afterClose.created, afterClose.case.id], [true, 'CASE-3']);
+  });
+
+  it('raises severity with a higher alert and records it in the timeline', async () => {
+    const low = { ...variant(1), severity: 'low' as const };
+    const critical = { ...variant(2), severity: 'critical' as const };
+    await group(low);
+    const { case: c } = await group(critical);
+    assert.equal(c.severity, 'critical');
+    assert.ok(c.timeline.some((t) => t.kind === 'severity' && /low to critical/.test(t.message)));
+  });
+
+  it('never loses one of 200 concurrent groupings of one key', async () => {
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => group(variant(i))));
+    assert.equal(new Set(results.map((r) => r.case.id)).size, 1);
+    assert.equal((await store.get('CASE-1'))!.alertCount, 200);
+  });
+
+  it('groups the real Suricata sample sets into one case per signature and source address', async () => {
+    const records: Record<string, unknown>[] = [
+      'fhassanabad-wrccdc-2017-alerts.json',
+      'fhassanabad-first-org-conf-2015-alerts.json',
+      'fhassanabad-honeypot-2018-alerts.json',
+    ].flatMap((f) => JSON.parse(readFileSync(join(samples, 'suricata-eve', f), 'utf8')));
+    // Expected, straight from the raw records: distinct (signature id, source address) pairs and distinct alerts.
+    const raw = records as { alert: { signature_id: number }; src_ip: string; flow_id: number; timestamp: string }[];
+    const pairs = new Set(raw.map((r) => `${r.alert.signature_id}|${r.src_ip}`));
+    const distinctAlerts = new Set(raw.map((r) => `${r.flow_id}/${r.alert.signature_id}/${r.timestamp}`));
+    let n = 0;
+    for (const r of raw) {
+      const alert = alertOf(r);
+      await store.group(alert, {
+        type: 'network-ids',
+        key: `${r.alert.signature_id}|${r.src_ip}`,
+        windowMs: 3650 * DAY,
+        now: new Date(Date.UTC(2026, 0, 1) + n++ * 1000),
+      });
+    }
+    const page = await store.query({ type: ['network-ids'], limit: 500, offset: 0 });
+    assert.equal(page.total, pairs.size);
+    assert.equal(
+      page.items.reduce((sum, c) => sum + c.alertCount, 0),
+      distinctAlerts.size,
+    );
+  });
+
+  it('keeps cases across a reopen', async () => {
+    await group(wazuh);
+    store.close();
+    store = new SqliteCaseStore(file());
+    assert.equal((await store.get('CASE-1'))!.alertCount, 1);
+    assert.equal((await group(variant(2))).case.id, 'CASE-1');
+  });
+
+  it('updates atomically and aborts without writing when the change throws', async () => {
+    await group(wazuh);
+    await assert.rejects(
+      store.update('CASE-1', (c) => {
+        c.title = 'changed';
+        throw new CaseChangeError('no');
+      }),
+      /no/,
+    );
+    assert.equal((await store.get('CASE-1'))!.title, wazuh.title);
+    await assert.rejects(
+      store.update('CASE-404', () => undefined),
+      CaseNotFoundError,
+    );
+  });
+
+  it('records actions, artifacts and the first response', async () => {
+    await group(wazuh);
+    const now = new Date('2026-11-28T10:05:00Z');
+    const c = await store.update(
+      'CASE-1',
+      (c, at) => {
+        recordAction(c, { action: 'block-ip', target: '172.17.1.1', device: 'fw1', status: 'done' }, at);
+        addArtifact(c, { type: 'domain', value: 'evil.example', ioc: true, verdict: 'malicious' }, at);
+      },
+      now,
+    );
+    assert.equal(c.actions[0].action, 'block-ip');
+    assert.equal(c.firstResponseAt, now.toISOString());
+    assert.deepEqual(
+      c.artifacts.find((a) => a.value === 'evil.example'),
+      {
+        type: 'domain',
+        value: 'evil.example',
+        ioc: true,
+        verdict: 'malicious',
+        sources: ['analyst'],
+        firstSeen: now.toISOString(),
+        lastSeen: now.toISOString(),
+        count: 1,
+      },
+    );
+  });
+
+  it('validates a patch before anything is written', () => {
+    assert.deepEqual(validatePatch({ status: 'resolved', note: 'fp' }), { status: 'resolved', note: 'fp' });
+    assert.throws(() => validatePatch({ status: 'done' }), /invalid status "done"/);
+    assert.throws(() => validatePatch({ owner: 'x' }), /unknown field "owner"/);
+    assert.throws(() => validatePatch({}), /nothing to update/);
+    assert.throws(() => validatePatch([]), /expected an object/);
+  });
+
+  it('queries by status, type, severity and text, newest first, with paging and a total', async () => {
+    for (let i = 0; i < 5; i++) {
+      await store.group(variant(i, `10.0.0.${i + 1}`), {
+        type: i % 2 ? 'brute-force' : 'malware',
+        key: `k${i}`,
+        windowMs: DAY,
+        now: new Date(Date.UTC(2026, 10, 28, 10, i)),
+      });
+    }
+    await store.update('CASE-2', (c, now) => applyPatch(c, { status: 'resolved', severity: 'critical' }, 'ana', now));
+    const page = await store.query({ limit: 2, offset: 1 });
+    assert.equal(page.total, 5);
+    assert.deepEqual(
+      page.items.map((c) => c.id),
+      ['CASE-4', 'CASE-3'],
+    );
+    assert.deepEqual(
+      (await store.query({ status: ['resolved'], limit: 50, offset: 0 })).items.map((c) => c.id),
+      ['CASE-2'],
+    );
+    assert.equal((await store.query({ type: ['malware'], limit: 50, offset: 0 })).total, 3);
+    assert.equal((await store.query({ severity: ['critical'], limit: 50, offset: 0 })).total, 1);
+    assert.deepEqual(
+      (await store.query({ q: '10.0.0.3', limit: 50, offset: 0 })).items.map((c) => c.id),
+      ['CASE-3'],
+    );
+    assert.equal((await store.query({ q: '100%_', limit: 50, offset: 0 })).total, 0, 'LIKE wildcards are literal');
+  });
+
+  it('computes metrics per case type', async () => {
+    const t0 = Date.UTC(2026, 10, 28, 10, 0);
+    await store.group(variant(1), { type: 'bf', key: 'a', windowMs: DAY, slaMinutes: 10, now: new Date(t0) });
+    await store.group(variant(2), { type: 'bf', key: 'b', windowMs: DAY, slaMinutes: 10, now: new Date(t0) });
+    // CASE-1: answered after 5 minutes, resolved after 60; CASE-2: never answered, SLA long past.
+    await store.update(
+      'CASE-1',
+      (c, at) => applyPatch(c, { status: 'in-progress' }, 'ana', at),
+      new Date(t0 + 5 * 60_000),
+    );
+    await store.update(
+      'CASE-1',
+      (c, at) => applyPatch(c, { status: 'resolved' }, 'ana', at),
+      new Date(t0 + 60 * 60_000),
+    );
+    const [bf] = await store.metrics(new Date(t0 + 120 * 60_000));
+    assert.deepEqual(bf, {
+      type: 'bf',
+      open: 1,
+      closed: 1,
+      total: 2,
+      timeToFirstResponse: { count: 1, mean: 300, p95: 300 },
+      timeToResolution: { count: 1, mean: 3600, p95: 3600 },
+      slaBreaches: 1,
+    });
+  });
+});

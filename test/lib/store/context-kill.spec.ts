@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { SqliteContextStore } from '../../../lib/store/context-store';
+import { tempDir } from '../../helpers/tmp';
+import { expectedNumber, readNumber } from './context-writer';
+
+const root = join(__dirname, '..', '..', '..');
+const writer = join(__dirname, 'context-writer.ts');
+const ACKS_BEFORE_KILL = 300;
+
+/** Runs the writer on `file`, SIGKILLs it after `ACKS_BEFORE_KILL` acknowledgements, resolves with every ack. */
+function writeUntilKilled(file: string): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--require', 'tsx/cjs', writer, file], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    let killed = false;
+    const complete = (text: string): string[] => text.split('\n').slice(0, -1); // the last piece is unfinished
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      if (!killed && complete(out).length >= ACKS_BEFORE_KILL) {
+        killed = true;
+        child.kill('SIGKILL');
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (signal !== 'SIGKILL') reject(new Error(`writer ended with code ${code}, signal ${signal}: ${err}`));
+      else resolve(complete(out).map(Number));
+    });
+  });
+}
+
+describe('SqliteContextStore durability', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    tmp = tempDir('soar-context-kill-');
+  });
+  afterEach(() => tmp.cleanup());
+
+  it('finds every acknowledged set after the writing process is SIGKILLed', async function () {
+    this.timeout(15_000);
+    const file = join(tmp.dir, 'soar-store.db');
+    const acked = await writeUntilKilled(file);
+    assert.ok(acked.length >= ACKS_BEFORE_KILL, `${acked.length} acknowledgements`);
+    assert.deepEqual(
+      acked,
+      acked.map((_, n) => n),
+      'the writer acknowledges 0, 1, 2, … in order',
+    );
+    const store = new SqliteContextStore({ file });
+    await store.open();
+    try {
+      const missing = acked.filter((i) => {
+        try {
+          assert.deepEqual(readNumber(store, i), expectedNumber(i));
+          return false;
+        } catch {
+          return true;
+        }
+      });
+      assert.deepEqual(missing, [], `acknowledged but lost (of ${acked.length})`);
+    } finally {
+      await store.close();
+    }
+  });
+});
