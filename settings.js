@@ -11,6 +11,10 @@ const fs = require('node:fs');
 const path = require('node:path');
 const bcrypt = require('bcryptjs');
 
+if (process.env.SOAR_STORE_URL) {
+  throw new Error('SOAR_STORE_URL (PostgreSQL) is not supported yet: unset it to use the embedded SQLite store');
+}
+
 const dataDir = path.resolve(process.env.SOAR_DATA_DIR || '.soar');
 fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 // Sessions, credentials and the stores live here: only this user may read them, even in a pre-made directory.

@@ -54,9 +54,9 @@ export interface CaseTypeMetrics {
   open: number;
   closed: number;
   total: number;
-  timeToFirstResponse: DurationStats;
+  timeToFirstAction: DurationStats;
   timeToResolution: DurationStats;
-  /** Cases whose first response came after the SLA, or that are still waiting past it. */
+  /** Cases whose first action came after the SLA, or that are still waiting past it. */
   slaBreaches: number;
 }
 

@@ -3,7 +3,8 @@
  * applies them inside one transaction, so each is an atomic read-modify-write.
  */
 import type { Alert, ObservableType, Severity } from '../alert/model';
-import { SEVERITIES } from '../alert/model';
+import { OBSERVABLE_TYPES, SEVERITIES } from '../alert/model';
+import { makeObservable } from '../alert/observables';
 import {
   ACTION_STATUSES,
   CASE_STATUSES,
@@ -14,10 +15,15 @@ import {
   type CaseAction,
   type CaseStatus,
   type PlaybookRun,
+  type TimelineEntry,
+  MAX_ARTIFACTS,
 } from './model';
 import { randomUUID } from 'node:crypto';
 
 export class CaseChangeError extends Error {}
+
+/** A new alert folds into an alert entry with the same message among this many latest timeline entries. */
+const FOLD_WITHIN = 20;
 
 export const severityRank = (s: Severity): number => SEVERITIES.indexOf(s);
 const higher = (a: Severity, b: Severity): Severity => (severityRank(b) > severityRank(a) ? b : a);
@@ -76,9 +82,29 @@ function mergeArtifact(
     return existing;
   }
   const artifact: Artifact = { type, value, ioc, sources: [source], firstSeen: now, lastSeen: now, count: 1 };
+  if (c.artifacts.length >= MAX_ARTIFACTS) {
+    // A scan can name thousands of addresses: past the cap the case notes it once instead of growing.
+    if (!c.timeline.some((t) => t.kind === 'artifacts-capped')) {
+      c.timeline.push({
+        at: now,
+        kind: 'artifacts-capped',
+        message: `more than ${MAX_ARTIFACTS} artifacts: later new ones are not kept`,
+      });
+    }
+    return artifact;
+  }
   c.artifacts.push(artifact);
   index?.set(type + '\n' + value, artifact);
   return artifact;
+}
+
+/** An alert entry with this message among the latest timeline entries (alerts of a few rules often interleave). */
+function recentAlertEntry(c: Case, message: string): TimelineEntry | undefined {
+  for (let i = c.timeline.length - 1; i >= Math.max(0, c.timeline.length - FOLD_WITHIN); i--) {
+    const entry = c.timeline[i];
+    if (entry.kind === 'alert' && (entry.message === message || entry.message.endsWith(`× ${message}`))) return entry;
+  }
+  return undefined;
 }
 
 /**
@@ -101,11 +127,11 @@ export function mergeAlert(c: Case, alert: Alert, now: string): void {
     c.severity = raised;
   }
   const message = `${alert.source} alert: ${alert.title}`;
-  const last = c.timeline[c.timeline.length - 1];
-  if (last?.kind === 'alert' && (last.message === message || last.message.endsWith(`× ${message}`))) {
-    last.count = (last.count ?? 1) + 1;
-    last.until = now;
-    last.message = `${last.count} × ${message}`;
+  const folded = recentAlertEntry(c, message);
+  if (folded) {
+    folded.count = (folded.count ?? 1) + 1;
+    folded.until = now;
+    folded.message = `${folded.count} × ${message}`;
   } else {
     c.timeline.push({ at: now, kind: 'alert', message });
   }
@@ -149,10 +175,6 @@ export function validatePatch(patch: unknown): CasePatch {
   return out;
 }
 
-function markResponse(c: Case, now: string) {
-  c.firstResponseAt ??= now;
-}
-
 export function setStatus(c: Case, status: CaseStatus, by: string | undefined, now: string, reason?: string): void {
   if (status === c.status) return;
   c.timeline.push({
@@ -161,7 +183,6 @@ export function setStatus(c: Case, status: CaseStatus, by: string | undefined, n
     message: `status ${c.status} → ${status}` + (reason ? `: ${reason}` : ''),
     ...(by ? { by } : {}),
   });
-  if (c.status === 'new') markResponse(c, now);
   if (status === 'resolved' || status === 'closed') c.resolvedAt ??= now;
   else delete c.resolvedAt;
   c.status = status;
@@ -195,10 +216,13 @@ export function applyPatch(c: Case, patch: CasePatch, by: string | undefined, no
 
 export function addArtifact(
   c: Case,
-  input: { type: ObservableType; value: string; ioc?: boolean; verdict?: string; source?: string },
+  input: { type: string; value: string; ioc?: boolean; verdict?: string; source?: string },
   now: string,
 ): Artifact {
-  const artifact = mergeArtifact(c, input.type, input.value, input.source ?? 'analyst', now, input.ioc);
+  const type = check(input.type, OBSERVABLE_TYPES, 'artifact type');
+  const canonical = makeObservable(type, input.value, 'related');
+  if (!canonical) throw new CaseChangeError(`"${input.value}" is not a valid ${type}`);
+  const artifact = mergeArtifact(c, type, canonical.value, input.source ?? 'analyst', now, input.ioc);
   if (input.verdict) artifact.verdict = input.verdict;
   c.updated = now;
   return artifact;
@@ -236,7 +260,8 @@ export function recordAction(
     kind: 'action',
     message: `${action.action} ${action.target}${action.device ? ` on ${action.device}` : ''}: ${action.status}`,
   });
-  markResponse(c, now);
+  // Time to respond counts actions carried out (or tried), not rehearsals or requests.
+  if (action.status !== 'dry-run' && action.status !== 'pending-approval') c.firstActionAt ??= now;
   c.updated = now;
   return action;
 }

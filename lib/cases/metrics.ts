@@ -10,7 +10,7 @@ export interface CaseTimes {
   type: string;
   status: string;
   created: number;
-  firstResponse: number | null;
+  firstAction: number | null;
   resolved: number | null;
   slaDue: number | null;
 }
@@ -37,9 +37,9 @@ export function caseTypeMetrics(cases: Iterable<CaseTimes>, now: number): CaseTy
     }
     if (OPEN_STATUSES.includes(c.status as CaseStatus)) m.open += 1;
     else m.closed += 1;
-    if (c.firstResponse !== null) m.response.push((c.firstResponse - c.created) / 1000);
+    if (c.firstAction !== null) m.response.push((c.firstAction - c.created) / 1000);
     if (c.resolved !== null) m.resolution.push((c.resolved - c.created) / 1000);
-    if (c.slaDue !== null && (c.firstResponse ?? now) > c.slaDue) m.breaches += 1;
+    if (c.slaDue !== null && (c.firstAction ?? now) > c.slaDue) m.breaches += 1;
   }
   return [...byType.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
@@ -48,7 +48,7 @@ export function caseTypeMetrics(cases: Iterable<CaseTimes>, now: number): CaseTy
       open: m.open,
       closed: m.closed,
       total: m.open + m.closed,
-      timeToFirstResponse: stats(m.response),
+      timeToFirstAction: stats(m.response),
       timeToResolution: stats(m.resolution),
       slaBreaches: m.breaches,
     }));

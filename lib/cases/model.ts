@@ -82,10 +82,13 @@ export interface Case {
   assignee?: string;
   /** Minutes to respond, from the case type, and when that runs out. */
   sla?: { minutes: number; dueAt: string };
-  /** First response: the first recorded action or the first move out of `new`. */
-  firstResponseAt?: string;
+  /** When the first response action was recorded (any status but `dry-run` and `pending-approval`). */
+  firstActionAt?: string;
   resolvedAt?: string;
 }
 
 /** A case keeps the ids of its newest alerts up to this many; the store knows every alert's case regardless. */
 export const MAX_ALERT_IDS = 100;
+
+/** A case keeps at most this many distinct artifacts (it notes in its timeline when it stops adding). */
+export const MAX_ARTIFACTS = 1_000;

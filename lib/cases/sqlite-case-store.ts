@@ -24,13 +24,28 @@ interface CaseRow {
   data: string;
 }
 
+interface QueuedGroup {
+  alert: Alert;
+  options: GroupOptions;
+  resolve: (result: GroupResult) => void;
+  reject: (err: unknown) => void;
+}
+
+/** What the count of a case is filed under. */
+type CountKey = { status: string; type: string; severity: number };
+const countKey = (c: Case): CountKey => ({ status: c.status, type: c.type, severity: severityRank(c.severity) });
+
 const ms = (iso: string | undefined) => (iso === undefined ? null : Date.parse(iso));
 
 export class SqliteCaseStore implements CaseStore {
   private readonly db: Database.Database;
   private readonly stmt: ReturnType<SqliteCaseStore['prepare']>;
-  private readonly groupTx: (alert: Alert, options: GroupOptions, now: Date) => GroupResult;
-  private readonly updateTx: (id: string, change: (c: Case, now: string) => void, now: Date) => Case;
+  private readonly groupTx: Database.Transaction<(batch: QueuedGroup[]) => (GroupResult | Error)[]>;
+  private queue: QueuedGroup[] = [];
+  private readonly groupOneTx: (alert: Alert, options: GroupOptions, now: Date) => GroupResult;
+  private readonly updateTx: Database.Transaction<
+    (id: string, change: (c: Case, now: string) => void, now: Date) => Case
+  >;
 
   constructor(
     readonly file: string,
@@ -47,7 +62,7 @@ export class SqliteCaseStore implements CaseStore {
         created        INTEGER NOT NULL,
         updated        INTEGER NOT NULL,
         last_alert     INTEGER NOT NULL,
-        first_response INTEGER,
+        first_action INTEGER,
         resolved       INTEGER,
         sla_due        INTEGER,
         search         TEXT    NOT NULL,
@@ -57,24 +72,48 @@ export class SqliteCaseStore implements CaseStore {
       CREATE INDEX IF NOT EXISTS cases_created ON cases (created);
       CREATE INDEX IF NOT EXISTS cases_status_created ON cases (status, created);
       CREATE TABLE IF NOT EXISTS case_alerts (
-        alert_id TEXT PRIMARY KEY,
-        case_id  TEXT NOT NULL
+        alert_id  TEXT NOT NULL,
+        case_type TEXT NOT NULL,
+        case_id   TEXT NOT NULL,
+        PRIMARY KEY (alert_id, case_type)
       ) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS counters (
         name  TEXT    PRIMARY KEY,
         value INTEGER NOT NULL
       );
+      CREATE TABLE IF NOT EXISTS case_counts (
+        status   TEXT    NOT NULL,
+        type     TEXT    NOT NULL,
+        severity INTEGER NOT NULL,
+        n        INTEGER NOT NULL,
+        PRIMARY KEY (status, type, severity)
+      ) WITHOUT ROWID;
+      -- Rebuilt at every open, so the counts can never drift from the cases.
+      DELETE FROM case_counts;
+      INSERT INTO case_counts SELECT status, type, severity, count(*) FROM cases GROUP BY status, type, severity;
     `);
     this.stmt = this.prepare();
-    this.groupTx = this.db.transaction((alert: Alert, options: GroupOptions, now: Date) =>
+    // One transaction for every grouping asked for in one turn of the event loop (group commit); an alert that
+    // fails rolls back to its savepoint alone.
+    this.groupTx = this.db.transaction((batch: QueuedGroup[]) =>
+      batch.map((item) => {
+        try {
+          return this.groupOneTx(item.alert, item.options, item.options.now ?? new Date());
+        } catch (err) {
+          return err as Error;
+        }
+      }),
+    );
+    this.groupOneTx = this.db.transaction((alert: Alert, options: GroupOptions, now: Date) =>
       this.groupNow(alert, options, now),
     );
     this.updateTx = this.db.transaction((id: string, change: (c: Case, now: string) => void, now: Date) => {
       const row = this.stmt.byId.get(id);
       if (!row) throw new CaseNotFoundError(id);
       const c = JSON.parse(row.data) as Case;
+      const before = countKey(c);
       change(c, now.toISOString());
-      this.write(c, null);
+      this.write(c, null, before);
       return c;
     });
   }
@@ -83,7 +122,9 @@ export class SqliteCaseStore implements CaseStore {
     const db = this.db;
     return {
       byId: db.prepare<[string], CaseRow>('SELECT data FROM cases WHERE id = ?'),
-      caseOfAlert: db.prepare<[string], { case_id: string }>('SELECT case_id FROM case_alerts WHERE alert_id = ?'),
+      caseOfAlert: db.prepare<[string, string], { case_id: string }>(
+        'SELECT case_id FROM case_alerts WHERE alert_id = ? AND case_type = ?',
+      ),
       openCase: db.prepare<[string, string, number], CaseRow>(
         `SELECT data FROM cases WHERE type = ? AND key = ? AND status IN ('new', 'in-progress') AND last_alert >= ?
          ORDER BY last_alert DESC LIMIT 1`,
@@ -93,23 +134,34 @@ export class SqliteCaseStore implements CaseStore {
          ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value`,
       ),
       upsert: db.prepare(
-        `INSERT INTO cases (id, type, key, status, severity, created, updated, last_alert, first_response, resolved,
+        `INSERT INTO cases (id, type, key, status, severity, created, updated, last_alert, first_action, resolved,
                             sla_due, search, data)
-         VALUES (@id, @type, @key, @status, @severity, @created, @updated, @lastAlert, @firstResponse, @resolved,
+         VALUES (@id, @type, @key, @status, @severity, @created, @updated, coalesce(@lastAlert, @created), @firstAction, @resolved,
                  @slaDue, @search, @data)
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, severity = excluded.severity,
-           updated = excluded.updated, last_alert = coalesce(excluded.last_alert, last_alert),
-           first_response = excluded.first_response, resolved = excluded.resolved, sla_due = excluded.sla_due,
+           updated = excluded.updated, last_alert = coalesce(@lastAlert, last_alert),
+           first_action = excluded.first_action, resolved = excluded.resolved, sla_due = excluded.sla_due,
            search = excluded.search, data = excluded.data`,
       ),
-      linkAlert: db.prepare<[string, string]>('INSERT INTO case_alerts (alert_id, case_id) VALUES (?, ?)'),
+      linkAlert: db.prepare<[string, string, string]>(
+        'INSERT INTO case_alerts (alert_id, case_type, case_id) VALUES (?, ?, ?)',
+      ),
+      count: db.prepare<[CountKey & { delta: number }]>(
+        `INSERT INTO case_counts (status, type, severity, n) VALUES (@status, @type, @severity, @delta)
+         ON CONFLICT (status, type, severity) DO UPDATE SET n = n + excluded.n`,
+      ),
       times: db.prepare<[], CaseTimes>(
-        'SELECT type, status, created, first_response AS firstResponse, resolved, sla_due AS slaDue FROM cases',
+        'SELECT type, status, created, first_action AS firstAction, resolved, sla_due AS slaDue FROM cases',
       ),
     };
   }
 
-  private write(c: Case, lastAlert: number | null): void {
+  private write(c: Case, lastAlert: number | null, before: CountKey | null): void {
+    const after = countKey(c);
+    if (!before || before.status !== after.status || before.type !== after.type || before.severity !== after.severity) {
+      if (before) this.stmt.count.run({ ...before, delta: -1 });
+      this.stmt.count.run({ ...after, delta: 1 });
+    }
     this.stmt.upsert.run({
       id: c.id,
       type: c.type,
@@ -118,8 +170,8 @@ export class SqliteCaseStore implements CaseStore {
       severity: severityRank(c.severity),
       created: ms(c.created),
       updated: ms(c.updated),
-      lastAlert: lastAlert ?? ms(c.created),
-      firstResponse: ms(c.firstResponseAt),
+      lastAlert,
+      firstAction: ms(c.firstActionAt),
       resolved: ms(c.resolvedAt),
       slaDue: ms(c.sla?.dueAt),
       search: (c.title + '\n' + c.artifacts.map((a) => a.value).join('\n')).toLowerCase(),
@@ -128,7 +180,7 @@ export class SqliteCaseStore implements CaseStore {
   }
 
   private groupNow(alert: Alert, options: GroupOptions, now: Date): GroupResult {
-    const known = this.stmt.caseOfAlert.get(alert.id);
+    const known = this.stmt.caseOfAlert.get(alert.id, options.type);
     if (known) {
       const row = this.stmt.byId.get(known.case_id);
       if (row) return { case: JSON.parse(row.data) as Case, created: false, duplicate: true };
@@ -146,15 +198,36 @@ export class SqliteCaseStore implements CaseStore {
           slaMinutes: options.slaMinutes,
           now: nowIso,
         });
+    const before = open ? countKey(c) : null;
     mergeAlert(c, alert, nowIso);
     // Without a prior row the upsert inserts; with one, last_alert moves on.
-    this.write(c, nowMs);
-    this.stmt.linkAlert.run(alert.id, c.id);
+    this.write(c, nowMs, before);
+    this.stmt.linkAlert.run(alert.id, options.type, c.id);
     return { case: c, created: !open, duplicate: false };
   }
 
-  async group(alert: Alert, options: GroupOptions): Promise<GroupResult> {
-    return this.groupTx(alert, options, options.now ?? new Date());
+  group(alert: Alert, options: GroupOptions): Promise<GroupResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ alert, options, resolve, reject });
+      if (this.queue.length === 1) setImmediate(() => this.flushGroups());
+    });
+  }
+
+  private flushGroups(): void {
+    const batch = this.queue;
+    this.queue = [];
+    let results: (GroupResult | Error)[];
+    try {
+      results = this.groupTx.immediate(batch);
+    } catch (err) {
+      for (const item of batch) item.reject(err);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const result = results[i];
+      if (result instanceof Error) item.reject(result);
+      else item.resolve(result);
+    });
   }
 
   async get(id: string): Promise<Case | undefined> {
@@ -163,7 +236,7 @@ export class SqliteCaseStore implements CaseStore {
   }
 
   async update(id: string, change: (c: Case, now: string) => void, now: Date = new Date()): Promise<Case> {
-    return this.updateTx(id, change, now);
+    return this.updateTx.immediate(id, change, now);
   }
 
   async query(query: CaseQuery): Promise<CasePage> {
@@ -185,9 +258,16 @@ export class SqliteCaseStore implements CaseStore {
       params.push('%' + query.q.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c) + '%');
     }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const total = (this.db.prepare(`SELECT count(*) AS n FROM cases ${clause}`).get(...params) as { n: number }).n;
+    // Without text search the total comes from the maintained counts instead of counting rows.
+    const counted = query.q ? 'cases' : 'case_counts';
+    const total =
+      (
+        this.db.prepare(`SELECT ${query.q ? 'count(*)' : 'sum(n)'} AS n FROM ${counted} ${clause}`).get(...params) as {
+          n: number | null;
+        }
+      ).n ?? 0;
     const rows = this.db
-      .prepare(`SELECT data FROM cases ${clause} ORDER BY created DESC, id DESC LIMIT ? OFFSET ?`)
+      .prepare(`SELECT data FROM cases ${clause} ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?`)
       .all(...params, query.limit, query.offset) as CaseRow[];
     return { total, items: rows.map((r) => JSON.parse(r.data) as Case) };
   }

@@ -18,7 +18,7 @@ import {
   type Case,
   type SqliteCaseStore,
 } from '../../lib/cases';
-import { openedJournal } from '../../lib/intake/journal';
+import { markIntakeProcessed } from '../../lib/intake/processed';
 import type { IntakeRef } from '../../lib/intake/intake';
 import { groupingKey, type CaseType } from '../../lib/rules/case-type';
 import { journalFile, storeFile, type SoarSettings } from '../../lib/settings';
@@ -139,7 +139,17 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this;
     const storePath = file();
-    const cases = acquireCaseStore(storePath, { synchronous: settings().soar?.sync });
+    let cases: SqliteCaseStore;
+    try {
+      cases = acquireCaseStore(storePath, { synchronous: settings().soar?.sync });
+    } catch (err) {
+      const reason = `cannot open the case store ${storePath}: ${(err as Error).message}`;
+      node.status({ fill: 'red', shape: 'ring', text: 'case store unavailable' });
+      node.error(reason);
+      node.on('input', (_msg, _send, done) => done(new Error(reason)));
+      return;
+    }
+    node.status({ fill: 'green', shape: 'ring', text: 'case store ready' });
     const configured = config.caseType
       ? (RED.nodes.getNode(config.caseType) as unknown as { caseType?: () => CaseType } | null)
       : null;
@@ -148,11 +158,16 @@ export = function (RED: NodeAPI) {
       node.error(`the configured case type (${config.caseType}) does not exist`);
     }
     let grouped = 0;
+    let storeFailed = false;
     let opened = 0;
     let statusTimer: NodeJS.Timeout | undefined;
     const showStatus = () => {
       statusTimer = undefined;
-      node.status({ fill: 'green', shape: 'dot', text: `${grouped} alerts → ${opened} new cases` });
+      node.status(
+        storeFailed
+          ? { fill: 'red', shape: 'ring', text: 'case store error (see log)' }
+          : { fill: 'green', shape: 'dot', text: `${grouped} alerts → ${opened} new cases` },
+      );
     };
 
     const caseIdOf = (msg: CaseMessage): string => {
@@ -180,9 +195,7 @@ export = function (RED: NodeAPI) {
       grouped += 1;
       if (result.created) opened += 1;
       // The alert is in a case now: the intake journal need not replay it.
-      if (msg.intake && Number.isInteger(msg.intake.seq)) {
-        openedJournal(journalFile(settings().soar, settings().userDir))?.markProcessedSoon([msg.intake.seq]);
-      }
+      markIntakeProcessed(journalFile(settings().soar, settings().userDir), msg.intake);
     }
 
     async function change(msg: CaseMessage, operation: Exclude<Operation, 'group' | 'get'>): Promise<void> {
@@ -199,7 +212,12 @@ export = function (RED: NodeAPI) {
             const p = objectPayload(msg, 'add-artifact');
             addArtifact(
               c,
-              { type: p.type as never, value: String(p.value ?? ''), ioc: p.ioc === true, verdict: text(p.verdict) },
+              {
+                type: String(p.type ?? ''),
+                value: String(p.value ?? ''),
+                ioc: p.ioc === true,
+                verdict: text(p.verdict),
+              },
               now,
             );
             break;
@@ -260,19 +278,23 @@ export = function (RED: NodeAPI) {
           msg.case = c;
         } else await change(msg, operation);
       };
-      work().then(
-        () => {
-          send(msg);
+      work()
+        .then(
+          () => {
+            storeFailed = false;
+            send(msg);
+            done();
+          },
+          (err: Error) => {
+            // A bad request is the message's problem; anything else is the store's, and shows on the node.
+            if (!(err instanceof CaseChangeError || err instanceof CaseNotFoundError)) storeFailed = true;
+            done(err);
+          },
+        )
+        .catch((err: Error) => done(err))
+        .finally(() => {
           statusTimer ??= setTimeout(showStatus, 1000);
-          done();
-        },
-        (err: Error) => {
-          if (!(err instanceof CaseChangeError || err instanceof CaseNotFoundError)) {
-            node.status({ fill: 'red', shape: 'ring', text: 'case store error' });
-          }
-          done(err);
-        },
-      );
+        });
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {

@@ -1,5 +1,8 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { Alert } from '../../lib/alert/model';
+import type { IntakeRef } from '../../lib/intake/intake';
+import { markIntakeProcessed } from '../../lib/intake/processed';
+import { journalFile, type SoarSettings } from '../../lib/settings';
 import type { CaseType, CaseTypeProvider } from '../../lib/rules/case-type';
 import {
   applyOutcome,
@@ -14,7 +17,7 @@ interface RuleDef extends NodeDef {
   rules: RuleDefinition[];
 }
 
-type RuleMessage = NodeMessageInFlow & { caseType?: CaseType; rules?: string[]; tags?: unknown };
+type RuleMessage = NodeMessageInFlow & { caseType?: CaseType; rules?: string[]; tags?: unknown; intake?: IntakeRef };
 
 export = function (RED: NodeAPI) {
   /** The case type behind a config node id: looked up per alert, so a redeployed case type is picked up. */
@@ -85,6 +88,9 @@ export = function (RED: NodeAPI) {
         const outcome = await compiled.evaluate(alert, { tags: existingTags });
         if (outcome.drop) {
           dropped += 1;
+          // A dropped alert's journey ends here: the intake journal need not replay it.
+          const settings = RED.settings as unknown as { soar?: SoarSettings; userDir?: string };
+          markIntakeProcessed(journalFile(settings.soar, settings.userDir), msg.intake);
           return;
         }
         if (outcome.caseType) msg.caseType = caseTypeOf(outcome.caseType);

@@ -12,6 +12,11 @@ const suricata = readFileSync(fixture('suricata-eve', 'fhassanabad-honeypot-2018
   .filter(Boolean)
   .map((l) => JSON.parse(l) as Record<string, unknown>);
 
+interface SuricataRecord {
+  src_ip: string;
+  alert: { signature_id: number; signature: string; category: string };
+}
+
 function postAlert(url: string, token: string, body: unknown) {
   return fetch(`${url}/api/alerts`, {
     method: 'POST',
@@ -157,6 +162,33 @@ describe('npm start (the product as an app)', function () {
     });
     assert.deepEqual(brute.ttps, ['T1110']);
     assert.equal(brute.severity, 'high', 'the brute-force case type starts high');
+  });
+
+  it('groups the real Suricata sets into one network IDS case per signature and source address', async () => {
+    const env = { SOAR_INTAKE_TOKEN: 'ids-test-token', SOAR_ADMIN_PASSWORD: 'ids-test-password' };
+    app = await startApp(tmp.dir, env);
+    const sets = [
+      'fhassanabad-wrccdc-2017-alerts.json',
+      'fhassanabad-first-org-conf-2015-alerts.json',
+      'fhassanabad-honeypot-2018-alerts.json',
+    ].map((f) => JSON.parse(readFileSync(fixture('suricata-eve', f), 'utf8')) as SuricataRecord[]);
+    // Expected, from the raw records: the default rules send brute-force and phishing signatures elsewhere; every
+    // other Suricata alert is network IDS, one case per (signature id, source address).
+    const ids = sets.flat().filter((r) => !/brute force|phish/i.test(`${r.alert.signature} ${r.alert.category}`));
+    const expected = new Set(ids.map((r) => `${r.alert.signature_id}|${r.src_ip}`)).size;
+    for (const set of sets) assert.equal((await postAlert(app.url, env.SOAR_INTAKE_TOKEN, set)).status, 202);
+    const token = await adminToken(app.url, 'admin', env.SOAR_ADMIN_PASSWORD);
+    const running = app;
+    let total = -1;
+    await until(async () => {
+      const page = (await (
+        await fetch(`${running.url}/soar/cases?type=network-ids&limit=1`, {
+          headers: { authorization: `Bearer ${token}` },
+        })
+      ).json()) as { total: number };
+      total = page.total;
+      return total === expected;
+    }).catch(() => assert.equal(total, expected));
   });
 
   it('loses no acknowledged alert when killed with SIGKILL right after a 202', async () => {

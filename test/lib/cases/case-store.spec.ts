@@ -108,6 +108,46 @@ describe('SqliteCaseStore', () => {
     assert.equal(again.case.alertCount, 1);
   });
 
+  it('keeps grouping into a case after it was updated (an update is not an alert)', async () => {
+    const t = (min: number) => new Date(Date.UTC(2026, 10, 28, 10, min));
+    const hour = 3600_000;
+    await group(wazuh, 'k', t(0), hour);
+    await group(variant(2), 'k', t(50), hour);
+    await store.update('CASE-1', (c, now) => applyPatch(c, { status: 'in-progress' }, 'ana', now), t(101));
+    const next = await group(variant(3), 'k', t(102), hour);
+    assert.deepEqual([next.created, next.case.id, next.case.alertCount], [false, 'CASE-1', 3]);
+  });
+
+  it('lists cases created in the same millisecond newest first', async () => {
+    const now = new Date('2026-11-28T10:00:00Z');
+    for (let i = 0; i < 12; i++) await group(variant(i), `k${i}`, now);
+    const page = await store.query({ limit: 3, offset: 0 });
+    assert.deepEqual(
+      page.items.map((c) => c.id),
+      ['CASE-12', 'CASE-11', 'CASE-10'],
+    );
+  });
+
+  it('groups one alert into cases of different types independently', async () => {
+    await store.group(wazuh, { type: 'a', key: 'k', windowMs: DAY });
+    const other = await store.group(wazuh, { type: 'b', key: 'k', windowMs: DAY });
+    assert.deepEqual([other.created, other.duplicate, other.case.type], [true, false, 'b']);
+  });
+
+  it('refuses an artifact of an unknown type or with an invalid value, and canonicalises the rest', async () => {
+    await group(wazuh);
+    await assert.rejects(
+      store.update('CASE-1', (c, at) => addArtifact(c, { type: 'colour', value: 'red' }, at)),
+      /invalid artifact type "colour"/,
+    );
+    await assert.rejects(
+      store.update('CASE-1', (c, at) => addArtifact(c, { type: 'ipv4', value: '999.1.1.1' }, at)),
+      /not a valid ipv4/,
+    );
+    const c = await store.update('CASE-1', (c, at) => addArtifact(c, { type: 'domain', value: 'Evil.Example.' }, at));
+    assert.ok(c.artifacts.some((a) => a.type === 'domain' && a.value === 'evil.example'));
+  });
+
   it('opens a new case once the window has passed or the case was closed', async () => {
     await group(wazuh);
     const late = await group(variant(2), 'k', new Date('2026-11-29T10:00:01Z'));
@@ -160,11 +200,23 @@ describe('SqliteCaseStore', () => {
     );
   });
 
-  it('keeps cases across a reopen', async () => {
+  it('commits concurrent groupings together, and one bad alert fails alone', async () => {
+    const broken = { ...variant(99), observables: undefined } as unknown as Alert;
+    const results = await Promise.allSettled([group(variant(1)), group(broken), group(variant(2), 'other')]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.equal((await store.query({ limit: 50, offset: 0 })).total, 2);
+    assert.equal((await store.get('CASE-1'))!.alertCount, 1);
+  });
+
+  it('keeps cases (and their counts) across a reopen', async () => {
     await group(wazuh);
     store.close();
     store = new SqliteCaseStore(file());
     assert.equal((await store.get('CASE-1'))!.alertCount, 1);
+    assert.equal((await store.query({ status: ['new'], limit: 1, offset: 0 })).total, 1);
     assert.equal((await group(variant(2))).case.id, 'CASE-1');
   });
 
@@ -196,7 +248,7 @@ describe('SqliteCaseStore', () => {
       now,
     );
     assert.equal(c.actions[0].action, 'block-ip');
-    assert.equal(c.firstResponseAt, now.toISOString());
+    assert.equal(c.firstActionAt, now.toISOString());
     assert.deepEqual(
       c.artifacts.find((a) => a.value === 'evil.example'),
       {
@@ -253,12 +305,19 @@ describe('SqliteCaseStore', () => {
     const t0 = Date.UTC(2026, 10, 28, 10, 0);
     await store.group(variant(1), { type: 'bf', key: 'a', windowMs: DAY, slaMinutes: 10, now: new Date(t0) });
     await store.group(variant(2), { type: 'bf', key: 'b', windowMs: DAY, slaMinutes: 10, now: new Date(t0) });
-    // CASE-1: answered after 5 minutes, resolved after 60; CASE-2: never answered, SLA long past.
+    // CASE-1: first action after 5 minutes (a dry run before does not count), resolved after 60;
+    // CASE-2: picked up but never acted on, SLA long past.
     await store.update(
       'CASE-1',
-      (c, at) => applyPatch(c, { status: 'in-progress' }, 'ana', at),
+      (c, at) => recordAction(c, { action: 'block-ip', target: '172.17.1.1', status: 'dry-run' }, at),
+      new Date(t0 + 60_000),
+    );
+    await store.update(
+      'CASE-1',
+      (c, at) => recordAction(c, { action: 'block-ip', target: '172.17.1.1', status: 'done' }, at),
       new Date(t0 + 5 * 60_000),
     );
+    await store.update('CASE-2', (c, at) => applyPatch(c, { status: 'in-progress' }, 'ana', at), new Date(t0 + 60_000));
     await store.update(
       'CASE-1',
       (c, at) => applyPatch(c, { status: 'resolved' }, 'ana', at),
@@ -270,7 +329,7 @@ describe('SqliteCaseStore', () => {
       open: 1,
       closed: 1,
       total: 2,
-      timeToFirstResponse: { count: 1, mean: 300, p95: 300 },
+      timeToFirstAction: { count: 1, mean: 300, p95: 300 },
       timeToResolution: { count: 1, mean: 3600, p95: 3600 },
       slaBreaches: 1,
     });
