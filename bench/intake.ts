@@ -17,6 +17,7 @@ import { startNodeRed } from './nodered';
 const TOKEN = 'bench-intake-token';
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 2);
+const BATCH_RUNS = Number(process.env.BENCH_BATCH_RUNS ?? 3);
 const SAMPLE = readFileSync(
   join(__dirname, '..', 'test', 'fixtures', 'samples', 'suricata-eve', 'suricata-docs-flow-1676750115612680.ndjson'),
   'utf8',
@@ -96,14 +97,19 @@ function processedCount(dir: string): number {
   }
 }
 
-async function drain(dir: string): Promise<number> {
-  let last = -1;
-  for (;;) {
+/** Waits until normalisation has caught up; returns the count and when it last grew (not when we noticed). */
+async function drain(dir: string): Promise<{ n: number; at: number }> {
+  let last = { n: processedCount(dir), at: Date.now() };
+  for (let quiet = 0; quiet < 6;) {
+    await new Promise((r) => setTimeout(r, 50));
     const n = processedCount(dir);
-    if (n === last) return n;
-    last = n;
-    await new Promise((r) => setTimeout(r, 300));
+    if (n === last.n) quiet += 1;
+    else {
+      last = { n, at: Date.now() };
+      quiet = 0;
+    }
   }
+  return last;
 }
 
 async function run(flow: object[], path: string, opts: Parameters<typeof load>[2]) {
@@ -111,11 +117,12 @@ async function run(flow: object[], path: string, opts: Parameters<typeof load>[2
   const server = await startNodeRed(tmp.dir, flow, { SOAR_INTAKE_TOKEN: TOKEN });
   try {
     await load(server.url, path, opts, 2); // warm-up
-    const before = flow === productFlow ? await drain(tmp.dir) : 0;
+    const before = flow === productFlow ? (await drain(tmp.dir)).n : 0;
     const started = Date.now();
     const result = await load(server.url, path, opts);
-    const normalised = flow === productFlow ? (await drain(tmp.dir)) - before : 0;
-    return { ...result, normalisedPerSecond: normalised / ((Date.now() - started) / 1000) };
+    if (flow !== productFlow) return { ...result, normalisedPerSecond: 0 };
+    const done = await drain(tmp.dir);
+    return { ...result, normalisedPerSecond: (done.n - before) / ((done.at - started) / 1000) };
   } finally {
     await server.stop();
     tmp.cleanup();
@@ -151,22 +158,32 @@ export async function benchIntake(): Promise<Row[]> {
     note: ratio >= 0.8 ? 'met' : 'NOT met',
   });
 
+  // Batches are measured BATCH_RUNS times (each on a fresh Node-RED): run-to-run spread on these shared 2-core
+  // machines is large, so the median is the figure, with the range beside it.
   const BATCH = 500;
-  const batch = await run(productFlow, '/api/alerts', {
-    connections: 4,
-    ndjson: true,
-    body: () => Array.from({ length: BATCH }, alertText).join('\n'),
-  });
-  const acked = batch.rps * BATCH;
+  const runs = [];
+  for (let i = 0; i < BATCH_RUNS; i++) {
+    runs.push(
+      await run(productFlow, '/api/alerts', {
+        connections: 4,
+        ndjson: true,
+        body: () => Array.from({ length: BATCH }, alertText).join('\n'),
+      }),
+    );
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const range = (xs: number[]) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
+  const acked = runs.map((r) => r.rps * BATCH);
+  const normalised = runs.map((r) => r.normalisedPerSecond);
   rows.push({
-    case: `batch of ${BATCH} (NDJSON): acknowledged`,
-    value: `${acked.toFixed(0)} alerts/s`,
-    note: `p50 ${batch.p50} ms, p99 ${batch.p99} ms, non-2xx ${batch.non2xx}`,
+    case: `batch of ${BATCH} (NDJSON): acknowledged, median of ${BATCH_RUNS}`,
+    value: `${median(acked).toFixed(0)} alerts/s`,
+    note: `range ${range(acked)}; p99 ${median(runs.map((r) => r.p99))} ms; non-2xx ${runs.reduce((n, r) => n + r.non2xx, 0)}`,
   });
   rows.push({
-    case: `batch of ${BATCH} (NDJSON): acknowledged and normalised (target ≥ 20,000/s)`,
-    value: `${batch.normalisedPerSecond.toFixed(0)} alerts/s`,
-    note: batch.normalisedPerSecond >= 20_000 ? 'met' : 'NOT met',
+    case: `batch of ${BATCH} (NDJSON): acknowledged and normalised, median (target ≥ 20,000/s)`,
+    value: `${median(normalised).toFixed(0)} alerts/s`,
+    note: `${median(normalised) >= 20_000 ? 'met' : 'NOT met'}; range ${range(normalised)}`,
   });
   return rows;
 }

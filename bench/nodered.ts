@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..');
+const NODE_FLAGS = ['--max-semi-space-size=64'];
 
 export interface BenchServer {
   url: string;
@@ -41,11 +42,16 @@ export async function startNodeRed(
         req.path.toLowerCase().startsWith('/api/') ? next('router') : next(),
     });`,
   );
-  const proc = spawn(process.execPath, [require.resolve('node-red/red.js'), '--settings', join(dir, 'settings.js')], {
-    cwd: dir,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // The same V8 flags as `npm start` (a young generation large enough for alert bursts), for both flows.
+  const proc = spawn(
+    process.execPath,
+    [...NODE_FLAGS, require.resolve('node-red/red.js'), '--settings', join(dir, 'settings.js')],
+    {
+      cwd: dir,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     const onData = (chunk: Buffer) => {

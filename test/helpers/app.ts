@@ -13,15 +13,19 @@ export interface RunningApp {
 }
 
 /**
- * Starts the product as `npm start` does (Node-RED with settings.js) on a free port of 127.0.0.1, in a child
+ * Starts the product as `npm start` does (Node-RED with settings.js and the same V8 flags) on a free port of 127.0.0.1, in a child
  * process, and resolves once flows have started.
  */
 export async function startApp(dataDir: string, env: Record<string, string> = {}): Promise<RunningApp> {
-  const proc = spawn(process.execPath, [require.resolve('node-red/red.js'), '--settings', join(ROOT, 'settings.js')], {
-    cwd: ROOT,
-    env: { ...process.env, SOAR_DATA_DIR: dataDir, PORT: '0', SOAR_HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    ['--max-semi-space-size=64', require.resolve('node-red/red.js'), '--settings', join(ROOT, 'settings.js')],
+    {
+      cwd: ROOT,
+      env: { ...process.env, SOAR_DATA_DIR: dataDir, PORT: '0', SOAR_HOST: '127.0.0.1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer) => {
