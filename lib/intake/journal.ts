@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { SharedResources } from '../shared';
 
 /**
  * The durable intake journal: every accepted alert is written here, in one transaction per commit, before the
@@ -293,7 +294,7 @@ export class IntakeJournal {
   }
 }
 
-const shared = new Map<string, { journal: IntakeJournal; users: number; closing?: NodeJS.Timeout }>();
+const shared = new SharedResources<IntakeJournal>((journal) => journal.close());
 
 /** How long a journal nobody uses stays open: a redeploy releases and re-acquires it within this time. */
 const CLOSE_GRACE_MS = 5_000;
@@ -303,15 +304,7 @@ const CLOSE_GRACE_MS = 5_000;
  * Pair each call with `releaseJournal`.
  */
 export function acquireJournal(file: string, options: JournalOptions = {}): IntakeJournal {
-  let entry = shared.get(file);
-  if (!entry) {
-    entry = { journal: new IntakeJournal(file, options), users: 0 };
-    shared.set(file, entry);
-  }
-  if (entry.closing) clearTimeout(entry.closing);
-  entry.closing = undefined;
-  entry.users += 1;
-  return entry.journal;
+  return shared.acquire(file, () => new IntakeJournal(file, options));
 }
 
 /**
@@ -319,21 +312,10 @@ export function acquireJournal(file: string, options: JournalOptions = {}): Inta
  * the same nodes) keeps it open: marks from messages still in flight land, and the duplicate index is not reloaded.
  */
 export function releaseJournal(file: string, graceMs = CLOSE_GRACE_MS): void {
-  const entry = shared.get(file);
-  if (!entry || entry.users === 0) return;
-  entry.users -= 1;
-  if (entry.users > 0) return;
-  const close = () => {
-    if (entry.users > 0) return;
-    shared.delete(file);
-    entry.journal.close();
-  };
-  if (graceMs <= 0) return close();
-  entry.closing = setTimeout(close, graceMs);
-  entry.closing.unref();
+  shared.release(file, graceMs);
 }
 
 /** The journal open for `file`, if any (for nodes that only mark alerts processed). */
 export function openedJournal(file: string): IntakeJournal | undefined {
-  return shared.get(file)?.journal;
+  return shared.peek(file);
 }

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { SharedResources } from '../shared';
 
 /**
  * The embedded SOAR store: one SQLite database (WAL) in the data dir, shared in a process by the context store
@@ -24,25 +25,15 @@ export function openStoreDatabase(file: string, options: StoreDatabaseOptions = 
   return db;
 }
 
-const shared = new Map<string, { db: Database.Database; users: number }>();
+const shared = new SharedResources<Database.Database>((db) => {
+  if (db.open) db.close();
+});
 
 /** One connection per file in a process; pair every call with `releaseStoreDatabase`. */
 export function acquireStoreDatabase(file: string, options: StoreDatabaseOptions = {}): Database.Database {
-  let entry = shared.get(file);
-  if (!entry || !entry.db.open) {
-    entry = { db: openStoreDatabase(file, options), users: 0 };
-    shared.set(file, entry);
-  }
-  entry.users += 1;
-  return entry.db;
+  return shared.acquire(file, () => openStoreDatabase(file, options));
 }
 
 export function releaseStoreDatabase(file: string): void {
-  const entry = shared.get(file);
-  if (!entry) return;
-  entry.users -= 1;
-  if (entry.users <= 0) {
-    shared.delete(file);
-    if (entry.db.open) entry.db.close();
-  }
+  shared.release(file);
 }
