@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Node } from 'node-red';
 import alertInNode from '../../nodes/soar-alert-in/soar-alert-in';
+import { acquireJournal, releaseJournal } from '../../lib/intake/journal';
+import { journalFile } from '../../lib/settings';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 import express from 'express';
@@ -298,6 +300,24 @@ describe('soar-alert-in', function () {
       replayed.map((m) => m.intake.seq),
       first.slice(1).map((m) => m.intake.seq),
     );
+  });
+
+  it('replays what was pending at start once, and alerts arriving during the replay once', async () => {
+    // Alerts accepted by this node in an earlier life and never processed.
+    const file = journalFile(undefined, tmp.dir);
+    const journal = acquireJournal(file);
+    const pending = honeypot.slice(0, 3).map((line, i) => ({ alertId: `old-${i}`, body: line }));
+    journal.append('in', pending, Date.now(), 0);
+    await start();
+    const live = await post(honeypot[5]);
+    assert.equal(live.status, 202);
+    await messages(4);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(
+      received.map((m) => m.intake.alertId).sort(),
+      ['old-0', 'old-1', 'old-2', live.json.ids[0]].sort(),
+    );
+    releaseJournal(file, 0);
   });
 
   it('reports a mark-processed message without msg.intake to Catch nodes', async () => {
