@@ -17,3 +17,4 @@ export function acquireCaseStore(file: string, options: StoreDatabaseOptions = {
 export function releaseCaseStore(file: string): void {
   shared.release(file);
 }
+export * from './operations';

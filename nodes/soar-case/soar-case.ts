@@ -4,18 +4,18 @@ import type { Alert } from '../../lib/alert/model';
 import { validateAlert } from '../../lib/alert';
 import {
   acquireCaseStore,
-  addArtifact,
-  addTimeline,
+  applyOperation,
   applyPatch,
+  CASE_OPERATIONS,
   CaseChangeError,
   CaseNotFoundError,
+  isCaseOperation,
   parseCaseQuery,
-  recordAction,
-  recordRun,
   releaseCaseStore,
-  setStatus,
   validatePatch,
   type Case,
+  type CaseChangeOperation,
+  type CaseOperation,
   type SqliteCaseStore,
 } from '../../lib/cases';
 import { markIntakeProcessed } from '../../lib/intake/processed';
@@ -23,20 +23,8 @@ import type { IntakeRef } from '../../lib/intake/intake';
 import { groupingKey, type CaseType } from '../../lib/rules/case-type';
 import { journalFile, storeFile, type SoarSettings } from '../../lib/settings';
 
-const OPERATIONS = [
-  'group',
-  'get',
-  'update',
-  'add-artifact',
-  'add-timeline',
-  'record-action',
-  'record-run',
-  'close',
-] as const;
-type Operation = (typeof OPERATIONS)[number];
-
 interface CaseNodeDef extends NodeDef {
-  operation: Operation;
+  operation: CaseOperation;
   caseType: string;
 }
 
@@ -58,15 +46,6 @@ const UNCATEGORISED: CaseType = {
   severity: 'low',
   slaMinutes: 0,
 };
-
-/** A plain object payload, or a clear error. */
-function objectPayload(msg: CaseMessage, what: string): Record<string, unknown> {
-  const p = msg.payload;
-  if (p === null || typeof p !== 'object' || Array.isArray(p)) {
-    throw new CaseChangeError(`${what}: msg.payload must be an object`);
-  }
-  return p as Record<string, unknown>;
-}
 
 function text(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
@@ -198,77 +177,15 @@ export = function (RED: NodeAPI) {
       markIntakeProcessed(journalFile(settings().soar, settings().userDir), msg.intake);
     }
 
-    async function change(msg: CaseMessage, operation: Exclude<Operation, 'group' | 'get'>): Promise<void> {
-      const id = caseIdOf(msg);
-      const by = text((msg.payload as { by?: unknown } | undefined)?.by);
-      msg.case = await cases.update(id, (c, now) => {
-        switch (operation) {
-          case 'update': {
-            const { by: _by, ...patch } = objectPayload(msg, 'update');
-            applyPatch(c, validatePatch(patch), by, now);
-            break;
-          }
-          case 'add-artifact': {
-            const p = objectPayload(msg, 'add-artifact');
-            addArtifact(
-              c,
-              {
-                type: String(p.type ?? ''),
-                value: String(p.value ?? ''),
-                ioc: p.ioc === true,
-                verdict: text(p.verdict),
-              },
-              now,
-            );
-            break;
-          }
-          case 'add-timeline': {
-            const p = objectPayload(msg, 'add-timeline');
-            addTimeline(c, { kind: text(p.kind), message: String(p.message ?? ''), by }, now);
-            break;
-          }
-          case 'record-action': {
-            const p = objectPayload(msg, 'record-action');
-            recordAction(
-              c,
-              {
-                action: String(p.action ?? ''),
-                target: String(p.target ?? ''),
-                device: text(p.device),
-                status: String(p.status ?? 'done'),
-                expiresAt: text(p.expiresAt),
-                id: text(p.id),
-              },
-              now,
-            );
-            break;
-          }
-          case 'record-run': {
-            const p = objectPayload(msg, 'record-run');
-            recordRun(
-              c,
-              {
-                playbook: String(p.playbook ?? ''),
-                started: String(p.started ?? now),
-                finished: text(p.finished),
-                outcome: text(p.outcome),
-              },
-              now,
-            );
-            break;
-          }
-          case 'close':
-            setStatus(c, 'closed', by, now, text((msg.payload as { reason?: unknown } | undefined)?.reason));
-            break;
-        }
-      });
+    async function change(msg: CaseMessage, operation: CaseChangeOperation): Promise<void> {
+      msg.case = await cases.update(caseIdOf(msg), (c, now) => applyOperation(c, operation, msg.payload, now));
     }
 
     node.on('input', (msg: CaseMessage, send, done) => {
-      const operation = (text(msg.operation) ?? config.operation ?? 'group') as Operation;
+      const operation = (text(msg.operation) ?? config.operation ?? 'group') as CaseOperation;
       const work = async () => {
-        if (!OPERATIONS.includes(operation)) {
-          throw new CaseChangeError(`unknown operation "${operation}": use one of ${OPERATIONS.join(', ')}`);
+        if (!isCaseOperation(operation)) {
+          throw new CaseChangeError(`unknown operation "${operation}": use one of ${CASE_OPERATIONS.join(', ')}`);
         }
         if (operation === 'group') await group(msg);
         else if (operation === 'get') {
