@@ -168,6 +168,14 @@ export class IntakeEndpoint {
       return this.unauthorized(req, client, 'invalid bearer token');
     }
     // A signed request is only known to be genuine once its body is read; it is charged to the rate below then.
+    // A client that keeps failing is refused before its body is buffered.
+    if (scheme.kind === 'signature') {
+      const wait = this.failures.waitSeconds(client);
+      if (wait > 0) {
+        req.resume();
+        return this.tooMany(client, wait);
+      }
+    }
     if (scheme.kind === 'bearer') {
       const rate = this.limiter.take(client);
       if (!rate.allowed) {

@@ -56,6 +56,14 @@ export class RateLimiter {
     return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.rate)) };
   }
 
+  /** Whether `client` has no token left right now (without taking one); 0 when the limit is off. */
+  waitSeconds(client: string, now: number = Date.now()): number {
+    const bucket = this.buckets.get(client);
+    if (!this.enabled || !bucket) return 0;
+    const tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.updated) / 1000) * this.rate);
+    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.rate));
+  }
+
   private evict(): void {
     const oldest = this.buckets.keys().next();
     if (!oldest.done) this.buckets.delete(oldest.value);

@@ -143,6 +143,8 @@ describe('soar-alert-in', function () {
     for (let i = 0; i < 12; i++) statuses.push((await post(honeypot[0], { authorization: 'Bearer guess' + i })).status);
     assert.deepEqual(statuses.slice(0, 10), Array(10).fill(401));
     assert.equal(statuses[11], 429);
+    const signed = await post(honeypot[0], { authorization: '', 'x-soar-signature': 'sha256=' + '0'.repeat(64) });
+    assert.equal(signed.status, 429, 'a client that keeps failing is refused before its signed body is read');
     assert.equal((await post(honeypot[0])).status, 202, 'the right token still gets through');
   });
 

@@ -29,6 +29,15 @@ describe('RateLimiter (token bucket per client)', () => {
     assert.deepEqual(limiter.take('a', 0), { allowed: false, retryAfterSeconds: 10 });
   });
 
+  it('tells how long a client must wait, without taking a token', () => {
+    const limiter = new RateLimiter({ ratePerSecond: 1, burst: 1 });
+    assert.equal(limiter.waitSeconds('a', 0), 0, 'unknown client');
+    limiter.take('a', 0);
+    assert.equal(limiter.waitSeconds('a', 0), 1);
+    assert.equal(limiter.waitSeconds('a', 1000), 0);
+    assert.equal(limiter.take('a', 1000).allowed, true, 'waitSeconds took nothing');
+  });
+
   it('is off at rate 0', () => {
     const limiter = new RateLimiter({ ratePerSecond: 0, burst: 0 });
     for (let i = 0; i < 1000; i++) assert.equal(limiter.take('a', 0).allowed, true);
