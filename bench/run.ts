@@ -4,10 +4,12 @@
  */
 import { benchCases } from './cases';
 import { benchIntake } from './intake';
+import { benchIocs } from './iocs';
 
 const benches: Record<string, () => Promise<{ case: string; value: string; note: string }[]>> = {
   intake: benchIntake,
   cases: benchCases,
+  iocs: benchIocs,
 };
 
 async function main() {

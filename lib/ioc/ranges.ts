@@ -1,0 +1,154 @@
+/**
+ * CIDR sets for longest-prefix matching: the CIDRs of one feed are flattened, once per load, into sorted disjoint
+ * ranges (each range owned by the longest prefix covering it), so a lookup is one binary search. IPv4 range starts
+ * are a Uint32Array; IPv6 starts are BigInts (simple, and IPv6 indicators are few). Each CIDR also knows its
+ * parent (the next shorter prefix containing it), so a caller that must skip a CIDR (expired, say) can walk up.
+ */
+import ipaddr from 'ipaddr.js';
+
+/**
+ * A dotted-quad IPv4 address as an unsigned 32-bit number, or -1 when the string is not one in canonical form
+ * (four decimal parts 0–255, no leading zeros, nothing around it). A char-code loop: no split, no allocation.
+ */
+export function parseIpv4(s: string): number {
+  let n = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return -1;
+      n = n * 256 + octet;
+      dots++;
+      octet = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && octet === 0) return -1; // leading zero
+      octet = octet * 10 + (c - 48);
+      if (octet > 255) return -1;
+      digits++;
+    } else {
+      return -1;
+    }
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  return n * 256 + octet;
+}
+
+/** A valid IPv6 address (any form ipaddr.js parses) as a 128-bit BigInt. */
+export function ipv6ToBigInt(s: string): bigint {
+  let n = 0n;
+  for (const part of ipaddr.IPv6.parse(s).parts) n = (n << 16n) | BigInt(part);
+  return n;
+}
+
+export interface CidrInput<T> {
+  /** Network address (host bits zero) as a number of `bits` bits. */
+  start: bigint;
+  prefix: number;
+  /** The canonical CIDR text. */
+  value: string;
+  entry: T;
+}
+
+export class CidrTable<T> {
+  private constructor(
+    /** Canonical CIDR text per CIDR index. */
+    readonly values: readonly string[],
+    readonly entries: readonly T[],
+    readonly prefixes: Uint8Array,
+    /** Index of the next shorter CIDR containing this one, or -1. */
+    readonly parents: Int32Array,
+    private readonly starts4: Uint32Array | null,
+    private readonly starts6: readonly bigint[] | null,
+    /** CIDR index owning each range, or -1 for a gap. */
+    private readonly owners: Int32Array,
+  ) {}
+
+  get size(): number {
+    return this.values.length;
+  }
+
+  /**
+   * Builds the table for `bits` 32 (IPv4) or 128 (IPv6). The CIDRs must be distinct and canonical (host bits zero);
+   * prefixes nest or are disjoint, so a stack sweep over them sorted by start gives the ranges.
+   */
+  static build<T>(bits: 32 | 128, input: CidrInput<T>[]): CidrTable<T> {
+    const cidrs = [...input].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.prefix - b.prefix));
+    const count = cidrs.length;
+    const ends: bigint[] = new Array<bigint>(count);
+    const parents = new Int32Array(count);
+    const prefixes = new Uint8Array(count);
+    const max = (1n << BigInt(bits)) - 1n;
+    const segStarts: bigint[] = [0n];
+    const segOwners: number[] = [-1];
+    const emit = (start: bigint, owner: number): void => {
+      const last = segStarts.length - 1;
+      if (segStarts[last] === start) {
+        segOwners[last] = owner;
+        if (last > 0 && segOwners[last - 1] === owner) {
+          segStarts.pop();
+          segOwners.pop();
+        }
+      } else if (segOwners[last] !== owner) {
+        segStarts.push(start);
+        segOwners.push(owner);
+      }
+    };
+    const stack: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const c = cidrs[i];
+      prefixes[i] = c.prefix;
+      ends[i] = c.start + (1n << BigInt(bits - c.prefix)) - 1n;
+      while (stack.length > 0 && ends[stack[stack.length - 1]] < c.start) {
+        const top = stack.pop() as number;
+        emit(ends[top] + 1n, stack.length > 0 ? stack[stack.length - 1] : -1);
+      }
+      parents[i] = stack.length > 0 ? stack[stack.length - 1] : -1;
+      emit(c.start, i);
+      stack.push(i);
+    }
+    while (stack.length > 0) {
+      const top = stack.pop() as number;
+      if (ends[top] < max) emit(ends[top] + 1n, stack.length > 0 ? stack[stack.length - 1] : -1);
+    }
+    return new CidrTable(
+      cidrs.map((c) => c.value),
+      cidrs.map((c) => c.entry),
+      prefixes,
+      parents,
+      bits === 32 ? Uint32Array.from(segStarts, (s) => Number(s)) : null,
+      bits === 32 ? null : segStarts,
+      Int32Array.from(segOwners),
+    );
+  }
+
+  /** Index of the longest CIDR containing the IPv4 address (as from `parseIpv4`), or -1. */
+  find4(address: number): number {
+    const starts = this.starts4;
+    if (starts === null) return -1;
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (starts[mid] <= address) lo = mid;
+      else hi = mid - 1;
+    }
+    return this.owners[lo];
+  }
+
+  /** Index of the longest CIDR containing the IPv6 address, or -1. */
+  find6(address: bigint): number {
+    const starts = this.starts6;
+    if (starts === null) return -1;
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (starts[mid] <= address) lo = mid;
+      else hi = mid - 1;
+    }
+    return this.owners[lo];
+  }
+}

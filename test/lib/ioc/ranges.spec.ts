@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { CidrTable, ipv6ToBigInt, parseIpv4 } from '../../../lib/ioc/ranges';
+import { ipv4String, seeded } from './helpers';
+
+describe('ioc ranges', () => {
+  describe('parseIpv4', () => {
+    it('reads canonical dotted quads as unsigned 32-bit numbers', () => {
+      assert.equal(parseIpv4('0.0.0.0'), 0);
+      assert.equal(parseIpv4('255.255.255.255'), 0xffffffff);
+      assert.equal(parseIpv4('10.1.2.3'), 0x0a010203);
+      assert.equal(parseIpv4('203.0.113.200'), 0xcb0071c8);
+    });
+
+    it('refuses anything that is not four decimal parts without leading zeros', () => {
+      for (const bad of [
+        '',
+        '1.2.3',
+        '1.2.3.4.5',
+        '01.2.3.4',
+        '1.2.3.256',
+        '1..2.3',
+        '.1.2.3',
+        '1.2.3.4.',
+        ' 1.2.3.4',
+        '1.2.3.a',
+        '0x1.2.3.4',
+        '::1',
+      ]) {
+        assert.equal(parseIpv4(bad), -1, bad);
+      }
+    });
+
+    it('agrees with the formatter on random addresses', () => {
+      const rnd = seeded(7);
+      for (let i = 0; i < 1000; i++) {
+        const n = Math.floor(rnd() * 2 ** 32);
+        assert.equal(parseIpv4(ipv4String(n)), n);
+      }
+    });
+  });
+
+  it('reads IPv6 addresses as 128-bit numbers', () => {
+    assert.equal(ipv6ToBigInt('::1'), 1n);
+    assert.equal(ipv6ToBigInt('2001:db8::'), 0x20010db8n << 96n);
+    assert.equal(ipv6ToBigInt('ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'), (1n << 128n) - 1n);
+  });
+
+  describe('CidrTable', () => {
+    const table = CidrTable.build(32, [
+      { start: BigInt(parseIpv4('10.0.0.0')), prefix: 8, value: '10.0.0.0/8', entry: 'a' },
+      { start: BigInt(parseIpv4('10.1.0.0')), prefix: 16, value: '10.1.0.0/16', entry: 'b' },
+      { start: BigInt(parseIpv4('10.1.2.0')), prefix: 24, value: '10.1.2.0/24', entry: 'c' },
+      { start: BigInt(parseIpv4('10.255.255.255')), prefix: 32, value: '10.255.255.255/32', entry: 'd' },
+      { start: 0n, prefix: 0, value: '0.0.0.0/0', entry: 'e' },
+    ]);
+    const longest = (ip: string): string => table.values[table.find4(parseIpv4(ip))];
+
+    it('finds the longest prefix containing an address', () => {
+      assert.equal(longest('10.1.2.3'), '10.1.2.0/24');
+      assert.equal(longest('10.1.3.3'), '10.1.0.0/16');
+      assert.equal(longest('10.2.0.0'), '10.0.0.0/8');
+      assert.equal(longest('10.255.255.255'), '10.255.255.255/32');
+      assert.equal(longest('10.255.255.254'), '10.0.0.0/8');
+      assert.equal(longest('11.0.0.0'), '0.0.0.0/0');
+      assert.equal(longest('255.255.255.255'), '0.0.0.0/0');
+    });
+
+    it('links each CIDR to the next shorter one containing it', () => {
+      const at = (v: string): number => table.values.indexOf(v);
+      assert.equal(table.parents[at('10.1.2.0/24')], at('10.1.0.0/16'));
+      assert.equal(table.parents[at('10.1.0.0/16')], at('10.0.0.0/8'));
+      assert.equal(table.parents[at('10.0.0.0/8')], at('0.0.0.0/0'));
+      assert.equal(table.parents[at('0.0.0.0/0')], -1);
+    });
+
+    it('answers -1 outside every CIDR and for the other address family', () => {
+      const t = CidrTable.build(32, [{ start: BigInt(parseIpv4('192.168.0.0')), prefix: 16, value: 'x', entry: 1 }]);
+      assert.equal(t.find4(parseIpv4('192.167.255.255')), -1);
+      assert.equal(t.find4(parseIpv4('192.169.0.0')), -1);
+      assert.equal(t.find6(1n), -1);
+    });
+  });
+});
