@@ -116,6 +116,8 @@ export = function (RED: NodeAPI) {
             }
           },
         )
+        // Whatever happened while answering must not become an unhandled rejection (it would stop Node-RED).
+        .catch((err: Error) => node.error(`intake: ${err.message}`))
         .finally(scheduleStatus);
     };
 
