@@ -70,7 +70,7 @@ export = function (RED: NodeAPI) {
         done();
       };
       const outcome = run(msg.payload, msg.intake?.received);
-      if (outcome instanceof Promise) outcome.then(deliver, (err: Error) => done(err));
+      if (outcome instanceof Promise) outcome.then(deliver).catch((err: Error) => done(err));
       else deliver(outcome);
     });
 
