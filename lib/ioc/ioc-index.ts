@@ -1,10 +1,14 @@
 /**
  * The in-memory IOC index: indicators from many feeds, looked up by the observables of arriving alerts.
  *
- * Layout, per feed: one `Map` per indicator type from canonical value to an entry, the entry being a shared frozen
- * per-feed metadata record (or, for a value the feed lists several times with different metadata, an array of
- * them); CIDRs additionally as flattened disjoint ranges (see ./ranges). A feed is built completely and then swapped
- * in with one assignment, so a lookup sees either the old feed or the new one, never half of it.
+ * Layout: the data feeds are merged into one combined structure and the allowlists into another. Each holds, per
+ * indicator type, one `Map` from canonical value to an entry: a shared frozen per-feed metadata record, or an array
+ * of them in feed order (several feeds, or one feed listing the value with different metadata). CIDRs are also one
+ * table of flattened disjoint ranges per address family (see ./ranges), whose ranges carry the same entries; IPv4
+ * addresses are also a sorted numeric table, and domains a small Bloom filter, so most lookups hash no string.
+ * A lookup is thus one probe per candidate, however many feeds are loaded, and allocates nothing unless it matches.
+ * A change builds new combined structures aside (sharing the maps it does not touch) and swaps them in with plain
+ * assignments, so a lookup sees either the old feed or the new one, never half of it.
  *
  * Matching:
  * - ipv4/ipv6: the same address, and the longest CIDR prefix containing it (over all feeds, skipping CIDRs that are
@@ -52,7 +56,7 @@ import {
   type ReplaceFeedResult,
   type Tlp,
 } from './model';
-import { CidrTable, ipv6ToBigInt, parseIpv4, type CidrInput } from './ranges';
+import { CidrTable, Ipv4Table, ipv6ToBigInt, parseIpv4, type CidrInput } from './ranges';
 
 /** How many rejection reasons `replaceFeed` reports (all are counted). */
 export const MAX_REPORTED_ERRORS = 10;
@@ -64,16 +68,6 @@ interface SourceRecord {
   readonly until: number;
 }
 type Entry = SourceRecord | SourceRecord[];
-
-interface FeedIndex {
-  readonly name: string;
-  readonly allow: boolean;
-  readonly maps: ReadonlyMap<IndicatorType, Map<string, Entry>>;
-  readonly cidr4: CidrTable<Entry> | null;
-  readonly cidr6: CidrTable<Entry> | null;
-  readonly rejected: number;
-  readonly loaded: string;
-}
 
 export interface IocIndexOptions {
   /** Which default allowlists to load (see ./allowlists); `false` loads none. Default: each list's default. */
@@ -96,14 +90,6 @@ function entryValidAt(entry: Entry, now: number): boolean {
   if (!Array.isArray(entry)) return isValidAt(entry, now);
   for (const r of entry) if (isValidAt(r, now)) return true;
   return false;
-}
-
-function pushValid(entry: Entry, now: number, out: IocSource[]): void {
-  if (!Array.isArray(entry)) {
-    if (isValidAt(entry, now)) out.push(entry.source);
-    return;
-  }
-  for (const r of entry) if (isValidAt(r, now)) out.push(r.source);
 }
 
 function optionalTime(value: unknown, field: string): string | undefined {
@@ -190,13 +176,105 @@ function cidrInput(value: string, entry: Entry): { v6: boolean; input: CidrInput
   return { v6, input: { start, prefix, value, entry } };
 }
 
+/** What the index keeps of a feed besides its values (which live in the combined structures). */
+interface FeedInfo {
+  readonly name: string;
+  readonly allow: boolean;
+  readonly byType: Readonly<Record<IndicatorType, number>>;
+  readonly rejected: number;
+  readonly loaded: string;
+}
+
+type FeedMaps = Map<IndicatorType, Map<string, Entry>>;
+
+/**
+ * The values of several feeds (all allowlists, or all data feeds) merged: per type one map from value to the
+ * records of every feed listing it (in feed order), and one CIDR table per address family. Never mutated once
+ * built; a change builds a new one and swaps it in.
+ */
+interface Combined {
+  readonly maps: Readonly<Record<IndicatorType, ReadonlyMap<string, Entry>>>;
+  readonly cidr4: CidrTable<Entry> | null;
+  readonly cidr6: CidrTable<Entry> | null;
+  /** `maps.ipv4` again, keyed by the address as a number. */
+  readonly ipv4: Ipv4Table<Entry>;
+  /** A one-hash Bloom filter over `maps.domain` (see `nameHash`): a suffix whose bit is clear is not looked up. */
+  readonly domainFilter: Uint32Array;
+}
+
+/**
+ * FNV-1a over a name's characters from the last to the first, so one right-to-left pass over a name yields the
+ * hash of every suffix (`suffixHashes`) without slicing it.
+ */
+const FNV_OFFSET = 0x811c9dc5 | 0;
+const FNV_PRIME = 0x01000193;
+
+function nameHash(s: string): number {
+  let h = FNV_OFFSET;
+  for (let i = s.length - 1; i >= 0; i--) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
+  return h;
+}
+
+function filterHas(filter: Uint32Array, hash: number): boolean {
+  const bit = Math.imul(hash ^ (hash >>> 16), 0x9e3779b1) >>> 0;
+  const i = bit % (filter.length * 32);
+  return (filter[i >>> 5] & (1 << (i & 31))) !== 0;
+}
+
+function buildFilter(names: Iterable<string>, count: number): Uint32Array {
+  let words = 32;
+  while (words * 32 < count * 16 && words < 1 << 20) words *= 2;
+  const filter = new Uint32Array(words);
+  for (const name of names) {
+    const h = nameHash(name);
+    const i = (Math.imul(h ^ (h >>> 16), 0x9e3779b1) >>> 0) % (words * 32);
+    filter[i >>> 5] |= 1 << (i & 31);
+  }
+  return filter;
+}
+
+/** Scratch for `suffixHashes`: start offset and hash per suffix, the last label first. */
+const SUFFIX_STARTS = new Int32Array(256);
+const SUFFIX_HASHES = new Int32Array(256);
+
+/** Fills the scratch arrays with every suffix of a name (at label boundaries); returns how many. */
+function suffixHashes(name: string): number {
+  let h = FNV_OFFSET;
+  let count = 0;
+  for (let i = name.length - 1; i >= 0; i--) {
+    const c = name.charCodeAt(i);
+    if (c === 46 && count < 255) {
+      SUFFIX_STARTS[count] = i + 1;
+      SUFFIX_HASHES[count] = h;
+      count++;
+    }
+    h = Math.imul(h ^ c, FNV_PRIME);
+  }
+  SUFFIX_STARTS[count] = 0;
+  SUFFIX_HASHES[count] = h;
+  return count + 1;
+}
+
+const NO_VALUES: ReadonlyMap<string, Entry> = new Map();
+
+const EMPTY_COMBINED: Combined = {
+  maps: Object.fromEntries(INDICATOR_TYPES.map((t) => [t, NO_VALUES])) as Record<IndicatorType, Map<string, Entry>>,
+  cidr4: null,
+  cidr6: null,
+  ipv4: Ipv4Table.build<Entry>([]),
+  domainFilter: new Uint32Array(32),
+};
+
+/** What a lookup without matches returns: shared, so a miss allocates nothing. */
+const NO_MATCHES = Object.freeze([]) as unknown as IocMatch[];
+
 function buildFeed(
   name: string,
   indicators: readonly Indicator[],
   allow: boolean,
-): { feed: FeedIndex; result: ReplaceFeedResult } {
+): { info: FeedInfo; maps: FeedMaps; result: ReplaceFeedResult } {
   const records = new Map<string, SourceRecord | string>();
-  const maps = new Map<IndicatorType, Map<string, Entry>>();
+  const maps: FeedMaps = new Map();
   const errors: RejectedIndicator[] = [];
   let rejected = 0;
   let accepted = 0;
@@ -260,22 +338,85 @@ function buildFeed(
       if (!existing.includes(record)) existing.push(record);
     } else if (existing !== record) map.set(canonical.value, [existing, record]);
   }
+  const byType = Object.fromEntries(INDICATOR_TYPES.map((t) => [t, maps.get(t)?.size ?? 0])) as Record<
+    IndicatorType,
+    number
+  >;
+  const info: FeedInfo = { name, allow, byType, rejected, loaded: new Date().toISOString() };
+  return { info, maps, result: { feed: name, accepted, rejected, errors } };
+}
+
+/** An entry without the records of one feed, or undefined when nothing is left. */
+function withoutFeed(entry: Entry, feed: string): Entry | undefined {
+  if (!Array.isArray(entry)) return entry.source.feed === feed ? undefined : entry;
+  let kept: SourceRecord[] | undefined;
+  for (let i = 0; i < entry.length; i++) {
+    if (entry[i].source.feed === feed) kept ??= entry.slice(0, i);
+    else if (kept !== undefined) kept.push(entry[i]);
+  }
+  if (kept === undefined) return entry;
+  return kept.length === 0 ? undefined : kept.length === 1 ? kept[0] : kept;
+}
+
+/** Two entries as one, records in feed order (stable within a feed). */
+function mergeEntries(a: Entry, b: Entry, rank: ReadonlyMap<string, number>): Entry {
+  const all = (Array.isArray(a) ? a : [a]).concat(b);
+  return all.sort((x, y) => (rank.get(x.source.feed) ?? 0) - (rank.get(y.source.feed) ?? 0));
+}
+
+/**
+ * A new combined structure: `old` without feed `drop` (whose per-type counts say which maps it touched) and with
+ * the values of `add`. Maps neither touches are shared with `old`; `old` itself is left as it was.
+ */
+function combine(
+  old: Combined,
+  drop: FeedInfo | undefined,
+  add: FeedMaps | undefined,
+  rank: ReadonlyMap<string, number>,
+): Combined {
+  const maps = { ...old.maps };
+  for (const type of INDICATOR_TYPES) {
+    const dropping = drop !== undefined && drop.byType[type] > 0;
+    const adding = add?.get(type);
+    if (!dropping && (adding === undefined || adding.size === 0)) continue;
+    let m: Map<string, Entry>;
+    if (!dropping) m = new Map(old.maps[type]);
+    else {
+      m = new Map();
+      const feed = (drop as FeedInfo).name;
+      for (const [value, entry] of old.maps[type]) {
+        const kept = withoutFeed(entry, feed);
+        if (kept !== undefined) m.set(value, kept);
+      }
+    }
+    if (adding !== undefined) {
+      for (const [value, entry] of adding) {
+        const existing = m.get(value);
+        m.set(value, existing === undefined ? entry : mergeEntries(existing, entry, rank));
+      }
+    }
+    maps[type] = m.size === 0 ? NO_VALUES : m;
+  }
+  const ipv4 =
+    maps.ipv4 === old.maps.ipv4
+      ? old.ipv4
+      : Ipv4Table.build(Array.from(maps.ipv4, ([value, entry]) => [parseIpv4(value), entry] as const));
+  const domainFilter =
+    maps.domain === old.maps.domain ? old.domainFilter : buildFilter(maps.domain.keys(), maps.domain.size);
+  if (maps.cidr === old.maps.cidr) return { maps, cidr4: old.cidr4, cidr6: old.cidr6, ipv4, domainFilter };
   const cidrs4: CidrInput<Entry>[] = [];
   const cidrs6: CidrInput<Entry>[] = [];
-  for (const [value, entry] of maps.get('cidr') ?? []) {
+  for (const [value, entry] of maps.cidr) {
     const { v6, input } = cidrInput(value, entry);
     (v6 ? cidrs6 : cidrs4).push(input);
   }
-  const feed: FeedIndex = {
-    name,
-    allow,
+  return {
     maps,
     cidr4: cidrs4.length > 0 ? CidrTable.build(32, cidrs4) : null,
     cidr6: cidrs6.length > 0 ? CidrTable.build(128, cidrs6) : null,
-    rejected,
-    loaded: new Date().toISOString(),
+    ipv4,
+    domainFilter,
   };
-  return { feed, result: { feed: name, accepted, rejected, errors } };
 }
 
 /** The longest valid CIDR of a table containing an address: its index, or -1. */
@@ -285,11 +426,70 @@ function longestValid(table: CidrTable<Entry>, found: number, now: number): numb
   return i;
 }
 
+/** The sources of an entry valid now, or undefined when none is (allocates only when one is). */
+function validSources(entry: Entry, now: number): IocSource[] | undefined {
+  if (!Array.isArray(entry)) return isValidAt(entry, now) ? [entry.source] : undefined;
+  let out: IocSource[] | undefined;
+  for (const r of entry) if (isValidAt(r, now)) (out ??= []).push(r.source);
+  return out;
+}
+
+function pushMatch(out: IocMatch[] | null, match: IocMatch): IocMatch[] {
+  if (out === null) return [match];
+  out.push(match);
+  return out;
+}
+
+const HASH_LENGTHS = { md5: 32, sha1: 40, sha256: 64 } as const;
+
+/** A hash already in canonical form (lower-case hex of the right length): a char-code loop, no regex. */
+function isCanonicalHash(s: string, length: number): boolean {
+  if (s.length !== length) return false;
+  for (let i = 0; i < length; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
+/**
+ * A DNS name already in the canonical form lib/alert/observables gives (lower-case ASCII labels of `a-z0-9_-`,
+ * no hyphen at either end of a label, 1–63 characters each, at most 253 in all, no root dot, last label not all
+ * digits, at least `minLabels` labels). Anything else takes the full canonicalisation.
+ */
+function isCanonicalName(s: string, minLabels: number): boolean {
+  const length = s.length;
+  if (length === 0 || length > 253) return false;
+  let labels = 1;
+  let labelStart = 0;
+  let allDigits = true;
+  for (let i = 0; i <= length; i++) {
+    const c = i === length ? 46 : s.charCodeAt(i);
+    if (c === 46) {
+      const len = i - labelStart;
+      if (len === 0 || len > 63) return false;
+      if (s.charCodeAt(labelStart) === 45 || s.charCodeAt(i - 1) === 45) return false;
+      if (i === length) break;
+      labels++;
+      labelStart = i + 1;
+      allDigits = true;
+    } else if (c >= 48 && c <= 57) {
+      // digit
+    } else if ((c >= 97 && c <= 122) || c === 95 || c === 45) {
+      allDigits = false;
+    } else {
+      return false;
+    }
+  }
+  return labels >= minLabels && !allDigits;
+}
+
 export class IocIndex {
-  private readonly feeds = new Map<string, FeedIndex>();
-  /** Snapshots rebuilt on every change, so lookups iterate plain arrays. */
-  private blocking: FeedIndex[] = [];
-  private allowing: FeedIndex[] = [];
+  private readonly feeds = new Map<string, FeedInfo>();
+  /** Every data feed's values, merged; swapped whole on every change. */
+  private block: Combined = EMPTY_COMBINED;
+  /** Every allowlist's values, merged; swapped whole on every change. */
+  private allow: Combined = EMPTY_COMBINED;
 
   constructor(options: IocIndexOptions = {}) {
     if (options.defaultAllowlists !== false) this.setDefaultAllowlists(options.defaultAllowlists ?? {});
@@ -311,23 +511,42 @@ export class IocIndex {
   }
 
   /**
-   * Replaces everything the feed held with these indicators. The new feed is built aside and swapped in at once;
-   * bad indicators are skipped and counted in the result.
+   * Replaces everything the feed held with these indicators. The new feed is built aside, merged into new
+   * combined structures, and swapped in at once; bad indicators are skipped and counted in the result.
    */
   replaceFeed(feed: string, indicators: readonly Indicator[], options: ReplaceFeedOptions = {}): ReplaceFeedResult {
     if (typeof feed !== 'string' || feed.trim() === '') throw new TypeError('a feed needs a non-empty name');
     if (!Array.isArray(indicators)) throw new TypeError(`feed ${JSON.stringify(feed)}: indicators must be an array`);
-    const { feed: index, result } = buildFeed(feed, indicators, options.allow === true);
-    this.feeds.set(feed, index);
-    this.snapshot();
+    const allow = options.allow === true;
+    const { info, maps, result } = buildFeed(feed, indicators, allow);
+    const previous = this.feeds.get(feed);
+    const names = [...this.feeds.keys()];
+    if (previous === undefined) names.push(feed);
+    const rank = new Map(names.map((n, i) => [n, i]));
+    let block = this.block;
+    let allowed = this.allow;
+    if (allow) {
+      allowed = combine(allowed, previous?.allow === true ? previous : undefined, maps, rank);
+      if (previous !== undefined && !previous.allow) block = combine(block, previous, undefined, rank);
+    } else {
+      block = combine(block, previous?.allow === false ? previous : undefined, maps, rank);
+      if (previous !== undefined && previous.allow) allowed = combine(allowed, previous, undefined, rank);
+    }
+    this.feeds.set(feed, info);
+    this.block = block;
+    this.allow = allowed;
     return result;
   }
 
   /** Drops a feed and all it said; true when there was one. */
   removeFeed(feed: string): boolean {
-    const had = this.feeds.delete(feed);
-    if (had) this.snapshot();
-    return had;
+    const previous = this.feeds.get(feed);
+    if (previous === undefined) return false;
+    const rank = new Map<string, number>();
+    if (previous.allow) this.allow = combine(this.allow, previous, undefined, rank);
+    else this.block = combine(this.block, previous, undefined, rank);
+    this.feeds.delete(feed);
+    return true;
   }
 
   /** Feed names, in load order. */
@@ -335,74 +554,78 @@ export class IocIndex {
     return [...this.feeds.keys()];
   }
 
-  private snapshot(): void {
-    const all = [...this.feeds.values()];
-    this.blocking = all.filter((f) => !f.allow);
-    this.allowing = all.filter((f) => f.allow);
-  }
-
   /**
    * The indicators an observable matches (see the module comment), as it arrives in an alert: the value is
-   * canonicalised first. `now` (default: the current time) decides validity.
+   * canonicalised first. `now` (default: the current time) decides validity. Without matches the result is a
+   * shared frozen empty array.
    */
   lookup(type: ObservableType, rawValue: unknown, now: Date | number = Date.now()): IocMatch[] {
+    if (typeof rawValue !== 'string') return NO_MATCHES;
     const t = typeof now === 'number' ? now : now.getTime();
-    const out: IocMatch[] = [];
-    if (typeof rawValue !== 'string') return out;
-    if (type === 'ipv4') {
-      // Fast path: an address already in canonical dotted-quad form needs no other canonicalisation.
-      const n = parseIpv4(rawValue);
-      if (n !== -1) {
-        this.matchIpv4(rawValue, n, t, 'ipv4', rawValue, 'exact', out);
-        return out;
-      }
-    }
+    // Fast paths: a value already in canonical form needs no other canonicalisation.
     switch (type) {
-      case 'ipv4':
-      case 'ipv6':
-      case 'cidr':
+      case 'ipv4': {
+        const n = parseIpv4(rawValue);
+        if (n !== -1) return this.matchIpv4(rawValue, n, t, 'ipv4', rawValue, 'exact', null) ?? NO_MATCHES;
+        break;
+      }
       case 'domain':
       case 'hostname':
-      case 'url':
+        if (isCanonicalName(rawValue, type === 'domain' ? 2 : 1)) {
+          return this.matchDomain(rawValue, t, type, rawValue, undefined, null) ?? NO_MATCHES;
+        }
+        break;
       case 'md5':
       case 'sha1':
       case 'sha256':
+        // A value the map holds is canonical; otherwise one already canonical is a miss with no more to do.
+        if (rawValue.length === HASH_LENGTHS[type] && this.block.maps[type].has(rawValue)) {
+          return this.matchExact(type, rawValue, t, type, null) ?? NO_MATCHES;
+        }
+        if (isCanonicalHash(rawValue, HASH_LENGTHS[type])) {
+          return NO_MATCHES;
+        }
+        break;
+      case 'ipv6':
+      case 'cidr':
+      case 'url':
       case 'email':
         break;
       default:
-        return out;
+        return NO_MATCHES;
     }
     const obs = makeObservable(type, rawValue, 'related');
-    if (obs === null) return out;
+    if (obs === null) return NO_MATCHES;
     const value = obs.type === 'url' ? normalisePercentEncoding(obs.value) : obs.value;
+    let out: IocMatch[] | null = null;
     switch (obs.type) {
       case 'ipv4':
-        this.matchIpv4(value, parseIpv4(value), t, 'ipv4', value, 'exact', out);
+        out = this.matchIpv4(value, parseIpv4(value), t, 'ipv4', value, 'exact', null);
         break;
       case 'ipv6':
-        this.matchIpv6(value, t, 'ipv6', value, 'exact', out);
+        out = this.matchIpv6(value, t, 'ipv6', value, 'exact', null);
         break;
       case 'domain':
       case 'hostname':
-        this.matchDomain(value, t, obs.type, value, undefined, out);
+        out = this.matchDomain(value, t, obs.type, value, undefined, null);
         break;
       case 'url':
-        this.matchUrl(value, t, out);
+        out = this.matchUrl(value, t);
         break;
       case 'email':
-        this.matchExact('email', value, t, 'email', out);
-        this.matchDomain(value.slice(value.lastIndexOf('@') + 1), t, 'email', value, 'email-domain', out);
+        out = this.matchExact('email', value, t, 'email', null);
+        out = this.matchDomain(value.slice(value.lastIndexOf('@') + 1), t, 'email', value, 'email-domain', out);
         break;
       case 'cidr':
-        this.matchCidr(value, t, out);
+        out = this.matchCidr(value, t);
         break;
       case 'md5':
       case 'sha1':
       case 'sha256':
-        this.matchExact(obs.type, value, t, obs.type, out);
+        out = this.matchExact(obs.type, value, t, obs.type, null);
         break;
     }
-    return out;
+    return out ?? NO_MATCHES;
   }
 
   /** `lookup` over every observable of an alert; each match carries the observable's role. */
@@ -423,10 +646,7 @@ export class IocIndex {
     let indicators = 0;
     let allowed = 0;
     for (const f of this.feeds.values()) {
-      const byType = Object.fromEntries(INDICATOR_TYPES.map((t) => [t, f.maps.get(t)?.size ?? 0])) as Record<
-        IndicatorType,
-        number
-      >;
+      const byType = { ...f.byType };
       const total = INDICATOR_TYPES.reduce((sum, t) => sum + byType[t], 0);
       if (f.allow) allowed += total;
       else indicators += total;
@@ -436,25 +656,28 @@ export class IocIndex {
   }
 
   // --- matching ---------------------------------------------------------------------------------------------
+  // Each matcher takes the matches so far (null for none) and returns them with its own added; it allocates
+  // nothing unless it finds a match.
 
-  private inAllowlist(type: IndicatorType, value: string, now: number): boolean {
-    for (const f of this.allowing) {
-      const entry = f.maps.get(type)?.get(value);
-      if (entry !== undefined && entryValidAt(entry, now)) return true;
-    }
-    return false;
+  private allowed(type: IndicatorType, value: string, now: number): boolean {
+    const map = this.allow.maps[type];
+    if (map.size === 0) return false;
+    const entry = map.get(value);
+    return entry !== undefined && entryValidAt(entry, now);
   }
 
-  private matchExact(type: IndicatorType, value: string, now: number, obsType: ObservableType, out: IocMatch[]): void {
-    if (this.allowing.length > 0 && this.inAllowlist(type, value, now)) return;
-    let sources: IocSource[] | undefined;
-    for (const f of this.blocking) {
-      const entry = f.maps.get(type)?.get(value);
-      if (entry !== undefined) pushValid(entry, now, (sources ??= []));
-    }
-    if (sources !== undefined && sources.length > 0) {
-      out.push({ observable: { type: obsType, value }, indicator: { type, value }, via: 'exact', sources });
-    }
+  private matchExact(
+    type: IndicatorType,
+    value: string,
+    now: number,
+    obsType: ObservableType,
+    out: IocMatch[] | null,
+  ): IocMatch[] | null {
+    const entry = this.block.maps[type].get(value);
+    if (entry === undefined) return out;
+    const sources = validSources(entry, now);
+    if (sources === undefined || this.allowed(type, value, now)) return out;
+    return pushMatch(out, { observable: { type: obsType, value }, indicator: { type, value }, via: 'exact', sources });
   }
 
   private matchIpv4(
@@ -464,47 +687,36 @@ export class IocIndex {
     obsType: ObservableType,
     obsValue: string,
     via: MatchVia,
-    out: IocMatch[],
-  ): void {
-    for (const f of this.allowing) {
-      const entry = f.maps.get('ipv4')?.get(ip);
-      if (entry !== undefined && entryValidAt(entry, now)) return;
-      if (f.cidr4 !== null && longestValid(f.cidr4, f.cidr4.find4(n), now) !== -1) return;
-    }
-    let exact: IocSource[] | undefined;
-    let best: IocSource[] | undefined;
-    let bestValue = '';
-    let bestPrefix = -1;
-    for (const f of this.blocking) {
-      const entry = f.maps.get('ipv4')?.get(ip);
-      if (entry !== undefined) pushValid(entry, now, (exact ??= []));
-      const table = f.cidr4;
-      if (table === null) continue;
-      const i = longestValid(table, table.find4(n), now);
-      if (i === -1 || table.prefixes[i] < bestPrefix) continue;
-      if (table.prefixes[i] > bestPrefix) {
-        bestPrefix = table.prefixes[i];
-        bestValue = table.values[i];
-        best = [];
-      }
-      pushValid(table.entries[i], now, best as IocSource[]);
-    }
-    if (exact !== undefined && exact.length > 0) {
-      out.push({
+    out: IocMatch[] | null,
+  ): IocMatch[] | null {
+    const block = this.block;
+    const entry = block.ipv4.get(n);
+    const exact = entry === undefined ? undefined : validSources(entry, now);
+    const table = block.cidr4;
+    const i = table === null ? -1 : longestValid(table, table.find4(n), now);
+    if (exact === undefined && i === -1) return out;
+    const allowEntry = this.allow.ipv4.get(n);
+    if (allowEntry !== undefined && entryValidAt(allowEntry, now)) return out;
+    const allowTable = this.allow.cidr4;
+    if (allowTable !== null && longestValid(allowTable, allowTable.find4(n), now) !== -1) return out;
+    if (exact !== undefined) {
+      out = pushMatch(out, {
         observable: { type: obsType, value: obsValue },
         indicator: { type: 'ipv4', value: ip },
         via,
         sources: exact,
       });
     }
-    if (best !== undefined) {
-      out.push({
+    if (i !== -1) {
+      const t = table as CidrTable<Entry>;
+      out = pushMatch(out, {
         observable: { type: obsType, value: obsValue },
-        indicator: { type: 'cidr', value: bestValue },
+        indicator: { type: 'cidr', value: t.values[i] },
         via: via === 'exact' ? 'cidr' : via,
-        sources: best,
+        sources: validSources(t.entries[i], now) as IocSource[],
       });
     }
+    return out;
   }
 
   private matchIpv6(
@@ -513,67 +725,55 @@ export class IocIndex {
     obsType: ObservableType,
     obsValue: string,
     via: MatchVia,
-    out: IocMatch[],
-  ): void {
+    out: IocMatch[] | null,
+  ): IocMatch[] | null {
     let n: bigint | undefined;
     const address = (): bigint => (n ??= ipv6ToBigInt(ip));
-    for (const f of this.allowing) {
-      const entry = f.maps.get('ipv6')?.get(ip);
-      if (entry !== undefined && entryValidAt(entry, now)) return;
-      if (f.cidr6 !== null && longestValid(f.cidr6, f.cidr6.find6(address()), now) !== -1) return;
-    }
-    let exact: IocSource[] | undefined;
-    let best: IocSource[] | undefined;
-    let bestValue = '';
-    let bestPrefix = -1;
-    for (const f of this.blocking) {
-      const entry = f.maps.get('ipv6')?.get(ip);
-      if (entry !== undefined) pushValid(entry, now, (exact ??= []));
-      const table = f.cidr6;
-      if (table === null) continue;
-      const i = longestValid(table, table.find6(address()), now);
-      if (i === -1 || table.prefixes[i] < bestPrefix) continue;
-      if (table.prefixes[i] > bestPrefix) {
-        bestPrefix = table.prefixes[i];
-        bestValue = table.values[i];
-        best = [];
-      }
-      pushValid(table.entries[i], now, best as IocSource[]);
-    }
-    if (exact !== undefined && exact.length > 0) {
-      out.push({
+    const block = this.block;
+    const entry = block.maps.ipv6.get(ip);
+    const exact = entry === undefined ? undefined : validSources(entry, now);
+    const table = block.cidr6;
+    const i = table === null ? -1 : longestValid(table, table.find6(address()), now);
+    if (exact === undefined && i === -1) return out;
+    if (this.allowed('ipv6', ip, now)) return out;
+    const allowTable = this.allow.cidr6;
+    if (allowTable !== null && longestValid(allowTable, allowTable.find6(address()), now) !== -1) return out;
+    if (exact !== undefined) {
+      out = pushMatch(out, {
         observable: { type: obsType, value: obsValue },
         indicator: { type: 'ipv6', value: ip },
         via,
         sources: exact,
       });
     }
-    if (best !== undefined) {
-      out.push({
+    if (i !== -1) {
+      const t = table as CidrTable<Entry>;
+      out = pushMatch(out, {
         observable: { type: obsType, value: obsValue },
-        indicator: { type: 'cidr', value: bestValue },
+        indicator: { type: 'cidr', value: t.values[i] },
         via: via === 'exact' ? 'cidr' : via,
-        sources: best,
+        sources: validSources(t.entries[i], now) as IocSource[],
       });
     }
+    return out;
   }
 
   /** A CIDR observable: the same CIDR, unless an allowlisted CIDR covers all of it. */
-  private matchCidr(value: string, now: number, out: IocMatch[]): void {
+  private matchCidr(value: string, now: number): IocMatch[] | null {
     const { v6, input } = cidrInput(value, []);
-    for (const f of this.allowing) {
-      const table = v6 ? f.cidr6 : f.cidr4;
-      if (table === null) continue;
+    const table = v6 ? this.allow.cidr6 : this.allow.cidr4;
+    if (table !== null) {
       let i = v6 ? table.find6(input.start) : table.find4(Number(input.start));
       for (; i !== -1; i = table.parents[i]) {
-        if (table.prefixes[i] <= input.prefix && entryValidAt(table.entries[i], now)) return;
+        if (table.prefixes[i] <= input.prefix && entryValidAt(table.entries[i], now)) return null;
       }
     }
-    this.matchExact('cidr', value, now, 'cidr', out);
+    return this.matchExact('cidr', value, now, 'cidr', null);
   }
 
   /**
-   * A name and its parents. `via` undefined: the observable is the name itself (exact, then parent-domain);
+   * A name and its parents, in one pass over its suffixes: an allowlisted suffix (the last label included) drops
+   * every match of the name. `via` undefined: the observable is the name itself (exact, then parent-domain);
    * otherwise the name is a URL's host or an e-mail domain.
    */
   private matchDomain(
@@ -582,56 +782,57 @@ export class IocIndex {
     obsType: ObservableType,
     obsValue: string,
     via: MatchVia | undefined,
-    out: IocMatch[],
-  ): void {
-    if (this.allowing.length > 0) {
-      for (let at = 0; ;) {
-        const suffix = at === 0 ? name : name.slice(at);
-        if (this.inAllowlist('domain', suffix, now)) return;
-        const dot = name.indexOf('.', at);
-        if (dot === -1) break;
-        at = dot + 1;
-      }
-    }
-    if (this.blocking.length === 0) return;
-    // Indicator domains have two labels or more: stop before the last label.
-    for (let at = 0; ;) {
-      const dot = name.indexOf('.', at);
-      if (dot === -1) break;
+    out: IocMatch[] | null,
+  ): IocMatch[] | null {
+    const allow = this.allow;
+    const block = this.block;
+    if (block.maps.domain.size === 0) return out;
+    const checkAllow = allow.maps.domain.size > 0;
+    // Every suffix's hash in one pass, then the longest suffix first; a map is asked only when its filter agrees.
+    const count = suffixHashes(name);
+    let found: IocMatch[] | null = null;
+    // Indicator domains have two labels or more: j = 0 (the last label) is for the allowlists only.
+    for (let j = count - 1; j >= 1; j--) {
+      if (!filterHas(block.domainFilter, SUFFIX_HASHES[j])) continue;
+      const at = SUFFIX_STARTS[j];
       const suffix = at === 0 ? name : name.slice(at);
-      let sources: IocSource[] | undefined;
-      for (const f of this.blocking) {
-        const entry = f.maps.get('domain')?.get(suffix);
-        if (entry !== undefined) pushValid(entry, now, (sources ??= []));
-      }
-      if (sources !== undefined && sources.length > 0) {
-        out.push({
-          observable: { type: obsType, value: obsValue },
-          indicator: { type: 'domain', value: suffix },
-          via: via ?? (at === 0 ? 'exact' : 'parent-domain'),
-          sources,
-        });
-      }
-      at = dot + 1;
+      const entry = block.maps.domain.get(suffix);
+      const sources = entry === undefined ? undefined : validSources(entry, now);
+      if (sources === undefined) continue;
+      found = pushMatch(found, {
+        observable: { type: obsType, value: obsValue },
+        indicator: { type: 'domain', value: suffix },
+        via: via ?? (at === 0 ? 'exact' : 'parent-domain'),
+        sources,
+      });
     }
+    if (found === null) return out;
+    if (checkAllow) {
+      for (let j = count - 1; j >= 0; j--) {
+        if (!filterHas(allow.domainFilter, SUFFIX_HASHES[j])) continue;
+        const at = SUFFIX_STARTS[j];
+        const entry = allow.maps.domain.get(at === 0 ? name : name.slice(at));
+        if (entry !== undefined && entryValidAt(entry, now)) return out;
+      }
+    }
+    if (out === null) return found;
+    for (const m of found) out.push(m);
+    return out;
   }
 
   /** The URL itself, then its host as an IP address or a domain. */
-  private matchUrl(url: string, now: number, out: IocMatch[]): void {
-    this.matchExact('url', url, now, 'url', out);
+  private matchUrl(url: string, now: number): IocMatch[] | null {
+    const out = this.matchExact('url', url, now, 'url', null);
     const host = new URL(url).hostname;
     if (host.startsWith('[')) {
       const ip = makeObservable('ipv6', host, 'related');
-      if (ip?.type === 'ipv6') this.matchIpv6(ip.value, now, 'url', url, 'url-host', out);
-      else if (ip?.type === 'ipv4') this.matchIpv4(ip.value, parseIpv4(ip.value), now, 'url', url, 'url-host', out);
-      return;
+      if (ip?.type === 'ipv6') return this.matchIpv6(ip.value, now, 'url', url, 'url-host', out);
+      if (ip?.type === 'ipv4') return this.matchIpv4(ip.value, parseIpv4(ip.value), now, 'url', url, 'url-host', out);
+      return out;
     }
     const n = parseIpv4(host);
-    if (n !== -1) {
-      this.matchIpv4(host, n, now, 'url', url, 'url-host', out);
-      return;
-    }
+    if (n !== -1) return this.matchIpv4(host, n, now, 'url', url, 'url-host', out);
     const name = makeObservable('hostname', host, 'related');
-    if (name !== null) this.matchDomain(name.value, now, 'url', url, 'url-host', out);
+    return name === null ? out : this.matchDomain(name.value, now, 'url', url, 'url-host', out);
   }
 }

@@ -64,6 +64,11 @@ export class CidrTable<T> {
     private readonly starts6: readonly bigint[] | null,
     /** CIDR index owning each range, or -1 for a gap. */
     private readonly owners: Int32Array,
+    /**
+     * IPv4 only: per value of an address's top 16 bits, the last range starting at or before that /16's first
+     * address (one entry more for the end), so a lookup binary-searches only the few ranges within one /16.
+     */
+    private readonly index4: Uint32Array | null,
   ) {}
 
   get size(): number {
@@ -113,23 +118,38 @@ export class CidrTable<T> {
       const top = stack.pop() as number;
       if (ends[top] < max) emit(ends[top] + 1n, stack.length > 0 ? stack[stack.length - 1] : -1);
     }
+    const starts4 = bits === 32 ? Uint32Array.from(segStarts, (s) => Number(s)) : null;
+    let index4: Uint32Array | null = null;
+    if (starts4 !== null) {
+      index4 = new Uint32Array(65537);
+      let r = 0;
+      for (let k = 0; k < 65536; k++) {
+        const first = k * 65536;
+        while (r + 1 < starts4.length && starts4[r + 1] <= first) r++;
+        index4[k] = r;
+      }
+      index4[65536] = starts4.length - 1;
+    }
     return new CidrTable(
       cidrs.map((c) => c.value),
       cidrs.map((c) => c.entry),
       prefixes,
       parents,
-      bits === 32 ? Uint32Array.from(segStarts, (s) => Number(s)) : null,
+      starts4,
       bits === 32 ? null : segStarts,
       Int32Array.from(segOwners),
+      index4,
     );
   }
 
   /** Index of the longest CIDR containing the IPv4 address (as from `parseIpv4`), or -1. */
   find4(address: number): number {
     const starts = this.starts4;
-    if (starts === null) return -1;
-    let lo = 0;
-    let hi = starts.length - 1;
+    const index = this.index4;
+    if (starts === null || index === null) return -1;
+    const k = address >>> 16;
+    let lo = index[k];
+    let hi = index[k + 1];
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
       if (starts[mid] <= address) lo = mid;
@@ -150,5 +170,53 @@ export class CidrTable<T> {
       else hi = mid - 1;
     }
     return this.owners[lo];
+  }
+}
+
+/**
+ * IPv4 addresses (as from `parseIpv4`) to values: sorted keys in a Uint32Array with a per-/16 index, so a lookup
+ * from a parsed address is a short binary search over a few keys, with no string hashing.
+ */
+export class Ipv4Table<T> {
+  private constructor(
+    private readonly keys: Uint32Array,
+    private readonly values: readonly T[],
+    /** Per value of the top 16 bits, the first key position at or above that /16 (one entry more for the end). */
+    private readonly index: Uint32Array,
+  ) {}
+
+  get size(): number {
+    return this.keys.length;
+  }
+
+  static build<T>(input: Iterable<readonly [number, T]>): Ipv4Table<T> {
+    const pairs = [...input].sort((a, b) => a[0] - b[0]);
+    const keys = Uint32Array.from(pairs, (p) => p[0]);
+    const values = pairs.map((p) => p[1]);
+    const index = new Uint32Array(65537);
+    let r = 0;
+    for (let k = 0; k < 65536; k++) {
+      const first = k * 65536;
+      while (r < keys.length && keys[r] < first) r++;
+      index[k] = r;
+    }
+    index[65536] = keys.length;
+    return new Ipv4Table(keys, values, index);
+  }
+
+  /** The value stored for the address, or undefined. */
+  get(address: number): T | undefined {
+    const keys = this.keys;
+    const k = address >>> 16;
+    let lo = this.index[k];
+    let hi = this.index[k + 1];
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const key = keys[mid];
+      if (key === address) return this.values[mid];
+      if (key < address) lo = mid + 1;
+      else hi = mid;
+    }
+    return undefined;
   }
 }

@@ -571,4 +571,73 @@ describe('IocIndex', () => {
     assert.ok(stats.allowed > 20);
     assert.ok(stats.feeds.some((s) => s.feed === 'allowlist:loopback' && s.allow));
   });
+
+  describe('merged feeds', () => {
+    it('returns one shared frozen empty array for every miss', () => {
+      const idx = index({ f: [ind('ipv4', '45.9.148.3'), ind('domain', 'evil.example')] });
+      const a = idx.lookup('ipv4', '45.9.148.4', NOW);
+      const b = idx.lookup('domain', 'good.example', NOW);
+      assert.equal(a, b);
+      assert.ok(Object.isFrozen(a));
+      assert.deepEqual(a, []);
+      assert.notEqual(idx.lookup('ipv4', '45.9.148.3', NOW), idx.lookup('ipv4', '45.9.148.3', NOW));
+    });
+
+    it('keeps sources in feed order when a middle feed is replaced, removed and loaded again', () => {
+      const idx = index({
+        a: [ind('ipv4', '45.9.148.3')],
+        b: [ind('ipv4', '45.9.148.3')],
+        c: [ind('ipv4', '45.9.148.3')],
+      });
+      const feeds = (): string => brief(idx.lookup('ipv4', '45.9.148.3', NOW)).join();
+      idx.replaceFeed('b', [ind('ipv4', '45.9.148.3', { confidence: 10 })]);
+      assert.equal(feeds(), 'exact ipv4:45.9.148.3 [a,b,c]');
+      assert.equal(idx.lookup('ipv4', '45.9.148.3', NOW)[0].sources[1].confidence, 10);
+      idx.removeFeed('a');
+      assert.equal(feeds(), 'exact ipv4:45.9.148.3 [b,c]');
+      idx.replaceFeed('a', [ind('ipv4', '45.9.148.3'), ind('cidr', '45.9.0.0/16')]);
+      assert.equal(feeds(), 'exact ipv4:45.9.148.3 [b,c,a],cidr cidr:45.9.0.0/16 [a]');
+      idx.removeFeed('c');
+      idx.removeFeed('b');
+      idx.removeFeed('a');
+      assert.deepEqual(idx.lookup('ipv4', '45.9.148.3', NOW), []);
+    });
+
+    it('merges CIDRs of several feeds into one longest-prefix table, skipping expired ones', () => {
+      const expired = { validUntil: '2026-01-01T00:00:00Z' };
+      const idx = index({
+        a: [ind('cidr', '45.0.0.0/8'), ind('cidr', '45.9.148.0/24', expired)],
+        b: [ind('cidr', '45.9.0.0/16')],
+        c: [ind('cidr', '45.9.148.0/24', expired)],
+      });
+      assert.deepEqual(brief(idx.lookup('ipv4', '45.9.148.3', NOW)), ['cidr cidr:45.9.0.0/16 [b]']);
+      idx.replaceFeed('c', [ind('cidr', '45.9.148.0/24')]);
+      assert.deepEqual(brief(idx.lookup('ipv4', '45.9.148.3', NOW)), ['cidr cidr:45.9.148.0/24 [c]']);
+      idx.removeFeed('b');
+      assert.deepEqual(brief(idx.lookup('ipv4', '45.10.0.1', NOW)), ['cidr cidr:45.0.0.0/8 [a]']);
+    });
+
+    it('agrees on canonical and non-canonical spellings (fast paths and full canonicalisation)', () => {
+      const idx = index({
+        f: [ind('domain', 'evil.example'), ind('sha1', 'da39a3ee5e6b4b0d3255bfef95601890afd80709')],
+      });
+      for (const name of ['a.evil.example', 'A.Evil.Example.', ' a.evil.example ', 'a_b.evil.example']) {
+        assert.deepEqual(brief(idx.lookup('hostname', name, NOW)), ['parent-domain domain:evil.example [f]'], name);
+      }
+      for (const name of ['-a.evil.example', 'a..evil.example', 'evil.123', 'x'.repeat(64) + '.evil.example']) {
+        assert.deepEqual(idx.lookup('hostname', name, NOW), [], name);
+      }
+      assert.equal(idx.lookup('sha1', 'DA39A3EE5E6B4B0D3255BFEF95601890AFD80709', NOW).length, 1);
+      assert.equal(idx.lookup('sha1', 'da39a3ee5e6b4b0d3255bfef95601890afd8070', NOW).length, 0);
+    });
+
+    it('lets an allowlist entry at any level of a name suppress every domain match of it', () => {
+      const idx = index({ f: [ind('domain', 'a.evil.example'), ind('domain', 'evil.example')] });
+      idx.replaceFeed('allow', [ind('domain', 'b.a.evil.example')], { allow: true });
+      assert.deepEqual(idx.lookup('domain', 'c.b.a.evil.example', NOW), []);
+      assert.equal(idx.lookup('domain', 'c.a.evil.example', NOW).length, 2);
+      idx.replaceFeed('allow', [ind('domain', 'example')], { allow: true });
+      assert.deepEqual(idx.lookup('domain', 'c.a.evil.example', NOW), []);
+    });
+  });
 });

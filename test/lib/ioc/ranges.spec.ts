@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { CidrTable, ipv6ToBigInt, parseIpv4 } from '../../../lib/ioc/ranges';
+import { CidrTable, Ipv4Table, ipv6ToBigInt, parseIpv4 } from '../../../lib/ioc/ranges';
 import { ipv4String, seeded } from './helpers';
 
 describe('ioc ranges', () => {
@@ -78,6 +78,26 @@ describe('ioc ranges', () => {
       assert.equal(t.find4(parseIpv4('192.167.255.255')), -1);
       assert.equal(t.find4(parseIpv4('192.169.0.0')), -1);
       assert.equal(t.find6(1n), -1);
+    });
+  });
+
+  describe('Ipv4Table', () => {
+    it('finds exactly the addresses it holds, at the edges of the address space too', () => {
+      const rnd = seeded(11);
+      const held = new Map<number, number>();
+      for (const n of [0, 1, 65535, 65536, 0xffffffff, 0xfffffffe]) held.set(n, n);
+      for (let i = 0; i < 5000; i++) {
+        const n = Math.floor(rnd() * 2 ** 32);
+        held.set(n, i);
+      }
+      const table = Ipv4Table.build(held);
+      assert.equal(table.size, held.size);
+      for (const [n, v] of held) assert.equal(table.get(n), v, ipv4String(n));
+      for (let i = 0; i < 5000; i++) {
+        const n = Math.floor(rnd() * 2 ** 32);
+        assert.equal(table.get(n), held.get(n));
+      }
+      assert.equal(Ipv4Table.build([]).get(0), undefined);
     });
   });
 });
