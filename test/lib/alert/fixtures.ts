@@ -35,12 +35,14 @@ export function readRecords(folder: string, file: string): SampleRecord[] {
   return records.map((record, index) => ({ name: `${folder}/${file}#${index}`, folder, file, index, record }));
 }
 
-/** Every record of every JSON/NDJSON sample file, folder by folder. */
+/** The sample folders that hold alerts (the others hold threat intelligence). */
+export const ALERT_FOLDERS = ['ecs', 'ocsf', 'suricata-eve', 'wazuh', 'webhooks'];
+
+/** Every record of every JSON/NDJSON file of the alert sample folders, folder by folder. */
 export function allSampleRecords(): SampleRecord[] {
   const out: SampleRecord[] = [];
-  for (const folder of fs.readdirSync(SAMPLES_DIR).sort()) {
+  for (const folder of ALERT_FOLDERS) {
     const dir = path.join(SAMPLES_DIR, folder);
-    if (!fs.statSync(dir).isDirectory()) continue;
     for (const file of fs.readdirSync(dir).sort()) {
       if (file.endsWith('.json') || file.endsWith('.ndjson')) out.push(...readRecords(folder, file));
     }

@@ -1,0 +1,363 @@
+/**
+ * Plain-text feeds → indicators: one value per line (plain lists, FireHOL `.netset`/`.ipset`) and CSV with
+ * configurable columns, with presets for the abuse.ch Feodo Tracker, URLhaus and ThreatFox CSV layouts.
+ *
+ * Decisions:
+ * - Lines starting with `#` (after blanks) and blank lines are skipped; in one-value lists only the first
+ *   blank-separated word is the value, and in it a `#` or `;` starts a comment unless the value is a URL.
+ * - A value whose type cannot be guessed (or is not the forced one) counts as unsupported; a CSV row without the
+ *   value column, or a line that is not valid CSV, is an error (`index` is the 0-based line number).
+ * - `a.b.c.d:port` values are IPv4 with the port dropped. IPs with a `/prefix` are `cidr`.
+ */
+import type { Indicator, IndicatorType } from '../model';
+import {
+  DEFAULT_CONFIDENCE,
+  DEFAULT_TLP,
+  distinct,
+  isoTime,
+  type FeedParseOptions,
+  type FeedParseReport,
+} from './report';
+
+const IPV4 = /^(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+const IPV6 = /^[0-9a-f:.]+$/i;
+const DOMAIN = /^(?=.{1,253}\.?$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z][a-z0-9-]{0,62}\.?$/i;
+
+/** Drops `:port` from `a.b.c.d:port`. */
+function withoutPort(value: string): string {
+  const m = /^(\d+\.\d+\.\d+\.\d+):\d{1,5}$/.exec(value);
+  return m ? m[1] : value;
+}
+
+/** The indicator type a bare value looks like, or undefined. Give values `withoutPort` first. */
+export function guessIndicatorType(raw: string): IndicatorType | undefined {
+  const value = raw.trim();
+  if (value === '') return undefined;
+  const slash = value.indexOf('/');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return 'url';
+  if (slash > 0 && /^\d{1,3}$/.test(value.slice(slash + 1))) {
+    const ip = value.slice(0, slash);
+    const bits = Number(value.slice(slash + 1));
+    if (IPV4.test(ip) && bits <= 32) return 'cidr';
+    if (ip.includes(':') && IPV6.test(ip) && bits <= 128) return 'cidr';
+    return undefined;
+  }
+  if (IPV4.test(value)) return 'ipv4';
+  if (value.includes(':') && IPV6.test(value) && (value.match(/:/g) ?? []).length >= 2) return 'ipv6';
+  if (/^[0-9a-f]+$/i.test(value)) {
+    if (value.length === 32) return 'md5';
+    if (value.length === 40) return 'sha1';
+    if (value.length === 64) return 'sha256';
+  }
+  if (/^[^@\s]+@[^@\s]+$/.test(value) && DOMAIN.test(value.split('@')[1])) return 'email';
+  if (DOMAIN.test(value)) return 'domain';
+  return undefined;
+}
+
+export interface ListOptions extends FeedParseOptions {
+  /** Every value is of this type (otherwise guessed per value). */
+  type?: IndicatorType;
+  /** Guessed types other than these count as unsupported. */
+  allowedTypes?: readonly IndicatorType[];
+}
+
+function makeIndicator(
+  type: IndicatorType,
+  value: string,
+  options: FeedParseOptions,
+  extra: Partial<Indicator> = {},
+): Indicator {
+  const ind: Indicator = {
+    type,
+    value,
+    confidence: extra.confidence ?? options.confidence ?? DEFAULT_CONFIDENCE,
+    tlp: options.tlp ?? DEFAULT_TLP,
+    tags: distinct([...(extra.tags ?? []), ...(options.tags ?? [])]),
+    attack: [],
+  };
+  if (options.feed !== undefined) ind.feed = options.feed;
+  for (const k of ['validFrom', 'validUntil', 'firstSeen', 'lastSeen'] as const) if (extra[k]) ind[k] = extra[k];
+  return ind;
+}
+
+/** Resolves the type of a value: forced, or guessed; undefined when unsupported. */
+function typeOf(
+  value: string,
+  forced: IndicatorType | undefined,
+  allowed?: readonly IndicatorType[],
+): IndicatorType | undefined {
+  const guessed = guessIndicatorType(value);
+  if (forced !== undefined) {
+    // A forced IP type still turns prefixes into cidr; other forced types are taken as given.
+    if ((forced === 'ipv4' || forced === 'ipv6') && guessed === 'cidr') return 'cidr';
+    return forced;
+  }
+  if (guessed === undefined || (allowed && !allowed.includes(guessed))) return undefined;
+  return guessed;
+}
+
+function lines(text: string): string[] {
+  return text.replace(/^\uFEFF/, '').split(/\r?\n/);
+}
+
+/** One value per line: IPs, CIDRs, domains, URLs, hashes, e-mail addresses (type guessed unless `options.type`). */
+export function parsePlainList(text: string, options: ListOptions = {}): FeedParseReport {
+  const report: FeedParseReport = { indicators: [], unsupported: 0, errors: [] };
+  lines(text).forEach((line) => {
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+    const word = trimmed.split(/\s+/)[0].replace(/[#;].*$/, (m) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? m : ''));
+    if (!word) return;
+    const value = withoutPort(word);
+    const type = typeOf(value, options.type, options.allowedTypes);
+    if (type === undefined) report.unsupported++;
+    else report.indicators.push(makeIndicator(type, value, options));
+  });
+  return report;
+}
+
+/** FireHOL `.netset` / `.ipset`: `#` header, then one IP or CIDR per line; anything else is unsupported. */
+export function parseFireholList(text: string, options: FeedParseOptions = {}): FeedParseReport {
+  return parsePlainList(text, { ...options, allowedTypes: ['ipv4', 'ipv6', 'cidr'] });
+}
+
+/** The `# Key : value` header fields of a FireHOL list (Maintainer, List source URL, Entries …). */
+export function fireholHeader(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of lines(text)) {
+    if (!line.startsWith('#')) {
+      if (line.trim() !== '') break;
+      continue;
+    }
+    const m = /^#\s*([A-Za-z][A-Za-z ]*?)\s+:\s*(.*)$/.exec(line);
+    if (m) out[m[1]] = m[2].trim();
+  }
+  return out;
+}
+
+/** A column: a 0-based index, or a header name (or several alternatives), matched case-insensitively. */
+export type CsvColumn = number | string | readonly string[];
+
+export interface CsvLayout {
+  /** The column holding the value. */
+  value: CsvColumn;
+  /** Every value is of this type; otherwise `typeColumn` (through `typeMap`), otherwise guessed. */
+  type?: IndicatorType;
+  typeColumn?: CsvColumn;
+  /** Feed type names (lower case) → indicator types; a type not listed counts as unsupported. */
+  typeMap?: Readonly<Record<string, IndicatorType>>;
+  /** Columns whose non-empty cells become tags (cells split on `splitTags`, default `,`). */
+  tags?: readonly CsvColumn[];
+  splitTags?: string;
+  firstSeen?: CsvColumn;
+  lastSeen?: CsvColumn;
+  validUntil?: CsvColumn;
+  /** 0–100. */
+  confidence?: CsvColumn;
+  /** Default `,`. */
+  delimiter?: string;
+  /**
+   * Where the column names are: `line` (the first non-comment line), `comment` (the last `#` line before the first
+   * data line), `none`, or `auto` (default): the first non-comment line when it names a configured column, else the
+   * last comment line when it does, else none.
+   */
+  header?: 'auto' | 'line' | 'comment' | 'none';
+}
+
+/** Splits one CSV line (RFC 4180 quoting, no line breaks inside fields); throws on an unterminated quote. */
+export function splitCsvLine(line: string, delimiter = ','): string[] {
+  const cells: string[] = [];
+  let cell = '';
+  let i = 0;
+  let quoted = false;
+  while (i < line.length) {
+    const c = line[i];
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') {
+        cell += '"';
+        i += 2;
+        continue;
+      }
+      if (c === '"') quoted = false;
+      else cell += c;
+      i++;
+    } else if (c === '"' && cell.trim() === '') {
+      quoted = true;
+      cell = '';
+      i++;
+    } else if (line.startsWith(delimiter, i)) {
+      cells.push(cell.trim());
+      cell = '';
+      i += delimiter.length;
+    } else {
+      cell += c;
+      i++;
+    }
+  }
+  if (quoted) throw new Error('unterminated quoted field');
+  cells.push(cell.trim());
+  return cells;
+}
+
+function names(col: CsvColumn | undefined): string[] {
+  if (col === undefined || typeof col === 'number') return [];
+  return (typeof col === 'string' ? [col] : [...col]).map((n) => n.toLowerCase());
+}
+
+function namedColumns(layout: CsvLayout): Set<string> {
+  const all = [
+    layout.value,
+    layout.typeColumn,
+    layout.firstSeen,
+    layout.lastSeen,
+    layout.validUntil,
+    layout.confidence,
+    ...(layout.tags ?? []),
+  ];
+  return new Set(all.flatMap(names));
+}
+
+/** CSV with the columns `layout` names. */
+export function parseCsvFeed(text: string, layout: CsvLayout, options: FeedParseOptions = {}): FeedParseReport {
+  const report: FeedParseReport = { indicators: [], unsupported: 0, errors: [] };
+  const delimiter = layout.delimiter ?? ',';
+  const mode = layout.header ?? 'auto';
+  const wanted = namedColumns(layout);
+  const namesHit = (cells: string[]): boolean => cells.some((c) => wanted.has(c.toLowerCase()));
+  let header: string[] | undefined;
+  let lastComment: string | undefined;
+  let started = false;
+  const index = (col: CsvColumn | undefined): number | undefined => {
+    if (col === undefined) return undefined;
+    if (typeof col === 'number') return col;
+    const i = header?.findIndex((h) => names(col).includes(h.toLowerCase()));
+    return i === undefined || i < 0 ? undefined : i;
+  };
+  let cols: Record<string, number | undefined> = {};
+  let tagCols: number[] = [];
+  const resolve = (): void => {
+    cols = {
+      value: index(layout.value),
+      type: index(layout.typeColumn),
+      firstSeen: index(layout.firstSeen),
+      lastSeen: index(layout.lastSeen),
+      validUntil: index(layout.validUntil),
+      confidence: index(layout.confidence),
+    };
+    tagCols = (layout.tags ?? []).map(index).filter((i): i is number => i !== undefined);
+  };
+
+  lines(text).forEach((line, lineNo) => {
+    const trimmed = line.trim();
+    if (trimmed === '') return;
+    if (trimmed.startsWith('#')) {
+      if (!started) lastComment = trimmed.replace(/^#+\s*/, '');
+      return;
+    }
+    let cells: string[];
+    try {
+      cells = splitCsvLine(trimmed, delimiter);
+    } catch (e) {
+      report.errors.push({ index: lineNo, reason: (e as Error).message });
+      return;
+    }
+    if (!started) {
+      started = true;
+      if (mode === 'line' || (mode === 'auto' && namesHit(cells))) {
+        header = cells;
+        resolve();
+        if (cols.value === undefined) report.errors.push({ index: lineNo, reason: 'header has no value column' });
+        return;
+      }
+      if (lastComment !== undefined && (mode === 'comment' || mode === 'auto')) {
+        try {
+          const candidate = splitCsvLine(lastComment, delimiter);
+          if (mode === 'comment' || namesHit(candidate)) header = candidate;
+        } catch {
+          // not a header
+        }
+      }
+      resolve();
+      if (cols.value === undefined) report.errors.push({ reason: 'no value column (header not found)' });
+    }
+    if (cols.value === undefined) return;
+    const raw = cells[cols.value];
+    if (raw === undefined || raw === '') {
+      report.errors.push({ index: lineNo, reason: 'row without a value' });
+      return;
+    }
+    const value = withoutPort(raw);
+    let forced = layout.type;
+    if (forced === undefined && cols.type !== undefined) {
+      forced = layout.typeMap?.[(cells[cols.type] ?? '').toLowerCase()];
+      if (forced === undefined) {
+        report.unsupported++;
+        return;
+      }
+    }
+    const type = typeOf(value, forced);
+    if (type === undefined) {
+      report.unsupported++;
+      return;
+    }
+    const cell = (i: number | undefined): string | undefined => (i === undefined ? undefined : cells[i] || undefined);
+    const tags = tagCols.flatMap((i) =>
+      (cells[i] ?? '')
+        .split(layout.splitTags ?? ',')
+        .map((t) => t.trim())
+        .filter((t) => t !== '' && t.toLowerCase() !== 'none' && t.toLowerCase() !== 'n/a'),
+    );
+    const conf = Number(cell(cols.confidence));
+    report.indicators.push(
+      makeIndicator(type, value, options, {
+        tags,
+        confidence: cell(cols.confidence) !== undefined && conf >= 0 && conf <= 100 ? conf : undefined,
+        firstSeen: isoTime(cell(cols.firstSeen)),
+        lastSeen: isoTime(cell(cols.lastSeen)),
+        validUntil: isoTime(cell(cols.validUntil)),
+      }),
+    );
+  });
+  return report;
+}
+
+/**
+ * abuse.ch layouts. Feodo Tracker: the current `first_seen_utc,dst_ip,dst_port,c2_status,last_online,malware` header
+ * line and the older `# Firstseen,DstIP,DstPort,Malware` comment header. URLhaus: the current
+ * `# id,dateadded,url,url_status,last_online,threat,tags,urlhaus_link,reporter` and the older TLD feed
+ * `# Dateadded (UTC),URL,URL_status,Threat,Host,…`. ThreatFox: the CSV export
+ * `# "first_seen_utc","ioc_id","ioc_value","ioc_type","threat_type",…,"confidence_level",…,"tags",…`.
+ */
+export const CSV_PRESETS = {
+  feodoTracker: {
+    value: ['dst_ip', 'DstIP'],
+    type: 'ipv4',
+    firstSeen: ['first_seen_utc', 'Firstseen'],
+    lastSeen: ['last_online'],
+    tags: [['malware', 'Malware']],
+  },
+  urlhaus: {
+    value: ['url'],
+    type: 'url',
+    firstSeen: ['dateadded', 'Dateadded (UTC)'],
+    lastSeen: ['last_online'],
+    tags: [['threat'], ['tags']],
+  },
+  threatFox: {
+    value: ['ioc_value', 'ioc'],
+    typeColumn: ['ioc_type'],
+    typeMap: {
+      'ip:port': 'ipv4',
+      ip: 'ipv4',
+      domain: 'domain',
+      url: 'url',
+      md5_hash: 'md5',
+      sha1_hash: 'sha1',
+      sha256_hash: 'sha256',
+    },
+    firstSeen: ['first_seen_utc'],
+    lastSeen: ['last_seen_utc'],
+    confidence: ['confidence_level'],
+    tags: [['threat_type'], ['malware_printable'], ['tags']],
+  },
+} as const satisfies Record<string, CsvLayout>;
