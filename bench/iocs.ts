@@ -7,6 +7,7 @@
  */
 import type { ObservableType } from '../lib/alert/model';
 import { IocIndex, TLP_LEVELS, type Indicator, type IndicatorType } from '../lib/ioc';
+import { seeded } from '../test/lib/ioc/helpers';
 
 const SEED = 20260301;
 const FEEDS = ['feed-a', 'feed-b', 'feed-c', 'feed-d'];
@@ -24,17 +25,6 @@ const COUNTS: [IndicatorType, number][] = [
 const REPS = 5;
 
 type Row = { case: string; value: string; note: string };
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const u32 = (rnd: () => number): number => Math.floor(rnd() * 2 ** 32);
 const hex = (rnd: () => number, chars: number): string => {

@@ -484,6 +484,38 @@ function isCanonicalName(s: string, minLabels: number): boolean {
   return labels >= minLabels && !allDigits;
 }
 
+/** The matches of one address: its exact entry and the longest valid CIDR (index `i` of `table`) holding it. */
+function ipMatches(
+  out: IocMatch[] | null,
+  type: 'ipv4' | 'ipv6',
+  ip: string,
+  exact: IocSource[] | undefined,
+  table: CidrTable<Entry> | null,
+  i: number,
+  now: number,
+  obsType: ObservableType,
+  obsValue: string,
+  via: MatchVia,
+): IocMatch[] | null {
+  if (exact !== undefined) {
+    out = pushMatch(out, {
+      observable: { type: obsType, value: obsValue },
+      indicator: { type, value: ip },
+      via,
+      sources: exact,
+    });
+  }
+  if (i !== -1 && table !== null) {
+    out = pushMatch(out, {
+      observable: { type: obsType, value: obsValue },
+      indicator: { type: 'cidr', value: table.values[i] },
+      via: via === 'exact' ? 'cidr' : via,
+      sources: validSources(table.entries[i], now) as IocSource[],
+    });
+  }
+  return out;
+}
+
 export class IocIndex {
   private readonly feeds = new Map<string, FeedInfo>();
   /** Every data feed's values, merged; swapped whole on every change. */
@@ -699,24 +731,7 @@ export class IocIndex {
     if (allowEntry !== undefined && entryValidAt(allowEntry, now)) return out;
     const allowTable = this.allow.cidr4;
     if (allowTable !== null && longestValid(allowTable, allowTable.find4(n), now) !== -1) return out;
-    if (exact !== undefined) {
-      out = pushMatch(out, {
-        observable: { type: obsType, value: obsValue },
-        indicator: { type: 'ipv4', value: ip },
-        via,
-        sources: exact,
-      });
-    }
-    if (i !== -1) {
-      const t = table as CidrTable<Entry>;
-      out = pushMatch(out, {
-        observable: { type: obsType, value: obsValue },
-        indicator: { type: 'cidr', value: t.values[i] },
-        via: via === 'exact' ? 'cidr' : via,
-        sources: validSources(t.entries[i], now) as IocSource[],
-      });
-    }
-    return out;
+    return ipMatches(out, 'ipv4', ip, exact, table, i, now, obsType, obsValue, via);
   }
 
   private matchIpv6(
@@ -738,24 +753,7 @@ export class IocIndex {
     if (this.allowed('ipv6', ip, now)) return out;
     const allowTable = this.allow.cidr6;
     if (allowTable !== null && longestValid(allowTable, allowTable.find6(address()), now) !== -1) return out;
-    if (exact !== undefined) {
-      out = pushMatch(out, {
-        observable: { type: obsType, value: obsValue },
-        indicator: { type: 'ipv6', value: ip },
-        via,
-        sources: exact,
-      });
-    }
-    if (i !== -1) {
-      const t = table as CidrTable<Entry>;
-      out = pushMatch(out, {
-        observable: { type: obsType, value: obsValue },
-        indicator: { type: 'cidr', value: t.values[i] },
-        via: via === 'exact' ? 'cidr' : via,
-        sources: validSources(t.entries[i], now) as IocSource[],
-      });
-    }
-    return out;
+    return ipMatches(out, 'ipv6', ip, exact, table, i, now, obsType, obsValue, via);
   }
 
   /** A CIDR observable: the same CIDR, unless an allowlisted CIDR covers all of it. */
