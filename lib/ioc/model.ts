@@ -29,6 +29,11 @@ export interface Indicator {
   validUntil?: string;
   firstSeen?: string;
   lastSeen?: string;
+  /**
+   * The feed object it came from (a STIX indicator id, a MISP attribute uuid), so that a feed updated incrementally
+   * (TAXII `added_after`) can replace or revoke the indicators of one object. Not used for matching.
+   */
+  ref?: string;
 }
 
 /**

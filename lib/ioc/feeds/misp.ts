@@ -172,6 +172,7 @@ export function parseMispEvent(input: unknown, options: FeedParseOptions = {}): 
         if (options.feed !== undefined) ind.feed = options.feed;
         if (firstSeen) ind.firstSeen = firstSeen;
         if (lastSeen) ind.lastSeen = lastSeen;
+        if (typeof attr.uuid === 'string') ind.ref = attr.uuid;
         report.indicators.push(ind);
       }
     });

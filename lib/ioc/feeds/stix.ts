@@ -420,6 +420,7 @@ export function parseStixBundle(input: unknown, options: FeedParseOptions = {}):
       if (options.feed !== undefined) ind.feed = options.feed;
       if (validFrom) ind.validFrom = validFrom;
       if (validUntil) ind.validUntil = validUntil;
+      if (typeof o.id === 'string') ind.ref = o.id;
       report.indicators.push(ind);
     }
   });

@@ -167,6 +167,7 @@ describe('ioc/feeds/stix', () => {
         attack: ['T1071.001', 'T1566'],
         validFrom: '2026-01-01T00:00:00.000Z',
         validUntil: '2027-01-01T00:00:00.000Z',
+        ref: 'indicator--1',
       },
     );
     // sigma, AND of two IPs, FOLLOWEDBY, WITHIN, != and revoked.
