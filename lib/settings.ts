@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { JournalSync } from './intake/journal';
+import type { AllowlistSwitches } from './ioc/allowlists';
 
 /**
  * The `soar` section of Node-RED's settings.js, shared by our nodes. Everything is optional; `settings.js` at the
@@ -12,6 +13,8 @@ export interface SoarSettings {
   intakeToken?: string;
   /** `full` makes every commit of the journal and the store fsync (survives power loss); `normal` survives crashes. */
   sync?: JournalSync;
+  /** Switches for the IOC library's default allowlists (lib/ioc/allowlists), e.g. `{ "public-resolvers": false }`. */
+  allowlists?: AllowlistSwitches;
 }
 
 export function dataDir(soar: SoarSettings | undefined, userDir: string | undefined): string {

@@ -1,6 +1,7 @@
 /**
  * The one alert model every source is normalised into (DESIGN.md section 2: field names are public contract).
  */
+import type { IndicatorType, MatchVia, Tlp } from '../ioc/model';
 
 export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -36,6 +37,48 @@ export interface Observable {
   role: ObservableRole;
 }
 
+/**
+ * What the IOC library makes of an alert (set by `soar-ioc-match`, see lib/ioc/verdict for the rule): a match is
+ * `malicious` or `suspicious`; the alert is `unknown` when nothing matched.
+ */
+export const VERDICTS = ['malicious', 'suspicious', 'unknown'] as const;
+export type Verdict = (typeof VERDICTS)[number];
+export type MatchVerdict = Exclude<Verdict, 'unknown'>;
+
+/** How an observable met an indicator (lib/ioc/model `MatchVia`). */
+export const MATCH_VIAS = [
+  'exact',
+  'cidr',
+  'parent-domain',
+  'url-host',
+  'email-domain',
+] as const satisfies readonly MatchVia[];
+
+/** What one feed says about a matched indicator. */
+export interface AlertMatchSource {
+  feed: string;
+  /** 0–100. */
+  confidence: number;
+  tlp: Tlp;
+  tags: string[];
+  /** ATT&CK technique ids the feed gives for the indicator. */
+  attack: string[];
+  validUntil?: string;
+  lastSeen?: string;
+}
+
+/** One observable of the alert that matched one indicator of the IOC library. */
+export interface AlertMatch {
+  observable: Observable;
+  indicator: { type: IndicatorType; value: string };
+  via: MatchVia;
+  /** The highest confidence among `sources`. */
+  confidence: number;
+  verdict: MatchVerdict;
+  /** The feeds listing the indicator (those at or above the minimum confidence), in feed order. */
+  sources: AlertMatchSource[];
+}
+
 export interface AlertRule {
   id?: string;
   name?: string;
@@ -66,4 +109,8 @@ export interface Alert {
   host?: AlertHost;
   /** The original record, untouched. */
   raw: unknown;
+  /** IOC library matches of the observables (set by `soar-ioc-match`). */
+  matches?: AlertMatch[];
+  /** The worst verdict of `matches`, `unknown` without matches (set by `soar-ioc-match`). */
+  verdict?: Verdict;
 }

@@ -4,10 +4,70 @@
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import { ATTACK_ID_PATTERN } from './attack';
-import { ALERT_SOURCES, OBSERVABLE_ROLES, OBSERVABLE_TYPES, SEVERITIES } from './model';
+import { INDICATOR_TYPES, TLP_LEVELS } from '../ioc/model';
+import { ALERT_SOURCES, MATCH_VIAS, OBSERVABLE_ROLES, OBSERVABLE_TYPES, SEVERITIES, VERDICTS } from './model';
 
 // ISO 8601 / RFC 3339 date-time with a zone (ajv-formats is not a dependency, so a pattern instead of `format`).
 const DATE_TIME = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})$';
+
+const OBSERVABLE = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type', 'value', 'role'],
+  properties: {
+    type: { enum: [...OBSERVABLE_TYPES] },
+    value: { type: 'string', minLength: 1 },
+    role: { enum: [...OBSERVABLE_ROLES] },
+  },
+} as const;
+
+const ATTACK_IDS = {
+  type: 'array',
+  uniqueItems: true,
+  items: { type: 'string', pattern: ATTACK_ID_PATTERN.source },
+} as const;
+
+const CONFIDENCE = { type: 'number', minimum: 0, maximum: 100 } as const;
+
+/** An IOC library match as `soar-ioc-match` writes it (lib/ioc/verdict). */
+const MATCH = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['observable', 'indicator', 'via', 'confidence', 'verdict', 'sources'],
+  properties: {
+    observable: OBSERVABLE,
+    indicator: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['type', 'value'],
+      properties: {
+        type: { enum: [...INDICATOR_TYPES] },
+        value: { type: 'string', minLength: 1 },
+      },
+    },
+    via: { enum: [...MATCH_VIAS] },
+    confidence: CONFIDENCE,
+    verdict: { enum: VERDICTS.filter((v) => v !== 'unknown') },
+    sources: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['feed', 'confidence', 'tlp', 'tags', 'attack'],
+        properties: {
+          feed: { type: 'string', minLength: 1 },
+          confidence: CONFIDENCE,
+          tlp: { enum: [...TLP_LEVELS] },
+          tags: { type: 'array', items: { type: 'string' } },
+          attack: ATTACK_IDS,
+          validUntil: { type: 'string', pattern: DATE_TIME },
+          lastSeen: { type: 'string', pattern: DATE_TIME },
+        },
+      },
+    },
+  },
+} as const;
 
 export const ALERT_SCHEMA = {
   $schema: 'http://json-schema.org/draft-07/schema#',
@@ -45,20 +105,8 @@ export const ALERT_SCHEMA = {
         category: { type: 'string', minLength: 1 },
       },
     },
-    observables: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['type', 'value', 'role'],
-        properties: {
-          type: { enum: [...OBSERVABLE_TYPES] },
-          value: { type: 'string', minLength: 1 },
-          role: { enum: [...OBSERVABLE_ROLES] },
-        },
-      },
-    },
-    attack: { type: 'array', uniqueItems: true, items: { type: 'string', pattern: ATTACK_ID_PATTERN.source } },
+    observables: { type: 'array', items: OBSERVABLE },
+    attack: ATTACK_IDS,
     host: {
       type: 'object',
       additionalProperties: false,
@@ -68,6 +116,8 @@ export const ALERT_SCHEMA = {
       },
     },
     raw: {},
+    matches: { type: 'array', items: MATCH },
+    verdict: { enum: [...VERDICTS] },
   },
 } as const;
 

@@ -2,9 +2,10 @@
  * Pure changes to a case: what grouping an alert does to it, and what analysts and nodes record on it. The store
  * applies them inside one transaction, so each is an atomic read-modify-write.
  */
-import type { Alert, ObservableType, Severity } from '../alert/model';
+import type { Alert, AlertMatch, ObservableType, Severity } from '../alert/model';
 import { OBSERVABLE_TYPES, SEVERITIES } from '../alert/model';
 import { makeObservable } from '../alert/observables';
+import { worseVerdict } from '../ioc/verdict';
 import {
   ACTION_STATUSES,
   CASE_STATUSES,
@@ -98,6 +99,43 @@ function mergeArtifact(
   return artifact;
 }
 
+/** Marks an artifact as an IOC: the worse verdict wins (`malicious` is never downgraded), the feeds join its sources. */
+function markIoc(artifact: Artifact, match: AlertMatch): void {
+  artifact.ioc = true;
+  const verdict = worseVerdict<string | undefined>(artifact.verdict, match.verdict);
+  if (verdict !== undefined) artifact.verdict = verdict;
+  for (const s of match.sources) {
+    const source = `ioc:${s.feed}`;
+    if (!artifact.sources.includes(source)) artifact.sources.push(source);
+  }
+}
+
+/**
+ * The IOC matches of an alert (set by soar-ioc-match): the matched observables' artifacts become `ioc: true` with
+ * the match's verdict and `ioc:<feed>` sources. A matched observable the alert does not list (the alert was changed
+ * after matching) is added as an artifact all the same, counted once however many indicators it matched.
+ */
+function mergeMatches(
+  c: Case,
+  alert: Alert,
+  matches: readonly AlertMatch[],
+  now: string,
+  index: Map<string, Artifact> | undefined,
+): void {
+  const listed = new Set<string>();
+  for (const o of alert.observables) listed.add(o.type + '\n' + o.value);
+  for (const m of matches) {
+    const { type, value } = m.observable;
+    const key = type + '\n' + value;
+    let artifact = index ? index.get(key) : c.artifacts.find((a) => a.type === type && a.value === value);
+    if (artifact === undefined || !listed.has(key)) {
+      artifact = mergeArtifact(c, type, value, alert.source, now, true, index);
+      listed.add(key);
+    }
+    markIoc(artifact, m);
+  }
+}
+
 /** An alert entry with this message among the latest timeline entries (alerts of a few rules often interleave). */
 function recentAlertEntry(c: Case, message: string): TimelineEntry | undefined {
   for (let i = c.timeline.length - 1; i >= Math.max(0, c.timeline.length - FOLD_WITHIN); i--) {
@@ -108,7 +146,8 @@ function recentAlertEntry(c: Case, message: string): TimelineEntry | undefined {
 }
 
 /**
- * Adds an alert to a case: counted, its observables as artifacts, its ATT&CK ids as TTPs, severity raised, and a
+ * Adds an alert to a case: counted, its observables as artifacts (those its IOC `matches` name marked `ioc: true`
+ * with their verdict), its ATT&CK ids as TTPs, severity raised, and a
  * timeline entry — a run of alerts with the same title folds into one entry with a count, so that an alert storm
  * stays readable (and the case small).
  */
@@ -116,9 +155,11 @@ export function mergeAlert(c: Case, alert: Alert, now: string): void {
   c.alertCount += 1;
   c.alerts.push(alert.id);
   if (c.alerts.length > MAX_ALERT_IDS) c.alerts.splice(0, c.alerts.length - MAX_ALERT_IDS);
-  if (alert.observables.length > 0) {
+  const matches = alert.matches ?? [];
+  if (alert.observables.length > 0 || matches.length > 0) {
     const index = c.artifacts.length > 8 ? new Map(c.artifacts.map((a) => [a.type + '\n' + a.value, a])) : undefined;
     for (const o of alert.observables) mergeArtifact(c, o.type, o.value, alert.source, now, false, index);
+    if (matches.length > 0) mergeMatches(c, alert, matches, now, index);
   }
   for (const t of alert.attack) if (!c.ttps.includes(t)) c.ttps.push(t);
   const raised = higher(c.severity, alert.severity);

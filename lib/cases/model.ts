@@ -26,8 +26,12 @@ export interface Artifact {
   value: string;
   /** Whether the value matched the IOC library. */
   ioc: boolean;
+  /**
+   * `malicious` or `suspicious` from IOC matches (merged again, the worse verdict wins: `malicious` is never
+   * downgraded), or what an analyst or playbook set with `add-artifact`.
+   */
   verdict?: string;
-  /** The alert sources (suricata, wazuh, ...) that reported it. */
+  /** The alert sources (suricata, wazuh, ...) that reported it, and `ioc:<feed>` for each feed that listed it. */
   sources: string[];
   firstSeen: string;
   lastSeen: string;

@@ -17,3 +17,11 @@ export {
   type DefaultAllowlistName,
 } from './allowlists';
 export { CidrTable, ipv6ToBigInt, parseIpv4 } from './ranges';
+export { IocFeedStore, CHUNK_SIZE, type SavedFeedInfo } from './ioc-store';
+export {
+  acquireIocLibrary,
+  IocLibrary,
+  releaseIocLibrary,
+  type IocLibraryOptions,
+  type SaveFeedOptions,
+} from './library';

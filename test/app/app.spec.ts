@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { adminToken, startApp, type RunningApp } from '../helpers/app';
@@ -82,7 +82,15 @@ describe('npm start (the product as an app)', function () {
     const flows = await fetch(`${app.url}/flows`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(flows.status, 200);
     const types = ((await flows.json()) as { type: string }[]).map((n) => n.type);
-    for (const type of ['soar-alert-in', 'soar-normalize', 'soar-rule', 'soar-case', 'soar-case-type']) {
+    const expectedTypes = [
+      'soar-alert-in',
+      'soar-normalize',
+      'soar-ioc-feed',
+      'soar-ioc-match',
+      'soar-rule',
+      'soar-case',
+    ];
+    for (const type of [...expectedTypes, 'soar-case-type']) {
       assert.ok(types.includes(type), `${type} in the default flow: ${types.join()}`);
     }
     await assert.rejects(adminToken(app.url, 'admin', 'wrong-password'));
@@ -117,6 +125,41 @@ describe('npm start (the product as an app)', function () {
       return page.total === 2 ? page : undefined; // two Suricata alerts, two signatures
     });
     assert.ok(cases.items.some((c) => c.alerts.includes(ids[0])));
+  });
+
+  it('matches alerts against a feed file dropped into <data dir>/feeds/ and marks the case artifact as an IOC', async () => {
+    const env = { SOAR_INTAKE_TOKEN: 'ioc-test-token', SOAR_ADMIN_PASSWORD: 'ioc-test-password' };
+    const scanner = (suricata[0] as unknown as SuricataRecord).src_ip;
+    mkdirSync(join(tmp.dir, 'feeds'), { recursive: true });
+    const feedFile = join(tmp.dir, 'feeds', 'scanners.txt');
+    writeFileSync(feedFile, `# SSH scanners\n${scanner}\n`);
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(feedFile, past, past);
+    app = await startApp(tmp.dir, env);
+    const running = app;
+    const token = await adminToken(app.url, 'admin', env.SOAR_ADMIN_PASSWORD);
+    const auth = { headers: { authorization: `Bearer ${token}` } };
+
+    const lookup = await until(async () => {
+      const res = await fetch(`${running.url}/soar/iocs/lookup?value=${scanner}`, auth);
+      const body = (await res.json()) as { verdict: string; matches: { sources: { feed: string }[] }[] };
+      return body.verdict !== 'unknown' ? body : undefined;
+    });
+    assert.equal(lookup.verdict, 'suspicious');
+    assert.equal(lookup.matches[0].sources[0].feed, 'feeds/scanners.txt');
+
+    const res = await postAlert(app.url, env.SOAR_INTAKE_TOKEN, suricata[0]);
+    assert.equal(res.status, 202);
+    const { ids } = (await res.json()) as { ids: string[] };
+    const found = await until(async () => {
+      const page = (await (await fetch(`${running.url}/soar/cases?type=network-ids`, auth)).json()) as {
+        items: { alerts: string[]; artifacts: { type: string; value: string; ioc: boolean; verdict?: string }[] }[];
+      };
+      return page.items.find((c) => c.alerts.includes(ids[0]));
+    });
+    const artifact = found.artifacts.find((a) => a.value === scanner);
+    assert.equal(artifact?.ioc, true);
+    assert.equal(artifact?.verdict, 'suspicious');
   });
 
   it('keeps the user flows and prints no secret on later starts; takes secrets from the environment', async () => {

@@ -3,3 +3,4 @@ export * from './report';
 export * from './stix';
 export * from './misp';
 export * from './lists';
+export * from './detect';

@@ -1,0 +1,157 @@
+/**
+ * One entry point for feed content whose format is given or must be recognised (a file dropped into the feeds
+ * folder, a download, a message payload): STIX 2.x JSON, MISP event JSON, CSV (abuse.ch layouts recognised by
+ * their column names, or a layout given), FireHOL sets and plain lists.
+ */
+import { CSV_PRESETS, parseCsvFeed, parseFireholList, parsePlainList, type CsvLayout } from './lists';
+import { parseMispEvent } from './misp';
+import type { FeedParseOptions, FeedParseReport } from './report';
+import { parseStixBundle } from './stix';
+
+export const FEED_FORMATS = ['auto', 'stix', 'misp', 'csv', 'firehol', 'plain'] as const;
+export type FeedFormat = (typeof FEED_FORMATS)[number];
+export type CsvPresetName = keyof typeof CSV_PRESETS;
+
+export interface FeedContentOptions extends FeedParseOptions {
+  /** Default `auto`. */
+  format?: FeedFormat;
+  /** A file name or URL path: its extension helps `auto` (`.netset`, `.ipset`, `.csv`, `.json`). */
+  name?: string;
+  /** For CSV: a preset name or a layout; default: recognised from the column names. */
+  csv?: CsvPresetName | CsvLayout;
+}
+
+export interface FeedContentReport extends FeedParseReport {
+  /** The format the content was read as (never `auto`). */
+  format: Exclude<FeedFormat, 'auto'>;
+  /** For CSV: the preset used, when one was. */
+  csvPreset?: CsvPresetName;
+  /** For MISP: attributes kept as context, not indicators (`to_ids` false). */
+  context?: number;
+}
+
+/** Thrown when content cannot be read at all (not JSON of a known shape, CSV of unknown columns…). */
+export class FeedFormatError extends Error {}
+
+type Json = Record<string, unknown>;
+
+function isStix(data: unknown): boolean {
+  if (Array.isArray(data)) return data.length > 0 && data.every((o) => isStixObject(o));
+  if (data === null || typeof data !== 'object') return false;
+  const o = data as Json;
+  return o.type === 'bundle' || Array.isArray(o.objects) || isStixObject(o);
+}
+
+function isStixObject(o: unknown): boolean {
+  return (
+    o !== null && typeof o === 'object' && typeof (o as Json).type === 'string' && /--/.test(String((o as Json).id))
+  );
+}
+
+function isMisp(data: unknown): boolean {
+  if (Array.isArray(data)) return data.length > 0 && data.every(isMisp);
+  if (data === null || typeof data !== 'object') return false;
+  const o = data as Json;
+  return (o.Event !== null && typeof o.Event === 'object') || Array.isArray(o.response) || Array.isArray(o.Attribute);
+}
+
+/** A MISP feed's `manifest.json`: uuid → event summary. It names events; it holds no indicators. */
+export function isMispManifest(data: unknown): boolean {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return false;
+  const entries = Object.entries(data as Json);
+  return (
+    entries.length > 0 &&
+    entries.every(
+      ([k, v]) => /^[0-9a-f-]{36}$/i.test(k) && v !== null && typeof v === 'object' && 'info' in (v as Json),
+    )
+  );
+}
+
+function extension(name: string | undefined): string {
+  const m = /\.([a-z0-9]+)$/i.exec((name ?? '').split(/[?#]/)[0]);
+  return m ? m[1].toLowerCase() : '';
+}
+
+/** The CSV preset whose value column names a header in the first lines (comment or not), if any. */
+export function recogniseCsvPreset(text: string): CsvPresetName | undefined {
+  const head = text.slice(0, 16_384).split(/\r?\n/, 200);
+  const names = new Set<string>();
+  for (const line of head) {
+    for (const cell of line.replace(/^#\s*/, '').split(',')) names.add(cell.trim().replace(/^"|"$/g, '').toLowerCase());
+  }
+  const has = (column: readonly string[]) => column.some((c) => names.has(c.toLowerCase()));
+  // ThreatFox and URLhaus name their columns distinctly; Feodo's `dst_ip` last, as other feeds may reuse it.
+  for (const preset of ['threatFox', 'urlhaus', 'feodoTracker'] as const) {
+    if (has(CSV_PRESETS[preset].value)) return preset;
+  }
+  return undefined;
+}
+
+function looksLikeFirehol(text: string): boolean {
+  return /^#\s*ipv[46] hash:(ip|net) ipset/im.test(text.slice(0, 4096));
+}
+
+/** Parses feed content of a given or recognised format. Throws FeedFormatError when it cannot be read at all. */
+export function parseFeedContent(
+  content: string | Buffer | object,
+  options: FeedContentOptions = {},
+): FeedContentReport {
+  const { format: wanted = 'auto', name, csv, ...parse } = options;
+  let text: string | undefined;
+  let data: unknown;
+  if (Buffer.isBuffer(content)) text = content.toString('utf8');
+  else if (typeof content === 'string') text = content;
+  else data = content;
+  if (text !== undefined) text = text.replace(/^\uFEFF/, '');
+
+  const json = (): unknown => {
+    if (data !== undefined) return data;
+    try {
+      return (data = JSON.parse(text as string));
+    } catch (err) {
+      throw new FeedFormatError(`not JSON: ${(err as Error).message}`);
+    }
+  };
+  let format = wanted;
+  if (format === 'auto') {
+    const ext = extension(name);
+    const start = text?.trimStart()[0];
+    if (data !== undefined || start === '{' || start === '[') {
+      const value = json();
+      if (isStix(value)) format = 'stix';
+      else if (isMisp(value)) format = 'misp';
+      else if (isMispManifest(value)) {
+        throw new FeedFormatError('this is a MISP feed manifest: load the folder or URL that holds it as a MISP feed');
+      } else throw new FeedFormatError('JSON that is neither a STIX bundle nor a MISP event');
+    } else if (ext === 'netset' || ext === 'ipset' || looksLikeFirehol(text as string)) format = 'firehol';
+    else if (ext === 'csv' || (csv !== undefined && csv !== null)) format = 'csv';
+    else if (recogniseCsvPreset(text as string) !== undefined) format = 'csv';
+    else format = 'plain';
+  }
+  if (text === undefined && format !== 'stix' && format !== 'misp') {
+    throw new FeedFormatError(`${format} content must be text, not a ${Array.isArray(data) ? 'list' : typeof data}`);
+  }
+  switch (format) {
+    case 'stix':
+      return { format, ...parseStixBundle(json(), parse) };
+    case 'misp':
+      return { format, ...parseMispEvent(json(), parse) };
+    case 'csv': {
+      const source = text as string;
+      const preset = typeof csv === 'string' ? csv : csv === undefined ? recogniseCsvPreset(source) : undefined;
+      const layout: CsvLayout | undefined = typeof csv === 'object' ? csv : preset && CSV_PRESETS[preset];
+      if (layout === undefined) {
+        throw new FeedFormatError(
+          `CSV columns not recognised (known layouts: ${Object.keys(CSV_PRESETS).join(', ')}): give the value column`,
+        );
+      }
+      const report = parseCsvFeed(source, layout, parse);
+      return preset ? { format, csvPreset: preset, ...report } : { format, ...report };
+    }
+    case 'firehol':
+      return { format, ...parseFireholList(text as string, parse) };
+    case 'plain':
+      return { format, ...parsePlainList(text as string, parse) };
+  }
+  throw new FeedFormatError(`unknown feed format ${JSON.stringify(format)}`);
+}
