@@ -11,7 +11,7 @@
  *   reloads in full, and `forgetStale` retracts what the owner saved under another name (a renamed feed, a file
  *   that left the folder).
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { parseFeedContent, type CsvPresetName, type FeedContentReport, type FeedFormat } from './feeds/detect';
 import { parseStixBundle } from './feeds/stix';
 import type { FeedParseOptions, FeedParseReport } from './feeds/report';
@@ -140,14 +140,20 @@ export class FeedLoader {
         break;
       }
       case 'file': {
-        const content = await readFile(location).catch((err: NodeJS.ErrnoException) => {
+        const unreadable = (err: NodeJS.ErrnoException) => {
           throw new FeedRefreshError(`cannot read ${location}: ${err.code ?? err.message}`);
-        });
-        report = this.load(this.config.feed, this.parse(content, location), {});
+        };
+        const { size, mtimeMs } = await stat(location).catch(unreadable);
+        const state = this.currentState(this.config.feed);
+        if (state?.size === size && state.mtimeMs === mtimeMs) report = this.unchanged(this.config.feed);
+        else {
+          const content = await readFile(location).catch(unreadable);
+          report = this.load(this.config.feed, this.parse(content, location), { size, mtimeMs });
+        }
         break;
       }
       case 'url': {
-        const state = this.ownState(this.config.feed);
+        const state = this.currentState(this.config.feed);
         const got = await downloadFeed(location, {
           auth: this.config.auth,
           etag: state?.etag,

@@ -201,9 +201,9 @@ export = function (RED: NodeAPI) {
     if (source.kind !== 'message') {
       // Refresh at deploy (unchanged sources answer cheaply: 304, same file size and time, no new TAXII objects).
       setImmediate(() => !closed && refresh());
-      const minutes = Number(config.refreshMinutes);
-      if (minutes > 0) timer = setInterval(() => refresh(), Math.max(1, minutes) * 60_000);
       if (source.kind === 'directory') {
+        // A folder is watched, and scanned every minute for what fs.watch misses (network file systems).
+        timer = setInterval(() => refresh(), RESCAN_MS);
         try {
           mkdirSync(source.location, { recursive: true });
           watcher = watch(source.location, () => {
@@ -217,7 +217,9 @@ export = function (RED: NodeAPI) {
         } catch (err) {
           node.warn(`watching ${source.location}: ${(err as Error).message}; scanning every minute instead`);
         }
-        if (!timer) timer = setInterval(() => refresh(), RESCAN_MS);
+      } else {
+        const minutes = Number(config.refreshMinutes);
+        if (minutes > 0) timer = setInterval(() => refresh(), Math.max(1, minutes) * 60_000);
       }
     }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { acquireIocLibrary, releaseIocLibrary, type Indicator, type IocLibrary } from '../../../lib/ioc';
 import { FeedLoader, FeedRefreshError, type FeedSourceConfig } from '../../../lib/ioc/feed-loader';
@@ -75,6 +76,22 @@ describe('ioc/feed-loader', () => {
     assert.deepEqual(
       library.index.feedNames().filter((n) => !n.startsWith('allowlist:')),
       ['other'],
+    );
+  });
+
+  it('reads a file again only when its size or time changed', async () => {
+    const path = join(tmp.dir, 'list.txt');
+    writeFileSync(path, 'evil-four.badsite.xyz\n');
+    const loader = new FeedLoader(library, config({ feed: 'file', kind: 'file', location: path }));
+    assert.equal((await loader.refresh()).changed, true);
+    assert.equal((await loader.refresh()).changed, false);
+    writeFileSync(path, 'evil-four.badsite.xyz\nevil-five.badsite.xyz\n');
+    const again = await loader.refresh();
+    assert.equal(again.changed, true);
+    assert.equal(again.indicators, 2);
+    await assert.rejects(
+      new FeedLoader(library, config({ kind: 'file', location: join(tmp.dir, 'missing.txt') })).refresh(),
+      /cannot read .*missing\.txt: ENOENT/,
     );
   });
 
