@@ -126,6 +126,10 @@ module.exports = {
     dataDir,
     intakeToken: process.env.SOAR_INTAKE_TOKEN || secrets.intakeToken,
     sync: SYNC,
+    // The IOC library's default allowlists (values on them never match), each switchable, e.g.
+    // { private: true, 'public-resolvers': false }. On by default: loopback, link-local, reserved,
+    // documentation, example-domains, public-resolvers; off: private (RFC 1918 addresses can be real indicators).
+    allowlists: {},
   },
 
   // Offline by default: a SOC network is often closed, so nothing calls out.

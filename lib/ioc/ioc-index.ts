@@ -66,6 +66,8 @@ interface SourceRecord {
   readonly source: IocSource;
   readonly from: number;
   readonly until: number;
+  /** `[source]`, frozen, made on the first match: what a match on this record alone reports, shared by all. */
+  sources: readonly IocSource[] | undefined;
 }
 type Entry = SourceRecord | SourceRecord[];
 
@@ -92,9 +94,25 @@ function entryValidAt(entry: Entry, now: number): boolean {
   return false;
 }
 
-function optionalTime(value: unknown, field: string): string | undefined {
+/** Time strings already read during one load (feeds repeat them): the ISO form, or null when not a date. */
+type TimeCache = Map<string, string | null>;
+/** Past this many distinct time strings a load stops remembering new ones (the cache only saves parsing). */
+const TIME_CACHE_MAX = 100_000;
+
+function optionalTime(value: unknown, field: string, times: TimeCache): string | undefined {
   if (value === undefined || value === null) return undefined;
-  const ms = typeof value === 'string' ? Date.parse(value) : value instanceof Date ? value.getTime() : NaN;
+  if (typeof value === 'string') {
+    // Date.parse + toISOString cost about a microsecond; a feed holding a million rows has far fewer distinct times.
+    let iso = times.get(value);
+    if (iso === undefined) {
+      const parsed = Date.parse(value);
+      iso = Number.isNaN(parsed) ? null : new Date(parsed).toISOString();
+      if (times.size < TIME_CACHE_MAX) times.set(value, iso);
+    }
+    if (iso === null) throw new Error(`${field} is not a date: ${JSON.stringify(value)}`);
+    return iso;
+  }
+  const ms = value instanceof Date ? value.getTime() : NaN;
   if (Number.isNaN(ms)) throw new Error(`${field} is not a date: ${JSON.stringify(value)}`);
   return new Date(ms).toISOString();
 }
@@ -109,7 +127,7 @@ function stringList(value: unknown, field: string, pattern?: RegExp): readonly s
 }
 
 /** Validates the metadata of an indicator into a frozen shared record (throws with a reason). */
-function makeRecord(feed: string, ind: Indicator): SourceRecord {
+function makeRecord(feed: string, ind: Indicator, times: TimeCache): SourceRecord {
   const { confidence, tlp } = ind;
   if (typeof confidence !== 'number' || !(confidence >= 0 && confidence <= 100)) {
     throw new Error(`confidence must be a number from 0 to 100, not ${JSON.stringify(confidence)}`);
@@ -117,26 +135,90 @@ function makeRecord(feed: string, ind: Indicator): SourceRecord {
   if (typeof tlp !== 'string' || !TLPS.has(tlp)) {
     throw new Error(`tlp must be one of ${TLP_LEVELS.join(', ')}, not ${JSON.stringify(tlp)}`);
   }
-  const validFrom = optionalTime(ind.validFrom, 'validFrom');
-  const validUntil = optionalTime(ind.validUntil, 'validUntil');
+  const validFrom = optionalTime(ind.validFrom, 'validFrom', times);
+  const validUntil = optionalTime(ind.validUntil, 'validUntil', times);
   const from = validFrom === undefined ? -Infinity : Date.parse(validFrom);
   const until = validUntil === undefined ? Infinity : Date.parse(validUntil);
   if (until < from) throw new Error(`validUntil ${validUntil} is before validFrom ${validFrom}`);
-  const source: IocSource = {
+  const source: { -readonly [K in keyof IocSource]: IocSource[K] } = {
     feed,
     confidence,
     tlp: tlp as Tlp,
     tags: stringList(ind.tags, 'tags'),
     attack: stringList(ind.attack, 'attack', ATTACK_ID_PATTERN),
   };
-  const times = {
+  const optional = {
     validFrom,
     validUntil,
-    firstSeen: optionalTime(ind.firstSeen, 'firstSeen'),
-    lastSeen: optionalTime(ind.lastSeen, 'lastSeen'),
+    firstSeen: optionalTime(ind.firstSeen, 'firstSeen', times),
+    lastSeen: optionalTime(ind.lastSeen, 'lastSeen', times),
   };
-  for (const [k, v] of Object.entries(times)) if (v !== undefined) Object.assign(source, { [k]: v });
-  return { source: Object.freeze(source), from, until };
+  if (optional.validFrom !== undefined) source.validFrom = optional.validFrom;
+  if (optional.validUntil !== undefined) source.validUntil = optional.validUntil;
+  if (optional.firstSeen !== undefined) source.firstSeen = optional.firstSeen;
+  if (optional.lastSeen !== undefined) source.lastSeen = optional.lastSeen;
+  Object.freeze(source);
+  return { source, from, until, sources: undefined };
+}
+
+/** FNV-1a step over a string's characters. */
+function hashString(h: number, s: unknown): number {
+  if (typeof s !== 'string') return Math.imul(h ^ 0x5bd1e995, FNV_PRIME);
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
+  return Math.imul(h ^ 0x1f, FNV_PRIME);
+}
+
+function hashList(h: number, list: unknown): number {
+  if (!Array.isArray(list)) return hashString(h, list);
+  for (let i = 0; i < list.length; i++) h = hashString(h, list[i]);
+  return Math.imul(h ^ 0x1e, FNV_PRIME);
+}
+
+/**
+ * A hash of an indicator's metadata, equal for metadata `sameMetadata` calls equal. Computed over the characters
+ * in place: building a string key per indicator (JSON.stringify, or concatenation) and hashing that cost several
+ * times more, and keeping a million such keys for a feed whose every row differs costs a hundred megabytes.
+ */
+function metadataHash(ind: Indicator): number {
+  let h = FNV_OFFSET;
+  const c = ind.confidence;
+  h = Math.imul(h ^ (typeof c === 'number' ? (c * 1009) | 0 : 0x7777), FNV_PRIME);
+  h = hashString(h, ind.tlp);
+  h = hashList(h, ind.tags);
+  h = hashList(h, ind.attack);
+  h = hashString(h, ind.validFrom);
+  h = hashString(h, ind.validUntil);
+  h = hashString(h, ind.firstSeen);
+  // 30 bits: a small integer key, which a Map hashes and stores without allocating a heap number.
+  return hashString(h, ind.lastSeen) & 0x3fffffff;
+}
+
+function sameList(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Metadata equal field by field (`===`, lists element by element): `makeRecord` gives both the same result. */
+function sameMetadata(a: Indicator, b: Indicator): boolean {
+  return (
+    a.confidence === b.confidence &&
+    a.tlp === b.tlp &&
+    sameList(a.tags, b.tags) &&
+    sameList(a.attack, b.attack) &&
+    a.validFrom === b.validFrom &&
+    a.validUntil === b.validUntil &&
+    a.firstSeen === b.firstSeen &&
+    a.lastSeen === b.lastSeen
+  );
+}
+
+/** During one load: the record (or rejection reason) made for the first indicator of each distinct metadata. */
+interface RecordSlot {
+  readonly ind: Indicator;
+  readonly record: SourceRecord | string;
+  next: RecordSlot | undefined;
 }
 
 const PERCENT_ESCAPE = /%[0-9a-fA-F]{2}/g;
@@ -159,8 +241,79 @@ interface Canonical {
   value: string;
 }
 
+/**
+ * Whether a value is already in the canonical form `canonicalIndicator` would give it, judged by char-code loops:
+ * most feed values are, and this skips lib/alert/observables' regexes, ipaddr.js and URL parsing for them.
+ */
+function isCanonicalIndicator(type: IndicatorType, value: string, allow: boolean): boolean {
+  switch (type) {
+    case 'ipv4':
+      return parseIpv4(value) !== -1;
+    case 'domain':
+      return isCanonicalName(value, allow ? 1 : 2);
+    case 'md5':
+    case 'sha1':
+    case 'sha256':
+      return isCanonicalHash(value, HASH_LENGTHS[type]);
+    case 'cidr':
+      return isCanonicalCidr4(value);
+    case 'url':
+      return isCanonicalUrl(value);
+    default:
+      return false;
+  }
+}
+
+/** `a.b.c.d/p` with a canonical address, a prefix 0–32 written without leading zeros, and no host bits set. */
+function isCanonicalCidr4(value: string): boolean {
+  const slash = value.indexOf('/');
+  if (slash === -1) return false;
+  const address = parseIpv4(value.slice(0, slash));
+  if (address === -1) return false;
+  const digits = value.length - slash - 1;
+  if (digits < 1 || digits > 2) return false;
+  let prefix = 0;
+  for (let i = slash + 1; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+    prefix = prefix * 10 + (c - 48);
+  }
+  if (prefix > 32 || (digits === 2 && prefix < 10)) return false;
+  return prefix === 32 || address % 2 ** (32 - prefix) === 0;
+}
+
+/** Characters the WHATWG serialiser leaves alone in an http(s) path and query (`%` excluded: see below). */
+const URL_KEEPS = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&()*+,;=:@/?') {
+  URL_KEEPS[c.charCodeAt(0)] = 1;
+}
+
+/**
+ * An http(s) URL the WHATWG serialisation and `normalisePercentEncoding` leave as it is: lower-case scheme, a
+ * canonical host name (no IDNA `xn--` label, no last label the host parser reads as a number) or dotted-quad IPv4,
+ * no port or user info, a path, and only characters that are never escaped or rewritten: no `%`, `#`, `'`,
+ * backslash, whitespace or non-ASCII, and no `/.` (dot segments). Anything else takes the full parse.
+ */
+function isCanonicalUrl(value: string): boolean {
+  const at = value.startsWith('http://') ? 7 : value.startsWith('https://') ? 8 : -1;
+  if (at === -1) return false;
+  const slash = value.indexOf('/', at);
+  if (slash === -1) return false;
+  const host = value.slice(at, slash);
+  if (parseIpv4(host) === -1) {
+    if (!isCanonicalName(host, 1) || host.includes('xn--')) return false;
+    if (host.startsWith('0x', host.lastIndexOf('.') + 1)) return false;
+  }
+  for (let i = slash; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 128 || URL_KEEPS[c] === 0) return false;
+  }
+  return !value.includes('/.', slash);
+}
+
 /** The canonical type and value, or a reason. Allowlists may name a single-label domain (a reserved TLD). */
 function canonicalIndicator(type: IndicatorType, value: string, allow: boolean): Canonical | string {
+  if (isCanonicalIndicator(type, value, allow)) return { type, value };
   const obs = makeObservable(type === 'domain' && allow ? 'hostname' : type, value, 'related');
   if (obs === null) return `${JSON.stringify(value)} is not a valid ${type}`;
   const canonicalType = obs.type === 'hostname' ? 'domain' : (obs.type as IndicatorType);
@@ -172,7 +325,7 @@ function cidrInput(value: string, entry: Entry): { v6: boolean; input: CidrInput
   const address = value.slice(0, slash);
   const prefix = Number(value.slice(slash + 1));
   const v6 = address.includes(':');
-  const start = v6 ? ipv6ToBigInt(address) : BigInt(parseIpv4(address));
+  const start = v6 ? ipv6ToBigInt(address) : parseIpv4(address);
   return { v6, input: { start, prefix, value, entry } };
 }
 
@@ -273,7 +426,8 @@ function buildFeed(
   indicators: readonly Indicator[],
   allow: boolean,
 ): { info: FeedInfo; maps: FeedMaps; result: ReplaceFeedResult } {
-  const records = new Map<string, SourceRecord | string>();
+  const records = new Map<number, RecordSlot>();
+  const times: TimeCache = new Map();
   const maps: FeedMaps = new Map();
   const errors: RejectedIndicator[] = [];
   let rejected = 0;
@@ -301,24 +455,19 @@ function buildFeed(
       continue;
     }
     // Indicators sharing the same metadata share one record: validate once per distinct metadata.
-    const key = JSON.stringify([
-      ind.confidence,
-      ind.tlp,
-      ind.tags,
-      ind.attack,
-      ind.validFrom,
-      ind.validUntil,
-      ind.firstSeen,
-      ind.lastSeen,
-    ]);
-    let record = records.get(key);
-    if (record === undefined) {
+    const hash = metadataHash(ind);
+    const first = records.get(hash);
+    let slot = first;
+    while (slot !== undefined && !sameMetadata(slot.ind, ind)) slot = slot.next;
+    let record: SourceRecord | string;
+    if (slot !== undefined) record = slot.record;
+    else {
       try {
-        record = makeRecord(name, ind);
+        record = makeRecord(name, ind, times);
       } catch (err) {
         record = (err as Error).message;
       }
-      records.set(key, record);
+      records.set(hash, { ind, record, next: first });
     }
     if (typeof record === 'string') {
       reject(i, ind.value, record);
@@ -380,6 +529,11 @@ function combine(
     const adding = add?.get(type);
     if (!dropping && (adding === undefined || adding.size === 0)) continue;
     let m: Map<string, Entry>;
+    if (!dropping && old.maps[type].size === 0 && adding !== undefined) {
+      // Nothing to merge with: the feed's own new map (built for this load, never shared yet) is the combined one.
+      maps[type] = adding;
+      continue;
+    }
     if (!dropping) m = new Map(old.maps[type]);
     else {
       m = new Map();
@@ -428,7 +582,11 @@ function longestValid(table: CidrTable<Entry>, found: number, now: number): numb
 
 /** The sources of an entry valid now, or undefined when none is (allocates only when one is). */
 function validSources(entry: Entry, now: number): IocSource[] | undefined {
-  if (!Array.isArray(entry)) return isValidAt(entry, now) ? [entry.source] : undefined;
+  if (!Array.isArray(entry)) {
+    if (!isValidAt(entry, now)) return undefined;
+    // Freezing an array costs more than making it: once per record, on its first match, not per load or per match.
+    return (entry.sources ??= Object.freeze([entry.source])) as IocSource[];
+  }
   let out: IocSource[] | undefined;
   for (const r of entry) if (isValidAt(r, now)) (out ??= []).push(r.source);
   return out;
@@ -660,13 +818,15 @@ export class IocIndex {
     return out ?? NO_MATCHES;
   }
 
-  /** `lookup` over every observable of an alert; each match carries the observable's role. */
+  /**
+   * `lookup` over every observable of an alert; each match carries the observable's role. The matches are copies
+   * with the role set: `lookup`'s own results share frozen parts (their `sources`) and are not changed.
+   */
   lookupAlert(alert: Pick<Alert, 'observables'>, now: Date | number = Date.now()): IocMatch[] {
     const out: IocMatch[] = [];
     for (const o of alert.observables) {
       for (const m of this.lookup(o.type, o.value, now)) {
-        m.observable.role = o.role;
-        out.push(m);
+        out.push({ ...m, observable: { ...m.observable, role: o.role } });
       }
     }
     return out;
@@ -761,7 +921,7 @@ export class IocIndex {
     const { v6, input } = cidrInput(value, []);
     const table = v6 ? this.allow.cidr6 : this.allow.cidr4;
     if (table !== null) {
-      let i = v6 ? table.find6(input.start) : table.find4(Number(input.start));
+      let i = v6 ? table.find6(input.start as bigint) : table.find4(Number(input.start));
       for (; i !== -1; i = table.parents[i]) {
         if (table.prefixes[i] <= input.prefix && entryValidAt(table.entries[i], now)) return null;
       }

@@ -44,8 +44,8 @@ export function ipv6ToBigInt(s: string): bigint {
 }
 
 export interface CidrInput<T> {
-  /** Network address (host bits zero) as a number of `bits` bits. */
-  start: bigint;
+  /** Network address (host bits zero) as a number of `bits` bits (an IPv4 one may be a plain number). */
+  start: bigint | number;
   prefix: number;
   /** The canonical CIDR text. */
   value: string;
@@ -80,7 +80,9 @@ export class CidrTable<T> {
    * prefixes nest or are disjoint, so a stack sweep over them sorted by start gives the ranges.
    */
   static build<T>(bits: 32 | 128, input: CidrInput<T>[]): CidrTable<T> {
-    const cidrs = [...input].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.prefix - b.prefix));
+    if (bits === 32) return CidrTable.build4(input);
+    const cidrs = input.map((c) => ({ ...c, start: BigInt(c.start) }));
+    cidrs.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.prefix - b.prefix));
     const count = cidrs.length;
     const ends: bigint[] = new Array<bigint>(count);
     const parents = new Int32Array(count);
@@ -118,28 +120,87 @@ export class CidrTable<T> {
       const top = stack.pop() as number;
       if (ends[top] < max) emit(ends[top] + 1n, stack.length > 0 ? stack[stack.length - 1] : -1);
     }
-    const starts4 = bits === 32 ? Uint32Array.from(segStarts, (s) => Number(s)) : null;
-    let index4: Uint32Array | null = null;
-    if (starts4 !== null) {
-      index4 = new Uint32Array(65537);
-      let r = 0;
-      for (let k = 0; k < 65536; k++) {
-        const first = k * 65536;
-        while (r + 1 < starts4.length && starts4[r + 1] <= first) r++;
-        index4[k] = r;
-      }
-      index4[65536] = starts4.length - 1;
-    }
     return new CidrTable(
       cidrs.map((c) => c.value),
       cidrs.map((c) => c.entry),
       prefixes,
       parents,
-      starts4,
-      bits === 32 ? null : segStarts,
+      null,
+      segStarts,
       Int32Array.from(segOwners),
-      index4,
+      null,
     );
+  }
+
+  /**
+   * The IPv4 build: the same sweep as for IPv6, but in plain numbers (every IPv4 address and range end is exact in
+   * a double), sorting an index array by two typed arrays: about ten times faster than BigInt arithmetic for 100,000
+   * CIDRs.
+   */
+  private static build4<T>(input: CidrInput<T>[]): CidrTable<T> {
+    const count = input.length;
+    const inStarts = new Float64Array(count);
+    const order = new Uint32Array(count);
+    for (let i = 0; i < count; i++) {
+      inStarts[i] = Number(input[i].start);
+      order[i] = i;
+    }
+    order.sort((a, b) => inStarts[a] - inStarts[b] || input[a].prefix - input[b].prefix);
+    const values = new Array<string>(count);
+    const entries = new Array<T>(count);
+    const parents = new Int32Array(count);
+    const prefixes = new Uint8Array(count);
+    const starts = new Float64Array(count);
+    const ends = new Float64Array(count);
+    for (let i = 0; i < count; i++) {
+      const c = input[order[i]];
+      values[i] = c.value;
+      entries[i] = c.entry;
+      prefixes[i] = c.prefix;
+      starts[i] = inStarts[order[i]];
+      ends[i] = starts[i] + 2 ** (32 - c.prefix) - 1;
+    }
+    // At most two ranges per CIDR (its start, and the parent's resumption after it) plus the initial gap.
+    const segStarts = new Float64Array(2 * count + 1);
+    const segOwners = new Int32Array(2 * count + 1);
+    segOwners[0] = -1;
+    let segs = 1;
+    const emit = (start: number, owner: number): void => {
+      const last = segs - 1;
+      if (segStarts[last] === start) {
+        segOwners[last] = owner;
+        if (last > 0 && segOwners[last - 1] === owner) segs--;
+      } else if (segOwners[last] !== owner) {
+        segStarts[segs] = start;
+        segOwners[segs] = owner;
+        segs++;
+      }
+    };
+    const stack = new Int32Array(33);
+    let depth = 0;
+    for (let i = 0; i < count; i++) {
+      while (depth > 0 && ends[stack[depth - 1]] < starts[i]) {
+        const top = stack[--depth];
+        emit(ends[top] + 1, depth > 0 ? stack[depth - 1] : -1);
+      }
+      parents[i] = depth > 0 ? stack[depth - 1] : -1;
+      emit(starts[i], i);
+      stack[depth++] = i;
+    }
+    while (depth > 0) {
+      const top = stack[--depth];
+      if (ends[top] < 0xffffffff) emit(ends[top] + 1, depth > 0 ? stack[depth - 1] : -1);
+    }
+    const starts4 = Uint32Array.from(segStarts.subarray(0, segs));
+    const index4 = new Uint32Array(65537);
+    let r = 0;
+    for (let k = 0; k < 65536; k++) {
+      const first = k * 65536;
+      while (r + 1 < starts4.length && starts4[r + 1] <= first) r++;
+      index4[k] = r;
+    }
+    index4[65536] = starts4.length - 1;
+    return new CidrTable(values, entries, prefixes, parents, starts4, null, segOwners.slice(0, segs), index4);
   }
 
   /** Index of the longest CIDR containing the IPv4 address (as from `parseIpv4`), or -1. */
@@ -174,49 +235,56 @@ export class CidrTable<T> {
 }
 
 /**
- * IPv4 addresses (as from `parseIpv4`) to values: sorted keys in a Uint32Array with a per-/16 index, so a lookup
- * from a parsed address is a short binary search over a few keys, with no string hashing.
+ * IPv4 addresses (as from `parseIpv4`) to values: an open-addressing hash table over a Uint32Array of keys (linear
+ * probing, at most half full), so a lookup from a parsed address is one or two probes of a typed array and never
+ * hashes a string. Key 0 marks an empty slot; the address 0.0.0.0 itself is kept aside in `zero`.
  */
 export class Ipv4Table<T> {
   private constructor(
     private readonly keys: Uint32Array,
-    private readonly values: readonly T[],
-    /** Per value of the top 16 bits, the first key position at or above that /16 (one entry more for the end). */
-    private readonly index: Uint32Array,
+    private readonly values: readonly (T | undefined)[],
+    /** log2 of the slot count: a Fibonacci hash's top `bits` bits pick the first slot. */
+    private readonly shift: number,
+    private readonly zero: T | undefined,
+    readonly size: number,
   ) {}
 
-  get size(): number {
-    return this.keys.length;
-  }
-
+  /** Builds the table; a later pair for the same address replaces an earlier one. */
   static build<T>(input: Iterable<readonly [number, T]>): Ipv4Table<T> {
-    const pairs = [...input].sort((a, b) => a[0] - b[0]);
-    const keys = Uint32Array.from(pairs, (p) => p[0]);
-    const values = pairs.map((p) => p[1]);
-    const index = new Uint32Array(65537);
-    let r = 0;
-    for (let k = 0; k < 65536; k++) {
-      const first = k * 65536;
-      while (r < keys.length && keys[r] < first) r++;
-      index[k] = r;
+    const pairs = Array.isArray(input) ? (input as readonly (readonly [number, T])[]) : [...input];
+    let bits = 4;
+    while (1 << bits < 2 * pairs.length) bits++;
+    const keys = new Uint32Array(1 << bits);
+    const values = new Array<T | undefined>(1 << bits).fill(undefined);
+    const mask = (1 << bits) - 1;
+    let zero: T | undefined;
+    let size = 0;
+    for (const [address, value] of pairs) {
+      if (address === 0) {
+        if (zero === undefined) size++;
+        zero = value;
+        continue;
+      }
+      let slot = Math.imul(address, 0x9e3779b1) >>> (32 - bits);
+      while (keys[slot] !== 0 && keys[slot] !== address) slot = (slot + 1) & mask;
+      if (keys[slot] === 0) size++;
+      keys[slot] = address;
+      values[slot] = value;
     }
-    index[65536] = keys.length;
-    return new Ipv4Table(keys, values, index);
+    return new Ipv4Table(keys, values, 32 - bits, zero, size);
   }
 
   /** The value stored for the address, or undefined. */
   get(address: number): T | undefined {
+    if (address === 0) return this.zero;
     const keys = this.keys;
-    const k = address >>> 16;
-    let lo = this.index[k];
-    let hi = this.index[k + 1];
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const key = keys[mid];
-      if (key === address) return this.values[mid];
-      if (key < address) lo = mid + 1;
-      else hi = mid;
+    const mask = keys.length - 1;
+    let slot = Math.imul(address, 0x9e3779b1) >>> this.shift;
+    for (;;) {
+      const key = keys[slot];
+      if (key === address) return this.values[slot];
+      if (key === 0) return undefined;
+      slot = (slot + 1) & mask;
     }
-    return undefined;
   }
 }

@@ -301,8 +301,25 @@ function fromPattern(e: StixPatternExpr): Extracted {
   return { found: [], unsupported: 1 };
 }
 
+/**
+ * The commonest pattern, one equality in one observation (`[ipv4-addr:value = '198.51.100.7']`, `[file:hashes.'SHA-256'
+ * = '…']`), with no escapes in the literal: what the tokenizer and parser make of it, read by one regex.
+ */
+const SIMPLE_PATTERN = /^\s*\[\s*([A-Za-z0-9_.:-]*:[A-Za-z0-9_.:-]*(?:\.'[^'\\]*')?)\s*=\s*'([^'\\]*)'\s*\]\s*$/;
+
 /** The indicators a STIX pattern names and how many of its parts are unsupported (throws when it does not parse). */
 export function stixPatternIndicators(pattern: string): Extracted {
+  const simple = SIMPLE_PATTERN.exec(pattern);
+  if (simple !== null) {
+    const ind = stixComparisonIndicator({
+      kind: 'cmp',
+      path: simple[1],
+      operator: '=',
+      value: simple[2],
+      negated: false,
+    });
+    return ind ? { found: [ind], unsupported: 0 } : { found: [], unsupported: 1 };
+  }
   return fromPattern(parseStixPattern(pattern));
 }
 
@@ -342,6 +359,18 @@ function attackIds(o: StixObject | undefined): string[] {
   return ids;
 }
 
+/** Past this many distinct time strings a parse stops remembering new ones (the cache only saves work). */
+const TIME_CACHE_MAX = 100_000;
+
+/** `isoTime`, remembering each distinct string (bundles repeat times; `Date` parsing and formatting is the cost). */
+function cachedIsoTime(value: unknown, cache: Map<string, string | undefined>): string | undefined {
+  if (typeof value !== 'string') return isoTime(value);
+  if (cache.has(value)) return cache.get(value);
+  const iso = isoTime(value);
+  if (cache.size < TIME_CACHE_MAX) cache.set(value, iso);
+  return iso;
+}
+
 /**
  * Indicators from a STIX 2.x bundle (or a TAXII envelope `{objects}`, an array of objects, or one object).
  * `errors[].index` is the object's position in the object list.
@@ -355,12 +384,20 @@ export function parseStixBundle(input: unknown, options: FeedParseOptions = {}):
     report.errors.push({ reason: (e as Error).message });
     return report;
   }
-  const byId = new Map<string, StixObject>();
-  for (const o of objects) if (o && typeof o.id === 'string') byId.set(o.id, o);
+  // Objects by id, built only when a relationship or a custom marking needs it (a bundle of a million indicators
+  // and nothing else never does).
+  let byIdMap: Map<string, StixObject> | undefined;
+  const byId = (): Map<string, StixObject> => {
+    if (byIdMap === undefined) {
+      byIdMap = new Map();
+      for (const o of objects) if (o && typeof o.id === 'string') byIdMap.set(o.id, o);
+    }
+    return byIdMap;
+  };
   const indicated = new Map<string, string[]>();
   for (const o of objects) {
     if (o?.type !== 'relationship' || o.relationship_type !== 'indicates' || typeof o.source_ref !== 'string') continue;
-    const target = byId.get(String(o.target_ref));
+    const target = byId().get(String(o.target_ref));
     if (target?.type !== 'attack-pattern') continue;
     const list = indicated.get(o.source_ref) ?? [];
     list.push(...attackIds(target));
@@ -369,13 +406,14 @@ export function parseStixBundle(input: unknown, options: FeedParseOptions = {}):
   const markingTlp = (ref: string): Tlp | undefined => {
     const known = STIX_TLP_MARKINGS[ref];
     if (known) return known;
-    const m = byId.get(ref);
+    const m = byId().get(ref);
     if (!m) return undefined;
     const def = m.definition as StixObject | undefined;
     if (m.definition_type === 'tlp' && typeof def?.tlp === 'string') return tlpFromName(def.tlp);
     return typeof m.name === 'string' ? tlpFromName(m.name) : undefined;
   };
 
+  const times = new Map<string, string | undefined>();
   objects.forEach((o, index) => {
     if (o === null || typeof o !== 'object' || o.type !== 'indicator') return;
     if (o.revoked === true || (o.pattern_type !== undefined && o.pattern_type !== 'stix')) {
@@ -406,8 +444,8 @@ export function parseStixBundle(input: unknown, options: FeedParseOptions = {}):
         : (options.confidence ?? DEFAULT_CONFIDENCE);
     const tags = distinct([...strings(o.labels), ...strings(o.indicator_types), ...(options.tags ?? [])]);
     const attack = distinct([...attackIds(o), ...(typeof o.id === 'string' ? (indicated.get(o.id) ?? []) : [])]);
-    const validFrom = isoTime(o.valid_from);
-    const validUntil = isoTime(o.valid_until);
+    const validFrom = cachedIsoTime(o.valid_from, times);
+    const validUntil = cachedIsoTime(o.valid_until, times);
     for (const f of extracted.found) {
       const ind: Indicator = {
         type: f.type,

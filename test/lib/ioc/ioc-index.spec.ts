@@ -641,3 +641,67 @@ describe('IocIndex', () => {
     });
   });
 });
+
+describe('IocIndex loading fast paths', () => {
+  it('stores the canonical form whether or not a value takes the fast path', () => {
+    const cases: [Indicator['type'], string, string][] = [
+      ['url', 'http://a.example/x/y.php?q=1&r=2', 'http://a.example/x/y.php?q=1&r=2'],
+      ['url', 'HTTP://A.Example/x', 'http://a.example/x'],
+      ['url', 'http://a.example', 'http://a.example/'],
+      ['url', 'http://a.example:80/x', 'http://a.example/x'],
+      ['url', 'http://a.example/./b/../c', 'http://a.example/c'],
+      ['url', 'http://a.example/%7e%2f', 'http://a.example/~%2F'],
+      ['url', "http://a.example/it's?q='x'", "http://a.example/it's?q=%27x%27"],
+      ['url', 'http://0x7f.1/x', 'http://127.0.0.1/x'],
+      ['url', 'http://1.2.3/x', 'http://1.2.0.3/x'],
+      ['url', 'https://b.example/a b', 'https://b.example/a%20b'],
+      ['cidr', '10.1.2.0/24', '10.1.2.0/24'],
+      ['cidr', '10.1.2.3/24', '10.1.2.0/24'],
+      ['cidr', '10.0.0.0/08', '10.0.0.0/8'],
+      ['cidr', '0.0.0.0/0', '0.0.0.0/0'],
+      ['ipv4', '1.2.3.4', '1.2.3.4'],
+      ['domain', 'Evil.Example.', 'evil.example'],
+      ['md5', 'D41D8CD98F00B204E9800998ECF8427E', 'd41d8cd98f00b204e9800998ecf8427e'],
+    ];
+    for (const [type, value, canonical] of cases) {
+      const idx = index({ f: [ind(type, value)] });
+      const obsType = type === 'cidr' ? 'cidr' : type;
+      const found = idx.lookup(obsType, canonical, NOW);
+      assert.deepEqual(
+        found.map((m) => m.indicator.value),
+        [canonical],
+        `${value} → ${canonical}`,
+      );
+    }
+    const rejected = new IocIndex({ defaultAllowlists: false }).replaceFeed('f', [
+      ind('cidr', '10.0.0.0/33'),
+      ind('url', 'http://a b/x'),
+      ind('ipv4', '01.2.3.4'),
+    ]);
+    assert.equal(rejected.rejected, 3);
+  });
+
+  it('shares one source between indicators with equal metadata, and only then', () => {
+    const idx = index({
+      f: [
+        ind('ipv4', '1.1.1.1', { tags: ['a', 'b'] }),
+        ind('ipv4', '1.1.1.2', { tags: ['a', 'b'] }),
+        ind('ipv4', '1.1.1.3', { tags: ['a,b'] }),
+        ind('ipv4', '1.1.1.4', { tags: ['a', 'b'], lastSeen: '2026-01-01' }),
+      ],
+    });
+    const source = (ip: string) => idx.lookup('ipv4', ip, NOW)[0].sources[0];
+    assert.equal(source('1.1.1.1'), source('1.1.1.2'));
+    assert.notEqual(source('1.1.1.1'), source('1.1.1.3'));
+    assert.deepEqual(source('1.1.1.3').tags, ['a,b']);
+    assert.equal(source('1.1.1.4').lastSeen, '2026-01-01T00:00:00.000Z');
+    assert.ok(Object.isFrozen(idx.lookup('ipv4', '1.1.1.1', NOW)[0].sources));
+  });
+
+  it('lookupAlert sets roles on copies, leaving lookup results as they were', () => {
+    const idx = index({ f: [ind('ipv4', '45.9.148.3')] });
+    const alert = { observables: [{ type: 'ipv4' as const, value: '45.9.148.3', role: 'source' as const }] };
+    assert.equal(idx.lookupAlert(alert, NOW)[0].observable.role, 'source');
+    assert.equal(idx.lookup('ipv4', '45.9.148.3', NOW)[0].observable.role, undefined);
+  });
+});

@@ -100,4 +100,62 @@ describe('ioc ranges', () => {
       assert.equal(Ipv4Table.build([]).get(0), undefined);
     });
   });
+
+  describe('Ipv4Table (open addressing)', () => {
+    it('holds 0.0.0.0 and 255.255.255.255 and tells them from misses', () => {
+      const table = Ipv4Table.build([
+        [0, 'zero'],
+        [0xffffffff, 'all'],
+      ] as const);
+      assert.equal(table.size, 2);
+      assert.equal(table.get(0), 'zero');
+      assert.equal(table.get(0xffffffff), 'all');
+      assert.equal(table.get(1), undefined);
+      assert.equal(table.get(0xfffffffe), undefined);
+      assert.equal(Ipv4Table.build([[1, 'one']] as const).get(0), undefined);
+    });
+
+    it('probes past colliding keys, for hits and misses, and keeps the last value of a repeated key', () => {
+      // Addresses whose Fibonacci hash picks the same first slot of the 16-slot table a few keys get.
+      const slot = (a: number): number => Math.imul(a, 0x9e3779b1) >>> 28;
+      const colliding: number[] = [];
+      for (let a = 1; colliding.length < 6; a++) if (slot(a) === slot(1)) colliding.push(a);
+      const table = Ipv4Table.build(colliding.slice(0, 5).map((a, i) => [a, i] as const));
+      assert.equal(table.size, 5);
+      colliding.slice(0, 5).forEach((a, i) => assert.equal(table.get(a), i));
+      assert.equal(table.get(colliding[5]), undefined);
+      const again = Ipv4Table.build([[7, 'a'] as const, [7, 'b'] as const]);
+      assert.equal(again.size, 1);
+      assert.equal(again.get(7), 'b');
+    });
+  });
+
+  describe('CidrTable (IPv4 build)', () => {
+    it('finds the longest prefix a naive scan finds, for random nested CIDRs', () => {
+      const rnd = seeded(23);
+      const cidrs = new Map<string, { start: number; prefix: number }>();
+      while (cidrs.size < 2000) {
+        const prefix = Math.floor(rnd() * 33);
+        const n = Math.floor(rnd() * 2 ** 32);
+        const start = prefix === 0 ? 0 : n - (n % 2 ** (32 - prefix));
+        cidrs.set(`${ipv4String(start)}/${prefix}`, { start, prefix });
+      }
+      const input = [...cidrs].map(([value, c]) => ({ start: c.start, prefix: c.prefix, value, entry: value }));
+      const table = CidrTable.build(32, input);
+      for (let i = 0; i < 5000; i++) {
+        const ip = Math.floor(rnd() * 2 ** 32);
+        let best: string | undefined;
+        let bestPrefix = -1;
+        for (const c of input) {
+          const size = 2 ** (32 - c.prefix);
+          if (ip >= c.start && ip < c.start + size && c.prefix > bestPrefix) {
+            best = c.value;
+            bestPrefix = c.prefix;
+          }
+        }
+        const found = table.find4(ip);
+        assert.equal(found === -1 ? undefined : table.values[found], best, ipv4String(ip));
+      }
+    });
+  });
 });

@@ -189,4 +189,31 @@ describe('ioc/feeds/lists', () => {
     assert.deepEqual(splitCsvLine('"a,b","c""d", e ,'), ['a,b', 'c"d', 'e', '']);
     assert.throws(() => splitCsvLine('"a'));
   });
+
+  describe('splitCsvLine with quotes (the indexOf path)', () => {
+    it('splits like RFC 4180 and keeps the odd cases of the character loop', () => {
+      assert.deepEqual(splitCsvLine('a,"b,c",d'), ['a', 'b,c', 'd']);
+      assert.deepEqual(splitCsvLine('"a""b",c'), ['a"b', 'c']);
+      assert.deepEqual(splitCsvLine('x"y,z'), ['x"y', 'z']);
+      assert.deepEqual(splitCsvLine('"ab"cd,e'), ['abcd', 'e']);
+      assert.deepEqual(splitCsvLine(' "q" ,r'), ['q', 'r']);
+      assert.deepEqual(splitCsvLine('"",""'), ['', '']);
+      assert.deepEqual(splitCsvLine('a;;"b;;c";;d', ';;'), ['a', 'b;;c', 'd']);
+      assert.deepEqual(splitCsvLine('a\tb\t c ', '\t'), ['a', 'b', 'c']);
+      assert.throws(() => splitCsvLine('a,"b'), /unterminated/);
+    });
+
+    it('reads CRLF lines and repeated tag cells into separate arrays per indicator', () => {
+      const text = 'ioc,tags\r\n1.2.3.4,"x,y"\r\n5.6.7.8,"x,y"\r\n';
+      const r = parseCsvFeed(text, { value: 'ioc', type: 'ipv4', tags: ['tags'] });
+      assert.deepEqual(
+        r.indicators.map((i) => [i.value, i.tags]),
+        [
+          ['1.2.3.4', ['x', 'y']],
+          ['5.6.7.8', ['x', 'y']],
+        ],
+      );
+      assert.notEqual(r.indicators[0].tags, r.indicators[1].tags);
+    });
+  });
 });

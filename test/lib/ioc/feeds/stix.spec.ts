@@ -209,4 +209,28 @@ describe('ioc/feeds/stix', () => {
   it('reports input that is not STIX', () => {
     assert.equal(parseStixBundle(42).errors.length, 1);
   });
+
+  describe('stixPatternIndicators fast path', () => {
+    it('reads single equalities as the full parser does', () => {
+      const cases: [string, unknown][] = [
+        ["[ipv4-addr:value = '198.51.100.7']", [{ type: 'ipv4', value: '198.51.100.7' }]],
+        ["  [ ipv4-addr:value='10.0.0.0/8' ]  ", [{ type: 'cidr', value: '10.0.0.0/8' }]],
+        ["[file:hashes.'SHA-256' = 'AB']", [{ type: 'sha256', value: 'AB' }]],
+        ["[file:hashes.MD5 = 'cd']", [{ type: 'md5', value: 'cd' }]],
+        ["[url:value = 'http://x.example/a b']", [{ type: 'url', value: 'http://x.example/a b' }]],
+      ];
+      for (const [pattern, found] of cases) {
+        assert.deepEqual(stixPatternIndicators(pattern), { found, unsupported: 0 }, pattern);
+        // The same comparison in parentheses takes the tokenizer and parser: the same answer.
+        const inner = pattern.trim().slice(1, -1);
+        assert.deepEqual(stixPatternIndicators(`[(${inner})]`), { found, unsupported: 0 }, pattern);
+      }
+      assert.deepEqual(stixPatternIndicators("[process:name = 'x']"), { found: [], unsupported: 1 });
+      assert.deepEqual(stixPatternIndicators("[domain-name:value = 'a\\'b.example']"), {
+        found: [{ type: 'domain', value: "a'b.example" }],
+        unsupported: 0,
+      });
+      assert.throws(() => stixPatternIndicators("[ipv4-addr:value == '1.2.3.4'"));
+    });
+  });
 });
