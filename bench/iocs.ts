@@ -137,7 +137,7 @@ function* catalogue(): Generator<[IndicatorType, string, Meta]> {
 const day = (n: number): string => new Date(DAY0 + n * DAY).toISOString().slice(0, 10);
 
 /** The indicators, per feed. */
-function indicators(): Map<string, Indicator[]> {
+export function indicators(): Map<string, Indicator[]> {
   const feeds = new Map<string, Indicator[]>(FEEDS.map((f) => [f, []]));
   for (const [type, value, m] of catalogue()) {
     (feeds.get(m.feed) as Indicator[]).push({

@@ -4,12 +4,14 @@
  */
 import { benchCases } from './cases';
 import { benchIntake } from './intake';
+import { benchIocLibrary } from './ioc-library';
 import { benchIocs } from './iocs';
 
 const benches: Record<string, () => Promise<{ case: string; value: string; note: string }[]>> = {
   intake: benchIntake,
   cases: benchCases,
   iocs: benchIocs,
+  'ioc-library': benchIocLibrary,
 };
 
 async function main() {

@@ -2,7 +2,7 @@
  * `npm run screenshots`: renders the editor with the default flow into docs/ for the README. Starts the app on a
  * fresh data dir, posts sample alerts, logs in with Debian's chromium (playwright-core) and takes the picture.
  */
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { startApp } from '../test/helpers/app';
@@ -13,6 +13,13 @@ const env = { SOAR_ADMIN_PASSWORD: 'screenshot-password', SOAR_INTAKE_TOKEN: 'sc
 
 async function main() {
   const tmp = tempDir('soar-shot-');
+  // A feed in the data dir's feeds/ folder, for the feed node's status and an IOC match.
+  const samples = join(ROOT, 'test', 'fixtures', 'samples');
+  mkdirSync(join(tmp.dir, 'feeds'));
+  copyFileSync(
+    join(samples, 'threat-intel-feeds', 'abusech-feodotracker-ipblocklist-2024-04-04.csv'),
+    join(tmp.dir, 'feeds', 'feodo-ipblocklist.csv'),
+  );
   const app = await startApp(tmp.dir, env);
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
@@ -32,7 +39,6 @@ async function main() {
     await page.click('.ui-dialog-buttonset button:has-text("Login"), #node-dialog-login-submit');
     await page.waitForSelector('#red-ui-workspace-chart .red-ui-flow-node', { timeout: 30_000 });
 
-    const samples = join(ROOT, 'test', 'fixtures', 'samples');
     const bodies = [
       readFileSync(join(samples, 'suricata-eve', 'suricata-docs-flow-1676750115612680.ndjson'), 'utf8').split('\n')[0],
       readFileSync(join(samples, 'wazuh', 'wazuh-4x-alert-sshd-5712-bruteforce.json'), 'utf8'),

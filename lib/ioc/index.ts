@@ -17,7 +17,7 @@ export {
   type DefaultAllowlistName,
 } from './allowlists';
 export { CidrTable, ipv6ToBigInt, parseIpv4 } from './ranges';
-export { IocFeedStore, CHUNK_SIZE, type SavedFeedInfo } from './ioc-store';
+export { IocFeedStore, GROUP_SIZE, type SavedFeedInfo } from './ioc-store';
 export {
   acquireIocLibrary,
   IocLibrary,

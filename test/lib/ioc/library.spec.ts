@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { acquireIocLibrary, CHUNK_SIZE, IocFeedStore, releaseIocLibrary, type Indicator } from '../../../lib/ioc';
+import { acquireIocLibrary, GROUP_SIZE, IocFeedStore, releaseIocLibrary, type Indicator } from '../../../lib/ioc';
 import { tempDir } from '../../helpers/tmp';
 
 const ind = (value: string, extra: Partial<Indicator> = {}): Indicator => ({
@@ -77,23 +77,23 @@ describe('ioc/library', () => {
     releaseIocLibrary(file, 0);
   });
 
-  it('round-trips values and refs the line format must escape, across several chunks', () => {
+  it('round-trips values, refs and metadata across several rows per group', () => {
     const db = new Database(join(tmp.dir, 'raw.db'));
     try {
       const store = new IocFeedStore(db);
       const many: Indicator[] = [];
-      for (let i = 0; i < CHUNK_SIZE * 2 + 5; i++) many.push(ind(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`));
+      for (let i = 0; i < GROUP_SIZE * 2 + 5; i++) many.push(ind(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`));
       many.push(ind('tab\there', { type: 'domain', ref: '"quoted"' }));
       many.push(
         ind('"starts-with-quote', { type: 'url', tags: [], attack: [], firstSeen: '2026-01-01T00:00:00.000Z' }),
       );
-      store.save('big', many, { allow: false });
+      store.save('big', [...many, ind('line\nbreak')], { allow: false });
       const back = store.indicators('big');
-      assert.equal(back.length, many.length);
+      assert.equal(back.length, many.length, 'a value with a line break (never a valid indicator) is not saved');
       assert.deepEqual(back, many);
       assert.equal(store.info('big')?.count, many.length);
-      const chunks = db.prepare('SELECT count(*) AS n FROM ioc_feed_chunks WHERE feed = ?').get('big') as { n: number };
-      assert.equal(chunks.n, 3);
+      const rows = db.prepare('SELECT count(*) AS n FROM ioc_feed_values WHERE feed = ?').get('big') as { n: number };
+      assert.equal(rows.n, 3 + 2, 'three rows for the IPv4 group, one each for the other two');
     } finally {
       db.close();
     }
