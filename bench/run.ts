@@ -6,12 +6,14 @@ import { benchCases } from './cases';
 import { benchIntake } from './intake';
 import { benchIocLibrary } from './ioc-library';
 import { benchIocs } from './iocs';
+import { benchRespond } from './respond';
 
 const benches: Record<string, () => Promise<{ case: string; value: string; note: string }[]>> = {
   intake: benchIntake,
   cases: benchCases,
   iocs: benchIocs,
   'ioc-library': benchIocLibrary,
+  respond: benchRespond,
 };
 
 async function main() {

@@ -61,11 +61,20 @@ import { CidrTable, Ipv4Table, ipv6ToBigInt, parseIpv4, type CidrInput } from '.
 /** How many rejection reasons `replaceFeed` reports (all are counted). */
 export const MAX_REPORTED_ERRORS = 10;
 
-/** A shared metadata record with its validity window as numbers, so that lookups do not parse dates. */
-interface SourceRecord {
-  readonly source: IocSource;
+/** A validity window as numbers, so that lookups do not parse dates. */
+interface Window {
   readonly from: number;
   readonly until: number;
+}
+
+/** A shared metadata record. */
+interface SourceRecord {
+  readonly source: IocSource;
+  /**
+   * null when the indicator has neither validFrom nor validUntil (most have neither): valid at all times, so a
+   * lookup needs no clock for it, and the record keeps no two boxed doubles.
+   */
+  readonly window: Window | null;
   /** `[source]`, frozen, made on the first match: what a match on this record alone reports, shared by all. */
   sources: readonly IocSource[] | undefined;
 }
@@ -84,14 +93,36 @@ export interface ReplaceFeedOptions {
 const TLPS: ReadonlySet<string> = new Set(TLP_LEVELS);
 const TYPES: ReadonlySet<string> = new Set(INDICATOR_TYPES);
 
-function isValidAt(record: SourceRecord, now: number): boolean {
-  return record.from <= now && now < record.until;
+/**
+ * The time of the lookup under way, or NaN while nobody has asked for it. Date.now() costs about 66 ns, a large
+ * part of a lookup, and most records have no window: the clock is read at most once per lookup, and only when a
+ * record with a window is checked. Lookups are synchronous, so one module-level slot serves every index.
+ */
+let lookupTime = NaN;
+
+function currentTime(): number {
+  if (lookupTime !== lookupTime) lookupTime = Date.now();
+  return lookupTime;
 }
 
-function entryValidAt(entry: Entry, now: number): boolean {
-  if (!Array.isArray(entry)) return isValidAt(entry, now);
-  for (const r of entry) if (isValidAt(r, now)) return true;
+function isValidAt(record: SourceRecord): boolean {
+  const w = record.window;
+  if (w === null) return true;
+  const now = currentTime();
+  return w.from <= now && now < w.until;
+}
+
+function entryValidAt(entry: Entry): boolean {
+  if (!Array.isArray(entry)) return isValidAt(entry);
+  for (const r of entry) if (isValidAt(r)) return true;
   return false;
+}
+
+/** Whether every record of an entry is valid at all times (then a lookup skips its validity checks). */
+function entryTimeless(entry: Entry): boolean {
+  if (!Array.isArray(entry)) return entry.window === null;
+  for (const r of entry) if (r.window !== null) return false;
+  return true;
 }
 
 /** Time strings already read during one load (feeds repeat them): the ISO form, or null when not a date. */
@@ -117,17 +148,25 @@ function optionalTime(value: unknown, field: string, times: TimeCache): string |
   return new Date(ms).toISOString();
 }
 
-function stringList(value: unknown, field: string, pattern?: RegExp): readonly string[] {
+/** Frozen string lists already made during one load, by content: records share them (see `stringList`). */
+type ListCache = Map<string, readonly string[]>;
+
+function stringList(value: unknown, field: string, lists: ListCache, pattern?: RegExp): readonly string[] {
   if (!Array.isArray(value)) throw new Error(`${field} must be an array of strings`);
   for (const v of value) {
     if (typeof v !== 'string') throw new Error(`${field} must be an array of strings`);
     if (pattern && !pattern.test(v)) throw new Error(`${field} holds ${JSON.stringify(v)}, not an ATT&CK technique id`);
   }
-  return Object.freeze([...value]);
+  // Feeds repeat a few tag lists over records that differ elsewhere (a date): one frozen copy per distinct list
+  // instead of one per record saves about 100 bytes per record.
+  const key = `${value.length}\u0000${value.join('\u0000')}`;
+  let list = lists.get(key);
+  if (list === undefined) lists.set(key, (list = Object.freeze([...(value as string[])])));
+  return list;
 }
 
 /** Validates the metadata of an indicator into a frozen shared record (throws with a reason). */
-function makeRecord(feed: string, ind: Indicator, times: TimeCache): SourceRecord {
+function makeRecord(feed: string, ind: Indicator, times: TimeCache, lists: ListCache): SourceRecord {
   const { confidence, tlp } = ind;
   if (typeof confidence !== 'number' || !(confidence >= 0 && confidence <= 100)) {
     throw new Error(`confidence must be a number from 0 to 100, not ${JSON.stringify(confidence)}`);
@@ -144,8 +183,8 @@ function makeRecord(feed: string, ind: Indicator, times: TimeCache): SourceRecor
     feed,
     confidence,
     tlp: tlp as Tlp,
-    tags: stringList(ind.tags, 'tags'),
-    attack: stringList(ind.attack, 'attack', ATTACK_ID_PATTERN),
+    tags: stringList(ind.tags, 'tags', lists),
+    attack: stringList(ind.attack, 'attack', lists, ATTACK_ID_PATTERN),
   };
   const optional = {
     validFrom,
@@ -158,7 +197,8 @@ function makeRecord(feed: string, ind: Indicator, times: TimeCache): SourceRecor
   if (optional.firstSeen !== undefined) source.firstSeen = optional.firstSeen;
   if (optional.lastSeen !== undefined) source.lastSeen = optional.lastSeen;
   Object.freeze(source);
-  return { source, from, until, sources: undefined };
+  const window = from === -Infinity && until === Infinity ? null : { from, until };
+  return { source, window, sources: undefined };
 }
 
 /** FNV-1a step over a string's characters. */
@@ -347,8 +387,8 @@ type FeedMaps = Map<IndicatorType, Map<string, Entry>>;
  */
 interface Combined {
   readonly maps: Readonly<Record<IndicatorType, ReadonlyMap<string, Entry>>>;
-  readonly cidr4: CidrTable<Entry> | null;
-  readonly cidr6: CidrTable<Entry> | null;
+  readonly cidr4: Cidrs | null;
+  readonly cidr6: Cidrs | null;
   /** `maps.ipv4` again, keyed by the address as a number. */
   readonly ipv4: Ipv4Table<Entry>;
   /** A one-hash Bloom filter over `maps.domain` (see `nameHash`): a suffix whose bit is clear is not looked up. */
@@ -421,6 +461,55 @@ const EMPTY_COMBINED: Combined = {
 /** What a lookup without matches returns: shared, so a miss allocates nothing. */
 const NO_MATCHES = Object.freeze([]) as unknown as IocMatch[];
 
+/**
+ * A CIDR table with what a lookup needs per CIDR: whether its entry is valid at all times (then finding the
+ * longest valid CIDR reads one byte, not the entry's records), and, made on the first match and shared by all
+ * later ones, its match's frozen `indicator` and (when timeless) `sources`. A match of an IP in a CIDR then
+ * allocates only the match and its observable.
+ */
+class Cidrs {
+  readonly timeless: Uint8Array;
+  private readonly indicators: (IocMatch['indicator'] | undefined)[];
+  private readonly sources: (IocSource[] | undefined)[];
+
+  constructor(readonly table: CidrTable<Entry>) {
+    const count = table.size;
+    this.timeless = new Uint8Array(count);
+    for (let i = 0; i < count; i++) if (entryTimeless(table.entries[i])) this.timeless[i] = 1;
+    this.indicators = new Array<IocMatch['indicator'] | undefined>(count).fill(undefined);
+    this.sources = new Array<IocSource[] | undefined>(count).fill(undefined);
+  }
+
+  /** The longest valid CIDR from index `found` (as from `find4`/`find6`) up its parents: its index, or -1. */
+  longestValid(found: number): number {
+    const timeless = this.timeless;
+    let i = found;
+    while (i !== -1 && timeless[i] === 0 && !entryValidAt(this.table.entries[i])) i = this.table.parents[i];
+    return i;
+  }
+
+  indicator(i: number): IocMatch['indicator'] {
+    return (this.indicators[i] ??= Object.freeze({
+      type: 'cidr',
+      value: this.table.values[i],
+    }) as IocMatch['indicator']);
+  }
+
+  /** The sources of CIDR `i`, known valid now. */
+  validSources(i: number): IocSource[] {
+    if (this.timeless[i] === 0) return validSources(this.table.entries[i]) as IocSource[];
+    let sources = this.sources[i];
+    if (sources === undefined) {
+      const entry = this.table.entries[i];
+      sources = Array.isArray(entry)
+        ? (Object.freeze(entry.map((r) => r.source)) as IocSource[])
+        : (validSources(entry) as IocSource[]);
+      this.sources[i] = sources;
+    }
+    return sources;
+  }
+}
+
 function buildFeed(
   name: string,
   indicators: readonly Indicator[],
@@ -428,6 +517,7 @@ function buildFeed(
 ): { info: FeedInfo; maps: FeedMaps; result: ReplaceFeedResult } {
   const records = new Map<number, RecordSlot>();
   const times: TimeCache = new Map();
+  const lists: ListCache = new Map();
   const maps: FeedMaps = new Map();
   const errors: RejectedIndicator[] = [];
   let rejected = 0;
@@ -463,7 +553,7 @@ function buildFeed(
     if (slot !== undefined) record = slot.record;
     else {
       try {
-        record = makeRecord(name, ind, times);
+        record = makeRecord(name, ind, times, lists);
       } catch (err) {
         record = (err as Error).message;
       }
@@ -566,29 +656,22 @@ function combine(
   }
   return {
     maps,
-    cidr4: cidrs4.length > 0 ? CidrTable.build(32, cidrs4) : null,
-    cidr6: cidrs6.length > 0 ? CidrTable.build(128, cidrs6) : null,
+    cidr4: cidrs4.length > 0 ? new Cidrs(CidrTable.build(32, cidrs4)) : null,
+    cidr6: cidrs6.length > 0 ? new Cidrs(CidrTable.build(128, cidrs6)) : null,
     ipv4,
     domainFilter,
   };
 }
 
-/** The longest valid CIDR of a table containing an address: its index, or -1. */
-function longestValid(table: CidrTable<Entry>, found: number, now: number): number {
-  let i = found;
-  while (i !== -1 && !entryValidAt(table.entries[i], now)) i = table.parents[i];
-  return i;
-}
-
 /** The sources of an entry valid now, or undefined when none is (allocates only when one is). */
-function validSources(entry: Entry, now: number): IocSource[] | undefined {
+function validSources(entry: Entry): IocSource[] | undefined {
   if (!Array.isArray(entry)) {
-    if (!isValidAt(entry, now)) return undefined;
+    if (!isValidAt(entry)) return undefined;
     // Freezing an array costs more than making it: once per record, on its first match, not per load or per match.
     return (entry.sources ??= Object.freeze([entry.source])) as IocSource[];
   }
   let out: IocSource[] | undefined;
-  for (const r of entry) if (isValidAt(r, now)) (out ??= []).push(r.source);
+  for (const r of entry) if (isValidAt(r)) (out ??= []).push(r.source);
   return out;
 }
 
@@ -642,15 +725,14 @@ function isCanonicalName(s: string, minLabels: number): boolean {
   return labels >= minLabels && !allDigits;
 }
 
-/** The matches of one address: its exact entry and the longest valid CIDR (index `i` of `table`) holding it. */
+/** The matches of one address: its exact entry and the longest valid CIDR (index `i` of `cidrs`) holding it. */
 function ipMatches(
   out: IocMatch[] | null,
   type: 'ipv4' | 'ipv6',
   ip: string,
   exact: IocSource[] | undefined,
-  table: CidrTable<Entry> | null,
+  cidrs: Cidrs | null,
   i: number,
-  now: number,
   obsType: ObservableType,
   obsValue: string,
   via: MatchVia,
@@ -663,12 +745,12 @@ function ipMatches(
       sources: exact,
     });
   }
-  if (i !== -1 && table !== null) {
+  if (i !== -1 && cidrs !== null) {
     out = pushMatch(out, {
       observable: { type: obsType, value: obsValue },
-      indicator: { type: 'cidr', value: table.values[i] },
+      indicator: cidrs.indicator(i),
       via: via === 'exact' ? 'cidr' : via,
-      sources: validSources(table.entries[i], now) as IocSource[],
+      sources: cidrs.validSources(i),
     });
   }
   return out;
@@ -749,33 +831,47 @@ export class IocIndex {
    * canonicalised first. `now` (default: the current time) decides validity. Without matches the result is a
    * shared frozen empty array.
    */
-  lookup(type: ObservableType, rawValue: unknown, now: Date | number = Date.now()): IocMatch[] {
+  lookup(type: ObservableType, rawValue: unknown, now?: Date | number): IocMatch[] {
     if (typeof rawValue !== 'string') return NO_MATCHES;
-    const t = typeof now === 'number' ? now : now.getTime();
+    if (now === undefined) lookupTime = NaN;
+    else {
+      lookupTime = typeof now === 'number' ? now : now.getTime();
+      // Nothing is valid at an invalid time (and NaN here would mean "read the clock").
+      if (lookupTime !== lookupTime) return NO_MATCHES;
+    }
+    // The commonest case first, in a small method of its own, ahead of the general switch.
+    if (type === 'ipv4') {
+      const n = parseIpv4(rawValue);
+      if (n !== -1) return this.lookupIpv4(rawValue, n);
+    }
+    return this.lookupOther(type, rawValue);
+  }
+
+  /** A canonical IPv4 address (as parsed by `parseIpv4`). */
+  private lookupIpv4(ip: string, n: number): IocMatch[] {
+    return this.matchIpv4(ip, n, 'ipv4', ip, 'exact', null) ?? NO_MATCHES;
+  }
+
+  private lookupOther(type: ObservableType, rawValue: string): IocMatch[] {
     // Fast paths: a value already in canonical form needs no other canonicalisation.
     switch (type) {
-      case 'ipv4': {
-        const n = parseIpv4(rawValue);
-        if (n !== -1) return this.matchIpv4(rawValue, n, t, 'ipv4', rawValue, 'exact', null) ?? NO_MATCHES;
-        break;
-      }
       case 'domain':
       case 'hostname':
         if (isCanonicalName(rawValue, type === 'domain' ? 2 : 1)) {
-          return this.matchDomain(rawValue, t, type, rawValue, undefined, null) ?? NO_MATCHES;
+          return this.matchDomain(rawValue, type, rawValue, undefined, null) ?? NO_MATCHES;
         }
         break;
       case 'md5':
       case 'sha1':
-      case 'sha256':
-        // A value the map holds is canonical; otherwise one already canonical is a miss with no more to do.
-        if (rawValue.length === HASH_LENGTHS[type] && this.block.maps[type].has(rawValue)) {
-          return this.matchExact(type, rawValue, t, type, null) ?? NO_MATCHES;
-        }
-        if (isCanonicalHash(rawValue, HASH_LENGTHS[type])) {
-          return NO_MATCHES;
-        }
+      case 'sha256': {
+        // A value the map holds is canonical (one probe, not `has` then `get`); otherwise one already canonical is
+        // a miss with no more to do.
+        const entry = rawValue.length === HASH_LENGTHS[type] ? this.block.maps[type].get(rawValue) : undefined;
+        if (entry !== undefined) return this.exactMatch(type, rawValue, entry, type, null) ?? NO_MATCHES;
+        if (isCanonicalHash(rawValue, HASH_LENGTHS[type])) return NO_MATCHES;
         break;
+      }
+      case 'ipv4':
       case 'ipv6':
       case 'cidr':
       case 'url':
@@ -790,29 +886,29 @@ export class IocIndex {
     let out: IocMatch[] | null = null;
     switch (obs.type) {
       case 'ipv4':
-        out = this.matchIpv4(value, parseIpv4(value), t, 'ipv4', value, 'exact', null);
+        out = this.matchIpv4(value, parseIpv4(value), 'ipv4', value, 'exact', null);
         break;
       case 'ipv6':
-        out = this.matchIpv6(value, t, 'ipv6', value, 'exact', null);
+        out = this.matchIpv6(value, 'ipv6', value, 'exact', null);
         break;
       case 'domain':
       case 'hostname':
-        out = this.matchDomain(value, t, obs.type, value, undefined, null);
+        out = this.matchDomain(value, obs.type, value, undefined, null);
         break;
       case 'url':
-        out = this.matchUrl(value, t);
+        out = this.matchUrl(value);
         break;
       case 'email':
-        out = this.matchExact('email', value, t, 'email', null);
-        out = this.matchDomain(value.slice(value.lastIndexOf('@') + 1), t, 'email', value, 'email-domain', out);
+        out = this.matchExact('email', value, 'email', null);
+        out = this.matchDomain(value.slice(value.lastIndexOf('@') + 1), 'email', value, 'email-domain', out);
         break;
       case 'cidr':
-        out = this.matchCidr(value, t);
+        out = this.matchCidr(value);
         break;
       case 'md5':
       case 'sha1':
       case 'sha256':
-        out = this.matchExact(obs.type, value, t, obs.type, null);
+        out = this.matchExact(obs.type, value, obs.type, null);
         break;
     }
     return out ?? NO_MATCHES;
@@ -851,31 +947,39 @@ export class IocIndex {
   // Each matcher takes the matches so far (null for none) and returns them with its own added; it allocates
   // nothing unless it finds a match.
 
-  private allowed(type: IndicatorType, value: string, now: number): boolean {
+  private allowed(type: IndicatorType, value: string): boolean {
     const map = this.allow.maps[type];
     if (map.size === 0) return false;
     const entry = map.get(value);
-    return entry !== undefined && entryValidAt(entry, now);
+    return entry !== undefined && entryValidAt(entry);
   }
 
   private matchExact(
     type: IndicatorType,
     value: string,
-    now: number,
     obsType: ObservableType,
     out: IocMatch[] | null,
   ): IocMatch[] | null {
     const entry = this.block.maps[type].get(value);
-    if (entry === undefined) return out;
-    const sources = validSources(entry, now);
-    if (sources === undefined || this.allowed(type, value, now)) return out;
+    return entry === undefined ? out : this.exactMatch(type, value, entry, obsType, out);
+  }
+
+  /** `matchExact` once the value's entry is found. */
+  private exactMatch(
+    type: IndicatorType,
+    value: string,
+    entry: Entry,
+    obsType: ObservableType,
+    out: IocMatch[] | null,
+  ): IocMatch[] | null {
+    const sources = validSources(entry);
+    if (sources === undefined || this.allowed(type, value)) return out;
     return pushMatch(out, { observable: { type: obsType, value }, indicator: { type, value }, via: 'exact', sources });
   }
 
   private matchIpv4(
     ip: string,
     n: number,
-    now: number,
     obsType: ObservableType,
     obsValue: string,
     via: MatchVia,
@@ -883,20 +987,20 @@ export class IocIndex {
   ): IocMatch[] | null {
     const block = this.block;
     const entry = block.ipv4.get(n);
-    const exact = entry === undefined ? undefined : validSources(entry, now);
-    const table = block.cidr4;
-    const i = table === null ? -1 : longestValid(table, table.find4(n), now);
+    const exact = entry === undefined ? undefined : validSources(entry);
+    const cidrs = block.cidr4;
+    const i = cidrs === null ? -1 : cidrs.longestValid(cidrs.table.find4(n));
     if (exact === undefined && i === -1) return out;
-    const allowEntry = this.allow.ipv4.get(n);
-    if (allowEntry !== undefined && entryValidAt(allowEntry, now)) return out;
-    const allowTable = this.allow.cidr4;
-    if (allowTable !== null && longestValid(allowTable, allowTable.find4(n), now) !== -1) return out;
-    return ipMatches(out, 'ipv4', ip, exact, table, i, now, obsType, obsValue, via);
+    const allow = this.allow;
+    const allowEntry = allow.ipv4.get(n);
+    if (allowEntry !== undefined && entryValidAt(allowEntry)) return out;
+    const allowCidrs = allow.cidr4;
+    if (allowCidrs !== null && allowCidrs.longestValid(allowCidrs.table.find4(n)) !== -1) return out;
+    return ipMatches(out, 'ipv4', ip, exact, cidrs, i, obsType, obsValue, via);
   }
 
   private matchIpv6(
     ip: string,
-    now: number,
     obsType: ObservableType,
     obsValue: string,
     via: MatchVia,
@@ -906,27 +1010,28 @@ export class IocIndex {
     const address = (): bigint => (n ??= ipv6ToBigInt(ip));
     const block = this.block;
     const entry = block.maps.ipv6.get(ip);
-    const exact = entry === undefined ? undefined : validSources(entry, now);
-    const table = block.cidr6;
-    const i = table === null ? -1 : longestValid(table, table.find6(address()), now);
+    const exact = entry === undefined ? undefined : validSources(entry);
+    const cidrs = block.cidr6;
+    const i = cidrs === null ? -1 : cidrs.longestValid(cidrs.table.find6(address()));
     if (exact === undefined && i === -1) return out;
-    if (this.allowed('ipv6', ip, now)) return out;
-    const allowTable = this.allow.cidr6;
-    if (allowTable !== null && longestValid(allowTable, allowTable.find6(address()), now) !== -1) return out;
-    return ipMatches(out, 'ipv6', ip, exact, table, i, now, obsType, obsValue, via);
+    if (this.allowed('ipv6', ip)) return out;
+    const allowCidrs = this.allow.cidr6;
+    if (allowCidrs !== null && allowCidrs.longestValid(allowCidrs.table.find6(address())) !== -1) return out;
+    return ipMatches(out, 'ipv6', ip, exact, cidrs, i, obsType, obsValue, via);
   }
 
   /** A CIDR observable: the same CIDR, unless an allowlisted CIDR covers all of it. */
-  private matchCidr(value: string, now: number): IocMatch[] | null {
+  private matchCidr(value: string): IocMatch[] | null {
     const { v6, input } = cidrInput(value, []);
-    const table = v6 ? this.allow.cidr6 : this.allow.cidr4;
-    if (table !== null) {
+    const cidrs = v6 ? this.allow.cidr6 : this.allow.cidr4;
+    if (cidrs !== null) {
+      const table = cidrs.table;
       let i = v6 ? table.find6(input.start as bigint) : table.find4(Number(input.start));
       for (; i !== -1; i = table.parents[i]) {
-        if (table.prefixes[i] <= input.prefix && entryValidAt(table.entries[i], now)) return null;
+        if (table.prefixes[i] <= input.prefix && entryValidAt(table.entries[i])) return null;
       }
     }
-    return this.matchExact('cidr', value, now, 'cidr', null);
+    return this.matchExact('cidr', value, 'cidr', null);
   }
 
   /**
@@ -936,7 +1041,6 @@ export class IocIndex {
    */
   private matchDomain(
     name: string,
-    now: number,
     obsType: ObservableType,
     obsValue: string,
     via: MatchVia | undefined,
@@ -955,7 +1059,7 @@ export class IocIndex {
       const at = SUFFIX_STARTS[j];
       const suffix = at === 0 ? name : name.slice(at);
       const entry = block.maps.domain.get(suffix);
-      const sources = entry === undefined ? undefined : validSources(entry, now);
+      const sources = entry === undefined ? undefined : validSources(entry);
       if (sources === undefined) continue;
       found = pushMatch(found, {
         observable: { type: obsType, value: obsValue },
@@ -970,7 +1074,7 @@ export class IocIndex {
         if (!filterHas(allow.domainFilter, SUFFIX_HASHES[j])) continue;
         const at = SUFFIX_STARTS[j];
         const entry = allow.maps.domain.get(at === 0 ? name : name.slice(at));
-        if (entry !== undefined && entryValidAt(entry, now)) return out;
+        if (entry !== undefined && entryValidAt(entry)) return out;
       }
     }
     if (out === null) return found;
@@ -979,18 +1083,18 @@ export class IocIndex {
   }
 
   /** The URL itself, then its host as an IP address or a domain. */
-  private matchUrl(url: string, now: number): IocMatch[] | null {
-    const out = this.matchExact('url', url, now, 'url', null);
+  private matchUrl(url: string): IocMatch[] | null {
+    const out = this.matchExact('url', url, 'url', null);
     const host = new URL(url).hostname;
     if (host.startsWith('[')) {
       const ip = makeObservable('ipv6', host, 'related');
-      if (ip?.type === 'ipv6') return this.matchIpv6(ip.value, now, 'url', url, 'url-host', out);
-      if (ip?.type === 'ipv4') return this.matchIpv4(ip.value, parseIpv4(ip.value), now, 'url', url, 'url-host', out);
+      if (ip?.type === 'ipv6') return this.matchIpv6(ip.value, 'url', url, 'url-host', out);
+      if (ip?.type === 'ipv4') return this.matchIpv4(ip.value, parseIpv4(ip.value), 'url', url, 'url-host', out);
       return out;
     }
     const n = parseIpv4(host);
-    if (n !== -1) return this.matchIpv4(host, n, now, 'url', url, 'url-host', out);
+    if (n !== -1) return this.matchIpv4(host, n, 'url', url, 'url-host', out);
     const name = makeObservable('hostname', host, 'related');
-    return name === null ? out : this.matchDomain(name.value, now, 'url', url, 'url-host', out);
+    return name === null ? out : this.matchDomain(name.value, 'url', url, 'url-host', out);
   }
 }

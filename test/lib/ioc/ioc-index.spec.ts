@@ -642,6 +642,109 @@ describe('IocIndex', () => {
   });
 });
 
+describe('IocIndex lookup fast paths', () => {
+  it('honours a validity window on a CIDR among timeless ones, walking up to a timeless parent', () => {
+    const idx = index({
+      a: [
+        ind('cidr', '45.0.0.0/8'),
+        ind('cidr', '45.9.0.0/16', { validFrom: '2026-02-01T00:00:00Z', validUntil: '2026-04-01T00:00:00Z' }),
+      ],
+      b: [ind('cidr', '45.9.148.0/24'), ind('cidr', '45.9.148.0/24', { tags: ['x'] })],
+      c: [ind('cidr', '45.9.148.0/24', { validUntil: '2026-03-01T00:00:00Z' })],
+    });
+    const at = (ip: string, when: string): string[] => brief(idx.lookup('ipv4', ip, Date.parse(when)));
+    assert.deepEqual(at('45.9.1.1', '2026-03-01T00:00:00Z'), ['cidr cidr:45.9.0.0/16 [a]']);
+    assert.deepEqual(at('45.9.1.1', '2026-04-01T00:00:00Z'), ['cidr cidr:45.0.0.0/8 [a]']);
+    assert.deepEqual(at('45.9.1.1', '2026-01-31T23:59:59Z'), ['cidr cidr:45.0.0.0/8 [a]']);
+    // /24: feed b twice (timeless), feed c until 1 March (exclusive).
+    assert.deepEqual(at('45.9.148.1', '2026-02-28T23:59:59Z'), ['cidr cidr:45.9.148.0/24 [b,b,c]']);
+    assert.deepEqual(at('45.9.148.1', '2026-03-01T00:00:00Z'), ['cidr cidr:45.9.148.0/24 [b,b]']);
+    const [first] = idx.lookup('ipv4', '45.9.148.1', NOW);
+    const [again] = idx.lookup('ipv4', '45.9.148.2', NOW);
+    // Immutable parts of a CIDR match are made once and shared; the match itself is new.
+    assert.notEqual(first, again);
+    assert.equal(first.indicator, again.indicator);
+    assert.notEqual(first.sources, again.sources); // feed c has a window: its sources are worked out per lookup
+    const [wide, wider] = [idx.lookup('ipv4', '45.1.1.1', NOW)[0], idx.lookup('ipv4', '45.2.2.2', NOW)[0]];
+    assert.equal(wide.sources, wider.sources);
+    assert.ok(Object.isFrozen(first.indicator) && Object.isFrozen(wide.sources));
+    assert.deepEqual(first.indicator, { type: 'cidr', value: '45.9.148.0/24' });
+  });
+
+  it('honours a windowed allowlist CIDR above a timeless one and under it', () => {
+    const idx = index({ f: [ind('cidr', '45.0.0.0/8')] });
+    idx.replaceFeed('allow', [ind('cidr', '45.9.0.0/16', { validUntil: '2026-03-01T00:00:00Z' })], { allow: true });
+    assert.deepEqual(idx.lookup('ipv4', '45.9.1.1', Date.parse('2026-02-28T00:00:00Z')), []);
+    assert.deepEqual(brief(idx.lookup('ipv4', '45.9.1.1', NOW)), ['cidr cidr:45.0.0.0/8 [f]']);
+  });
+
+  it('matches 0.0.0.0 and 255.255.255.255 exactly and in CIDRs', () => {
+    const idx = index({
+      f: [ind('ipv4', '0.0.0.0'), ind('ipv4', '255.255.255.255'), ind('cidr', '0.0.0.0/1'), ind('cidr', '255.0.0.0/8')],
+    });
+    assert.deepEqual(brief(idx.lookup('ipv4', '0.0.0.0', NOW)), ['exact ipv4:0.0.0.0 [f]', 'cidr cidr:0.0.0.0/1 [f]']);
+    assert.deepEqual(brief(idx.lookup('ipv4', '255.255.255.255', NOW)), [
+      'exact ipv4:255.255.255.255 [f]',
+      'cidr cidr:255.0.0.0/8 [f]',
+    ]);
+    assert.deepEqual(brief(idx.lookup('ipv4', '255.255.255.254', NOW)), ['cidr cidr:255.0.0.0/8 [f]']);
+    assert.deepEqual(brief(idx.lookup('ipv4', '128.0.0.0', NOW)), []);
+  });
+
+  it('reads the clock only for records with a window, and matches nothing at an invalid time', () => {
+    const idx = index({
+      f: [
+        ind('ipv4', '45.9.148.3'),
+        ind('ipv4', '45.9.148.4', { validUntil: '2000-01-01T00:00:00Z' }),
+        ind('ipv4', '45.9.148.5', { validUntil: '2999-01-01T00:00:00Z' }),
+      ],
+    });
+    const realNow = Date.now;
+    let reads = 0;
+    Date.now = () => (reads++, realNow());
+    try {
+      assert.equal(idx.lookup('ipv4', '45.9.148.3').length, 1);
+      assert.equal(idx.lookup('ipv4', '45.9.148.9').length, 0);
+      assert.equal(reads, 0);
+      assert.equal(idx.lookup('ipv4', '45.9.148.4').length, 0);
+      assert.equal(idx.lookup('ipv4', '45.9.148.5').length, 1);
+      assert.equal(reads, 2);
+    } finally {
+      Date.now = realNow;
+    }
+    assert.deepEqual(idx.lookup('ipv4', '45.9.148.3', new Date(NaN)), []);
+    assert.deepEqual(idx.lookup('ipv4', '45.9.148.3', NaN), []);
+    const alert = { observables: [{ type: 'ipv4' as const, value: '45.9.148.4', role: 'source' as const }] };
+    assert.equal(idx.lookupAlert(alert, Date.parse('1999-01-01T00:00:00Z')).length, 1);
+    assert.equal(idx.lookupAlert(alert).length, 0);
+  });
+
+  it('finds a hash in one probe and still canonicalises one written in upper case', () => {
+    const idx = index({ f: [ind('md5', 'd41d8cd98f00b204e9800998ecf8427e')] });
+    assert.equal(idx.lookup('md5', 'd41d8cd98f00b204e9800998ecf8427e').length, 1);
+    assert.equal(idx.lookup('md5', 'D41D8CD98F00B204E9800998ECF8427E').length, 1);
+    assert.equal(idx.lookup('md5', ' d41d8cd98f00b204e9800998ecf8427e ').length, 1);
+    assert.deepEqual(idx.lookup('md5', 'd41d8cd98f00b204e9800998ecf8427f'), []);
+  });
+
+  it('shares one frozen tag list between records of a load that differ elsewhere', () => {
+    const idx = index({
+      f: [ind('ipv4', '45.9.148.3', { tags: ['c2'], lastSeen: '2026-01-01' })],
+      g: [ind('ipv4', '45.9.148.4', { tags: ['c2'], lastSeen: '2026-01-02' })],
+    });
+    idx.replaceFeed('f', [
+      ind('ipv4', '45.9.148.3', { tags: ['c2'], lastSeen: '2026-01-01' }),
+      ind('ipv4', '45.9.148.5', { tags: ['c2'], lastSeen: '2026-01-02' }),
+    ]);
+    const [a] = idx.lookup('ipv4', '45.9.148.3', NOW);
+    const [b] = idx.lookup('ipv4', '45.9.148.5', NOW);
+    assert.notEqual(a.sources[0], b.sources[0]);
+    assert.equal(a.sources[0].tags, b.sources[0].tags);
+    assert.ok(Object.isFrozen(a.sources[0].tags));
+    assert.deepEqual(a.sources[0].tags, ['c2']);
+  });
+});
+
 describe('IocIndex loading fast paths', () => {
   it('stores the canonical form whether or not a value takes the fast path', () => {
     const cases: [Indicator['type'], string, string][] = [
