@@ -15,6 +15,10 @@ export interface SoarSettings {
   sync?: JournalSync;
   /** Switches for the IOC library's default allowlists (lib/ioc/allowlists), e.g. `{ "public-resolvers": false }`. */
   allowlists?: AllowlistSwitches;
+  /** Assets no response action may cut off, besides this host, its gateways and resolvers. */
+  protectedAssets?: { cidrs?: string[]; hosts?: string[] };
+  /** Most device actions a minute over all devices (the overall blast-radius limit). Default 60. */
+  actionsPerMinute?: number;
 }
 
 export function dataDir(soar: SoarSettings | undefined, userDir: string | undefined): string {
@@ -28,4 +32,9 @@ export function storeFile(soar: SoarSettings | undefined, userDir: string | unde
 
 export function journalFile(soar: SoarSettings | undefined, userDir: string | undefined): string {
   return join(dataDir(soar, userDir), 'soar-intake.db');
+}
+
+/** The hash-chained audit log of response actions and approvals. */
+export function auditFile(soar: SoarSettings | undefined, userDir: string | undefined): string {
+  return join(dataDir(soar, userDir), 'soar-audit.jsonl');
 }

@@ -76,6 +76,8 @@ export interface ActionResult {
 
 /** One configured device, as its type's factory creates it. Methods throw (or reject) with a readable reason. */
 export interface DeviceAdapter {
+  /** This device's capabilities, when narrower than its type's (a REST device has requests for some actions only). */
+  readonly capabilities?: readonly Capability[];
   health(signal?: AbortSignal): Promise<DeviceHealth>;
   execute(action: Capability, target: ActionTarget, options: ActionOptions): Promise<ActionResult>;
   /** Undoes what `execute` did (with its result), e.g. on expiry. */

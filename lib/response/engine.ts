@@ -1,0 +1,386 @@
+/**
+ * The response engine: carries out one action on one target through the device(s) the fleet selects, with the
+ * guardrails in this order —
+ * 1. the action and target are valid (an IP target is canonicalised);
+ * 2. a protected asset is never acted on (./protected);
+ * 3. the device(s): capable, in scope, not down (../devices/selection); none is a `refused` outcome with the reason;
+ * 4. per device: an action already in force on that target is not repeated (`already`); an action the device's
+ *    approval policy names waits for an analyst (`pending-approval`) unless the request carries the approval;
+ *    dry run records what would happen; the blast-radius limits (actions per minute per device, and overall)
+ *    refuse the excess (`rate-limited`); an open circuit fails fast (`circuit-open`); otherwise the device is called,
+ *    with retries and exponential backoff (`done` or `failed`);
+ * 5. an action with a duration is reverted when it expires — the expiry is in the store, so it happens after a
+ *    restart too; an undo action (`unblock-ip` …) ends the matching actions in force.
+ * Every device outcome goes to the audit log; the caller records the outcome in the case.
+ */
+import { randomUUID } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
+import type { AuditLog } from '../audit';
+import type { DeviceFleet, ManagedDevice } from '../devices/fleet';
+import { CAPABILITIES, UNDO, type ActionTarget, type Capability } from '../devices/model';
+import type { SelectMode } from '../devices/selection';
+import { RateLimiter } from '../intake/rate-limit';
+import type { ProtectedAssets } from './protected';
+import type { ActionRecord, ResponseStore } from './response-store';
+import { withRetries, type RetryOptions } from './retry';
+
+export interface ResponseRequest {
+  action: Capability;
+  target: ActionTarget;
+  mode?: SelectMode;
+  dryRun?: boolean;
+  /** Revert automatically after this many seconds. */
+  durationSeconds?: number;
+  caseId?: string;
+  reason?: string;
+  /** Who or what asked (an analyst, a playbook). */
+  requestedBy?: string;
+  /** Present when an analyst approved this request: the approval policy is then satisfied. */
+  approval?: { by: string; at: string; comment?: string };
+}
+
+export type DeviceOutcomeStatus =
+  'done' | 'failed' | 'dry-run' | 'pending-approval' | 'already' | 'rate-limited' | 'circuit-open';
+
+export interface DeviceOutcome {
+  device: string;
+  deviceName: string;
+  status: DeviceOutcomeStatus;
+  detail: string;
+  actionId?: string;
+  expiresAt?: string;
+  attempts?: number;
+}
+
+/** `refused`: nothing was attempted (protected asset, no device, invalid request). */
+export type OutcomeStatus = 'done' | 'failed' | 'needs-approval' | 'dry-run' | 'refused';
+
+export interface ResponseOutcome {
+  status: OutcomeStatus;
+  action: Capability;
+  target: ActionTarget;
+  at: string;
+  reason?: string;
+  devices: DeviceOutcome[];
+  dryRun: boolean;
+  durationSeconds?: number;
+  caseId?: string;
+}
+
+export class ResponseRequestError extends Error {}
+
+export interface EngineOptions {
+  /** Most device actions per minute over all devices; 0: no limit. Default 60. */
+  actionsPerMinute?: number;
+  retry?: RetryOptions;
+  /** Called after each automatic revert (expiry), e.g. to note it in the case. */
+  onExpired?: (record: ActionRecord, outcome: 'expired' | 'revert-failed', detail: string) => void;
+  now?: () => number;
+}
+
+const KNOWN: ReadonlySet<string> = new Set(CAPABILITIES);
+const KINDS = new Set(['ip', 'host', 'domain', 'file']);
+const MAX_DURATION_SECONDS = 365 * 24 * 3600;
+
+/** The target with an IP value in canonical form; throws a ResponseRequestError. */
+export function canonicalTarget(target: unknown): ActionTarget {
+  const t = target as Partial<ActionTarget> | null;
+  if (t === null || typeof t !== 'object') throw new ResponseRequestError('the target must be an object {kind, value}');
+  if (typeof t.kind !== 'string' || !KINDS.has(t.kind)) {
+    throw new ResponseRequestError(`target kind must be one of ip, host, domain, file, not ${JSON.stringify(t.kind)}`);
+  }
+  if (typeof t.value !== 'string' || t.value.trim() === '' || t.value.length > 2048) {
+    throw new ResponseRequestError('the target needs a value (at most 2048 characters)');
+  }
+  let value = t.value.trim();
+  if (t.kind === 'ip') {
+    try {
+      if (value.includes('/')) {
+        const [address, prefix] = ipaddr.parseCIDR(value);
+        value = `${address.toString()}/${prefix}`;
+      } else value = ipaddr.process(value).toString();
+    } catch {
+      throw new ResponseRequestError(`${JSON.stringify(t.value)} is not an IP address or CIDR`);
+    }
+  }
+  const out: ActionTarget = { kind: t.kind, value };
+  if (Array.isArray(t.tags)) out.tags = t.tags.filter((x): x is string => typeof x === 'string');
+  if (typeof t.host === 'string' && t.host.trim() !== '') out.host = t.host.trim();
+  return out;
+}
+
+function summarise(devices: DeviceOutcome[], dryRun: boolean): OutcomeStatus {
+  if (devices.some((d) => d.status === 'pending-approval')) return 'needs-approval';
+  if (devices.some((d) => d.status === 'failed' || d.status === 'rate-limited' || d.status === 'circuit-open')) {
+    return 'failed';
+  }
+  if (dryRun) return 'dry-run';
+  return 'done';
+}
+
+export class ResponseEngine {
+  private readonly overall: RateLimiter;
+  private readonly perDevice = new Map<string, { limit: number; limiter: RateLimiter }>();
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private reverting = false;
+  private closed = false;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly fleet: DeviceFleet,
+    private readonly store: ResponseStore,
+    private readonly audit: AuditLog,
+    private readonly protectedAssets: ProtectedAssets,
+    private readonly options: EngineOptions = {},
+  ) {
+    const perMinute = options.actionsPerMinute ?? 60;
+    this.overall = new RateLimiter({ ratePerSecond: perMinute / 60, burst: perMinute });
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Checks and carries out a request; never throws for a bad request or a failing device (see the outcome). */
+  async respond(request: ResponseRequest, signal?: AbortSignal): Promise<ResponseOutcome> {
+    const at = new Date(this.now()).toISOString();
+    const dryRun = request.dryRun === true;
+    const base = { action: request.action, at, dryRun, caseId: request.caseId, devices: [] as DeviceOutcome[] };
+    let target: ActionTarget;
+    try {
+      if (typeof request.action !== 'string' || !KNOWN.has(request.action)) {
+        throw new ResponseRequestError(
+          `action must be one of ${CAPABILITIES.join(', ')}, not ${JSON.stringify(request.action)}`,
+        );
+      }
+      const d = request.durationSeconds;
+      if (d !== undefined && !(Number.isInteger(d) && d > 0 && d <= MAX_DURATION_SECONDS)) {
+        throw new ResponseRequestError(`duration must be a whole number of seconds from 1 to ${MAX_DURATION_SECONDS}`);
+      }
+      if (d !== undefined && UNDO[request.action] === undefined) {
+        throw new ResponseRequestError(`${request.action} cannot have a duration: it has no undo`);
+      }
+      target = canonicalTarget(request.target);
+    } catch (err) {
+      const outcome: ResponseOutcome = {
+        ...base,
+        target: request.target,
+        status: 'refused',
+        reason: (err as Error).message,
+      };
+      this.auditRefusal(request, outcome);
+      return outcome;
+    }
+    const refusal = this.protectedAssets.refusal(request.action, target);
+    const selection = refusal === undefined ? this.fleet.select(request.action, target, request.mode) : undefined;
+    if (refusal !== undefined || selection?.devices.length === 0) {
+      const reason = refusal ?? selection?.reason ?? 'no device';
+      const outcome: ResponseOutcome = { ...base, target, status: 'refused', reason };
+      this.auditRefusal(request, outcome);
+      return outcome;
+    }
+    const devices: DeviceOutcome[] = [];
+    for (const chosen of selection?.devices ?? []) {
+      const device = this.fleet.get(chosen.id);
+      if (!device) continue;
+      devices.push(await this.onDevice(device, request, target, dryRun, signal));
+    }
+    const outcome: ResponseOutcome = { ...base, target, devices, status: summarise(devices, dryRun) };
+    if (request.durationSeconds !== undefined) outcome.durationSeconds = request.durationSeconds;
+    this.scheduleExpiry();
+    return outcome;
+  }
+
+  private async onDevice(
+    device: ManagedDevice,
+    request: ResponseRequest,
+    target: ActionTarget,
+    dryRun: boolean,
+    signal?: AbortSignal,
+  ): Promise<DeviceOutcome> {
+    const out = (status: DeviceOutcomeStatus, detail: string, extra: Partial<DeviceOutcome> = {}): DeviceOutcome => {
+      const outcome: DeviceOutcome = { device: device.id, deviceName: device.name, status, detail, ...extra };
+      this.audit.append({
+        kind: 'action',
+        actor: request.approval?.by ?? request.requestedBy,
+        caseId: request.caseId,
+        action: request.action,
+        target: target.value,
+        device: device.name,
+        outcome: status,
+        detail: { detail, dryRun, durationSeconds: request.durationSeconds, approval: request.approval, ...extra },
+      });
+      return outcome;
+    };
+    const action = request.action;
+    const active = this.store.activeAction(device.id, action, target.value);
+    if (active)
+      return out('already', `${action} ${target.value} already in force on ${device.name} since ${active.created}`);
+    if (device.approval.has(action) && request.approval === undefined && !dryRun) {
+      return out('pending-approval', `${device.name} requires an analyst's approval for ${action}`);
+    }
+    if (dryRun) {
+      return out('dry-run', `would ${action} ${target.value} on ${device.name} (${device.type.type.label})`);
+    }
+    const limited = this.rateLimited(device);
+    if (limited) return out('rate-limited', limited);
+    if (!device.breaker.allow()) {
+      return out(
+        'circuit-open',
+        `${device.name} failed repeatedly: not called for another ${Math.ceil(device.breaker.retryInMs() / 1000)} s`,
+      );
+    }
+    let attempts = 0;
+    const reason = request.reason ?? (request.caseId ? `case ${request.caseId}` : undefined);
+    try {
+      const result = await withRetries(
+        (attempt) => {
+          attempts = attempt;
+          return device.adapter.execute(action, target, {
+            durationSeconds: request.durationSeconds,
+            reason,
+            signal,
+          });
+        },
+        { ...this.options.retry, signal },
+      );
+      device.breaker.success();
+      const id = randomUUID();
+      const created = new Date(this.now()).toISOString();
+      const extra: Partial<DeviceOutcome> = { actionId: id, attempts };
+      if (UNDO[action] !== undefined) {
+        const expiresAt =
+          request.durationSeconds === undefined ? undefined : this.now() + request.durationSeconds * 1000;
+        this.store.recordAction({
+          id,
+          device: device.id,
+          deviceName: device.name,
+          action,
+          targetKind: target.kind,
+          target: target.value,
+          caseId: request.caseId,
+          created,
+          expiresAt,
+          result,
+        });
+        if (expiresAt !== undefined) extra.expiresAt = new Date(expiresAt).toISOString();
+      } else {
+        // An undo ends the matching actions in force (on every device: the target is free again).
+        const forward = (Object.keys(UNDO) as Capability[]).find((k) => UNDO[k] === action);
+        if (forward)
+          for (const a of this.store.activeOn(forward, target.value)) this.store.finishAction(a.id, 'reverted');
+      }
+      return out('done', result.detail, extra);
+    } catch (err) {
+      device.breaker.failure();
+      return out('failed', `${device.name}: ${(err as Error).message}`, { attempts });
+    }
+  }
+
+  /** Why the blast-radius limits refuse another action on this device now, or undefined. */
+  private rateLimited(device: ManagedDevice): string | undefined {
+    let entry = this.perDevice.get(device.id);
+    if (device.actionsPerMinute > 0 && entry?.limit !== device.actionsPerMinute) {
+      const limit = device.actionsPerMinute;
+      entry = { limit, limiter: new RateLimiter({ ratePerSecond: limit / 60, burst: limit }) };
+      this.perDevice.set(device.id, entry);
+    }
+    if (device.actionsPerMinute > 0 && entry) {
+      const d = entry.limiter.take(device.id);
+      if (!d.allowed) {
+        return `blast-radius limit: ${device.name} takes at most ${device.actionsPerMinute} actions a minute (next in ${d.retryAfterSeconds} s)`;
+      }
+    }
+    const all = this.overall.take('all');
+    if (!all.allowed)
+      return `blast-radius limit: at most ${this.options.actionsPerMinute ?? 60} actions a minute overall (next in ${all.retryAfterSeconds} s)`;
+    return undefined;
+  }
+
+  private auditRefusal(request: ResponseRequest, outcome: ResponseOutcome): void {
+    this.audit.append({
+      kind: 'action',
+      actor: request.requestedBy,
+      caseId: request.caseId,
+      action: String(request.action),
+      target: typeof request.target?.value === 'string' ? request.target.value : undefined,
+      outcome: 'refused',
+      detail: { reason: outcome.reason, dryRun: outcome.dryRun },
+    });
+  }
+
+  /** Reverts every action whose duration is over; then waits for the next expiry. Safe to call at any time. */
+  async revertExpired(): Promise<number> {
+    if (this.reverting || this.closed) return 0;
+    this.reverting = true;
+    let count = 0;
+    try {
+      for (;;) {
+        const due = this.store.dueActions(this.now(), 50);
+        if (due.length === 0) break;
+        for (const record of due) {
+          count++;
+          await this.revertOne(record);
+        }
+        if (this.closed) break;
+      }
+    } finally {
+      this.reverting = false;
+      this.scheduleExpiry();
+    }
+    return count;
+  }
+
+  private async revertOne(record: ActionRecord): Promise<void> {
+    const device = this.fleet.get(record.device);
+    const undo = UNDO[record.action] as Capability;
+    const target: ActionTarget = { kind: record.targetKind as ActionTarget['kind'], value: record.target };
+    let status: 'expired' | 'revert-failed';
+    let detail: string;
+    if (!device) {
+      status = 'revert-failed';
+      detail = `device ${record.deviceName} is no longer configured: ${record.action} ${record.target} stays in force`;
+    } else {
+      try {
+        const result = await withRetries(
+          () =>
+            device.adapter.revert(record.action, target, record.result ?? { detail: '' }, {
+              reason: `expiry of ${record.action}`,
+            }),
+          this.options.retry,
+        );
+        status = 'expired';
+        detail = result.detail;
+      } catch (err) {
+        status = 'revert-failed';
+        detail = `${device.name}: ${undo} ${record.target} failed: ${(err as Error).message}`;
+      }
+    }
+    this.store.finishAction(record.id, status);
+    this.audit.append({
+      kind: 'action',
+      actor: 'expiry',
+      caseId: record.caseId,
+      action: undo,
+      target: record.target,
+      device: record.deviceName,
+      outcome: status,
+      detail: { detail, actionId: record.id },
+    });
+    this.options.onExpired?.(record, status, detail);
+  }
+
+  /** Arms one timer for the next expiry (at most a day ahead; it re-arms then). */
+  scheduleExpiry(): void {
+    if (this.closed) return;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    const next = this.store.nextExpiry();
+    if (next === undefined) return;
+    const wait = Math.min(Math.max(0, next - this.now()), 24 * 3600 * 1000);
+    this.expiryTimer = setTimeout(() => void this.revertExpired(), wait);
+    this.expiryTimer.unref();
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+  }
+}

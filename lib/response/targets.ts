@@ -1,0 +1,54 @@
+/**
+ * Where `soar-respond` takes its targets from: the message (`msg.target`), a fixed target, or the IOC artifacts of
+ * the message's case (those at or above a verdict), turned into action targets by their type.
+ */
+import ipaddr from 'ipaddr.js';
+import type { Artifact } from '../cases/model';
+import type { ActionTarget } from '../devices/model';
+
+/** At most this many targets from one case per message (the blast-radius limits apply on top). */
+export const MAX_CASE_TARGETS = 50;
+
+const VERDICT_RANK: Record<string, number> = { malicious: 2, suspicious: 1 };
+
+const KIND_OF: Record<string, ActionTarget['kind'] | undefined> = {
+  ipv4: 'ip',
+  ipv6: 'ip',
+  cidr: 'ip',
+  domain: 'domain',
+  hostname: 'host',
+  md5: 'file',
+  sha1: 'file',
+  sha256: 'file',
+  file: 'file',
+};
+
+/** A target from `msg.target`: `{kind, value, tags?, host?}`, or a bare string (an IP is `ip`, else `host`). */
+export function targetFromMessage(input: unknown): ActionTarget {
+  if (typeof input === 'string') {
+    const value = input.trim();
+    const isIp = ipaddr.isValid(value) || (value.includes('/') && ipaddr.isValidCIDR(value));
+    return { kind: isIp ? 'ip' : 'host', value };
+  }
+  return input as ActionTarget;
+}
+
+/** The case's IOC artifacts at or above `minVerdict` that an action can aim at, in artifact order. */
+export function targetsFromArtifacts(
+  artifacts: readonly Artifact[],
+  minVerdict: 'malicious' | 'suspicious',
+  host?: string,
+): ActionTarget[] {
+  const min = VERDICT_RANK[minVerdict];
+  const out: ActionTarget[] = [];
+  for (const a of artifacts) {
+    if (!a.ioc || (VERDICT_RANK[a.verdict ?? ''] ?? 0) < min) continue;
+    const kind = KIND_OF[a.type];
+    if (kind === undefined) continue;
+    const target: ActionTarget = { kind, value: a.value };
+    if (kind === 'file' && host) target.host = host;
+    out.push(target);
+    if (out.length === MAX_CASE_TARGETS) break;
+  }
+  return out;
+}

@@ -1,0 +1,162 @@
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { acquireCaseStore, releaseCaseStore, type Case } from '../../lib/cases';
+import { fleet } from '../../lib/devices/fleet';
+import { CAPABILITIES, type ActionTarget, type Capability } from '../../lib/devices/model';
+import type { SelectMode } from '../../lib/devices/selection';
+import { recordOutcome } from '../../lib/response/case-record';
+import type { ResponseOutcome, ResponseRequest } from '../../lib/response/engine';
+import { acquireResponseRuntime, releaseResponseRuntime, type ResponseRuntime } from '../../lib/response/runtime';
+import { targetFromMessage, targetsFromArtifacts } from '../../lib/response/targets';
+import { auditFile, storeFile, type SoarSettings } from '../../lib/settings';
+
+interface RespondNodeDef extends NodeDef {
+  /** A capability, or '' for `msg.action`. */
+  action: string;
+  /** `msg` (msg.target), `case` (the case's IOC artifacts), `fixed` (the target below). */
+  targetSource: 'msg' | 'case' | 'fixed';
+  targetKind: ActionTarget['kind'];
+  target: string;
+  /** For `case`: the lowest artifact verdict acted on. */
+  minVerdict: 'malicious' | 'suspicious';
+  mode: SelectMode;
+  dryRun: boolean;
+  /** Seconds until the action is reverted; '' or 0: no expiry. */
+  duration: string | number;
+}
+
+type RespondMessage = NodeMessageInFlow & {
+  action?: string;
+  target?: unknown;
+  case?: Case;
+  caseId?: string;
+  dryRun?: boolean;
+  duration?: number;
+  response?: { request: ResponseRequest; outcome?: ResponseOutcome };
+  approval?: { decision?: string; by?: string; at?: string; comment?: string };
+};
+
+const KNOWN: ReadonlySet<string> = new Set(CAPABILITIES);
+
+export = function (RED: NodeAPI) {
+  function SoarRespond(this: Node, config: RespondNodeDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const settings = RED.settings as unknown as { soar?: SoarSettings; userDir?: string };
+    const soar = settings.soar;
+    const file = storeFile(soar, settings.userDir);
+    let runtime: ResponseRuntime;
+    try {
+      runtime = acquireResponseRuntime({
+        storeFile: file,
+        auditFile: auditFile(soar, settings.userDir),
+        synchronous: soar?.sync,
+        protectedAssets: soar?.protectedAssets,
+        actionsPerMinute: soar?.actionsPerMinute,
+      });
+    } catch (err) {
+      const reason = `response engine unavailable: ${(err as Error).message}`;
+      node.status({ fill: 'red', shape: 'ring', text: reason.slice(0, 60) });
+      node.error(reason);
+      node.on('input', (_msg, _send, done) => done(new Error(reason)));
+      return;
+    }
+    const cases = acquireCaseStore(file, { synchronous: soar?.sync });
+    const aborter = new AbortController();
+    let last = '';
+
+    const showStatus = () => {
+      const devices = fleet.list();
+      const down = devices.filter((d) => d.health?.status === 'down').length;
+      const health = devices.length === 0 ? 'no devices' : `${devices.length} devices${down ? `, ${down} down` : ''}`;
+      node.status({
+        fill: down > 0 || devices.length === 0 ? 'yellow' : 'green',
+        shape: config.dryRun ? 'ring' : 'dot',
+        text: `${config.dryRun ? 'dry run · ' : ''}${last ? `${last} · ` : ''}${health}`,
+      });
+    };
+    const stopHealth = fleet.onHealth(showStatus);
+    setImmediate(showStatus);
+
+    /** The requests this message asks for (throws with a reason for a bad message). */
+    const requestsOf = (msg: RespondMessage): ResponseRequest[] => {
+      // Back from soar-approval: the held request, now approved.
+      if (msg.response?.request && msg.approval?.decision === 'approve') {
+        const approval = { by: msg.approval.by ?? 'anonymous', at: msg.approval.at ?? new Date().toISOString() };
+        return [{ ...msg.response.request, approval: { ...approval, comment: msg.approval.comment } }];
+      }
+      const action = (msg.action || config.action) as Capability;
+      if (!KNOWN.has(action)) {
+        throw new Error(
+          `action must be one of ${CAPABILITIES.join(', ')} (node setting or msg.action), not ${JSON.stringify(action)}`,
+        );
+      }
+      const caseId = msg.caseId ?? msg.case?.id;
+      let targets: ActionTarget[];
+      if (config.targetSource === 'case') {
+        if (!msg.case || !Array.isArray(msg.case.artifacts))
+          throw new Error('msg.case is missing: put soar-case before this node');
+        targets = targetsFromArtifacts(msg.case.artifacts, config.minVerdict || 'malicious');
+      } else if (config.targetSource === 'fixed') {
+        targets = [{ kind: config.targetKind || 'ip', value: config.target }];
+      } else {
+        if (msg.target === undefined) throw new Error('msg.target is missing ({kind, value} or an address)');
+        targets = [targetFromMessage(msg.target)];
+      }
+      const duration = Number(msg.duration ?? config.duration);
+      return targets.map((target) => ({
+        action,
+        target,
+        mode: config.mode || 'most-specific',
+        dryRun: msg.dryRun === true || config.dryRun === true,
+        ...(duration > 0 && { durationSeconds: duration }),
+        ...(caseId && { caseId }),
+        requestedBy: `flow:${node.z ?? ''}/${config.name || node.id}`,
+      }));
+    };
+
+    node.on('input', (msg: RespondMessage, send, done) => {
+      let requests: ResponseRequest[];
+      try {
+        requests = requestsOf(msg);
+      } catch (err) {
+        node.status({ fill: 'red', shape: 'ring', text: (err as Error).message.slice(0, 60) });
+        return done(err as Error);
+      }
+      if (requests.length === 0) {
+        last = 'no IOC target in the case';
+        showStatus();
+        return done();
+      }
+      (async () => {
+        for (const request of requests) {
+          const outcome = await runtime.engine.respond(request, aborter.signal);
+          if (request.caseId) {
+            await cases
+              .update(request.caseId, (c, now) => recordOutcome(c, outcome, now, request.approval?.by))
+              .catch((err: Error) => node.warn(`case ${request.caseId}: ${err.message}`));
+          }
+          const out = { ...RED.util.cloneMessage(msg), payload: outcome, response: { request, outcome } };
+          delete (out as RespondMessage).approval;
+          last = `${outcome.action} ${outcome.target?.value ?? ''}: ${outcome.status}`;
+          if (outcome.status === 'done' || outcome.status === 'dry-run') send([out, null, null]);
+          else if (outcome.status === 'needs-approval') send([null, null, out]);
+          else send([null, out, null]);
+        }
+        showStatus();
+      })().then(
+        () => done(),
+        (err: Error) => done(err),
+      );
+    });
+
+    node.on('close', (done: () => void) => {
+      aborter.abort();
+      stopHealth();
+      releaseCaseStore(file);
+      releaseResponseRuntime(file);
+      done();
+    });
+  }
+
+  RED.nodes.registerType('soar-respond', SoarRespond);
+};
