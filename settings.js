@@ -130,6 +130,10 @@ module.exports = {
     // { private: true, 'public-resolvers': false }. On by default: loopback, link-local, reserved,
     // documentation, example-domains, public-resolvers; off: private (RFC 1918 addresses can be real indicators).
     allowlists: {},
+    // Assets no response action may block or isolate, besides this host, its gateways and DNS resolvers.
+    protectedAssets: { cidrs: [], hosts: [] },
+    // Most device actions a minute over all devices (each device has its own limit too).
+    actionsPerMinute: 60,
   },
 
   // Offline by default: a SOC network is often closed, so nothing calls out.

@@ -1,6 +1,7 @@
 /**
  * How response outcomes appear in a case: each device outcome is an action (the case's `actions`, with a timeline
- * entry); a refusal or an action already in force is a timeline note; an expiry changes the action's status.
+ * entry); a refusal is a timeline note; an action already in force adds nothing; an expiry changes the action's
+ * status.
  */
 import { recordAction } from '../cases/changes';
 import type { ActionStatus, Case } from '../cases/model';
@@ -30,11 +31,8 @@ export function recordOutcome(c: Case, outcome: ResponseOutcome, now: string, by
   }
   for (const d of outcome.devices) {
     const status = CASE_STATUS[d.status];
-    if (status === undefined) {
-      c.timeline.push({ at: now, kind: 'action', message: d.detail });
-      c.updated = now;
-      continue;
-    }
+    // An action already in force is not news: the case has it from the first time.
+    if (status === undefined) continue;
     recordAction(
       c,
       {

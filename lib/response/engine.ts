@@ -4,7 +4,8 @@
  * 1. the action and target are valid (an IP target is canonicalised);
  * 2. a protected asset is never acted on (./protected);
  * 3. the device(s): capable, in scope, not down (../devices/selection); none is a `refused` outcome with the reason;
- * 4. per device: an action already in force on that target is not repeated (`already`); an action the device's
+ * 4. per device: an action already in force on that target is not repeated (`already`, not audited: nothing was
+ *    done); an action the device's
  *    approval policy names waits for an analyst (`pending-approval`) unless the request carries the approval;
  *    dry run records what would happen; the blast-radius limits (actions per minute per device, and overall)
  *    refuse the excess (`rate-limited`); an open circuit fails fast (`circuit-open`); otherwise the device is called,
@@ -211,8 +212,11 @@ export class ResponseEngine {
     };
     const action = request.action;
     const active = this.store.activeAction(device.id, action, target.value);
-    if (active)
-      return out('already', `${action} ${target.value} already in force on ${device.name} since ${active.created}`);
+    if (active) {
+      // Nothing is done, so nothing is audited: every alert of a case asking again must not flood the log.
+      const detail = `${action} ${target.value} already in force on ${device.name} since ${active.created}`;
+      return { device: device.id, deviceName: device.name, status: 'already', detail, actionId: active.id };
+    }
     if (device.approval.has(action) && request.approval === undefined && !dryRun) {
       return out('pending-approval', `${device.name} requires an analyst's approval for ${action}`);
     }

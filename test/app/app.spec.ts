@@ -162,6 +162,59 @@ describe('npm start (the product as an app)', function () {
     assert.equal(artifact?.verdict, 'suspicious');
   });
 
+  it('blocks the malicious IOC of a case on the lab device and records the action in the case and the audit log', async () => {
+    const env = { SOAR_INTAKE_TOKEN: 'respond-test-token', SOAR_ADMIN_PASSWORD: 'respond-test-password' };
+    const attacker = (suricata[0] as unknown as SuricataRecord).src_ip;
+    mkdirSync(join(tmp.dir, 'feeds'), { recursive: true });
+    const feedFile = join(tmp.dir, 'feeds', 'c2.json');
+    const indicator = {
+      type: 'indicator',
+      spec_version: '2.1',
+      id: 'indicator--0f6f1f6e-5c3a-4a8e-9d7e-3b7c2d1e0a11',
+      created: '2026-01-01T00:00:00.000Z',
+      modified: '2026-01-01T00:00:00.000Z',
+      pattern_type: 'stix',
+      pattern: `[ipv4-addr:value = '${attacker}']`,
+      valid_from: '2026-01-01T00:00:00.000Z',
+      confidence: 90,
+    };
+    writeFileSync(feedFile, JSON.stringify({ type: 'bundle', id: 'bundle--1', objects: [indicator] }));
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(feedFile, past, past);
+    app = await startApp(tmp.dir, env);
+    const running = app;
+    const token = await adminToken(app.url, 'admin', env.SOAR_ADMIN_PASSWORD);
+    const auth = { headers: { authorization: `Bearer ${token}` } };
+    await until(async () => {
+      const res = await fetch(`${running.url}/soar/iocs/lookup?value=${attacker}`, auth);
+      return ((await res.json()) as { verdict: string }).verdict === 'malicious';
+    });
+
+    const res = await postAlert(app.url, env.SOAR_INTAKE_TOKEN, suricata[0]);
+    const { ids } = (await res.json()) as { ids: string[] };
+    const found = await until(async () => {
+      const page = (await (await fetch(`${running.url}/soar/cases?type=network-ids`, auth)).json()) as {
+        items: { alerts: string[]; actions: { action: string; target: string; device: string; status: string }[] }[];
+      };
+      const c = page.items.find((x) => x.alerts.includes(ids[0]));
+      return c && c.actions.length > 0 ? c : undefined;
+    });
+    assert.deepEqual(
+      found.actions.map((a) => [a.action, a.target, a.device, a.status]),
+      [['block-ip', attacker, 'lab firewall', 'done']],
+    );
+    const devices = (await (await fetch(`${running.url}/soar/devices`, auth)).json()) as {
+      items: { name: string; type: string }[];
+    };
+    assert.deepEqual(
+      devices.items.map((d) => [d.name, d.type]),
+      [['lab firewall', 'lab']],
+    );
+    const audit = readFileSync(join(tmp.dir, 'soar-audit.jsonl'), 'utf8').trim().split('\n');
+    assert.equal(audit.length, 1);
+    assert.match(audit[0], new RegExp(`"action":"block-ip".*"target":"${attacker.replace(/\./g, '\\.')}"`));
+  });
+
   it('keeps the user flows and prints no secret on later starts; takes secrets from the environment', async () => {
     const env = { SOAR_ADMIN_PASSWORD: 'correct horse battery staple', SOAR_INTAKE_TOKEN: 'env-intake-token-123' };
     app = await startApp(tmp.dir, env);
