@@ -67,7 +67,8 @@ export = function (RED: NodeAPI) {
     const showStatus = () => {
       const devices = fleet.list();
       const down = devices.filter((d) => d.health?.status === 'down').length;
-      const health = devices.length === 0 ? 'no devices' : `${devices.length} devices${down ? `, ${down} down` : ''}`;
+      const count = `${devices.length} device${devices.length === 1 ? '' : 's'}`;
+      const health = devices.length === 0 ? 'no devices' : `${count}${down ? `, ${down} down` : ''}`;
       node.status({
         fill: down > 0 || devices.length === 0 ? 'yellow' : 'green',
         shape: config.dryRun ? 'ring' : 'dot',
