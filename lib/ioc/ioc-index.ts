@@ -5,10 +5,12 @@
  * indicator type, one `Map` from canonical value to an entry: a shared frozen per-feed metadata record, or an array
  * of them in feed order (several feeds, or one feed listing the value with different metadata). CIDRs are also one
  * table of flattened disjoint ranges per address family (see ./ranges), whose ranges carry the same entries; IPv4
- * addresses are also a sorted numeric table, and domains a small Bloom filter, so most lookups hash no string.
+ * addresses are kept only in a numeric hash table (no string map), and domains also in a small Bloom filter, so most
+ * lookups hash no string.
  * A lookup is thus one probe per candidate, however many feeds are loaded, and allocates nothing unless it matches.
  * A change builds new combined structures aside (sharing the maps it does not touch) and swaps them in with plain
- * assignments, so a lookup sees either the old feed or the new one, never half of it.
+ * assignments, so a lookup sees either the old feed or the new one, never half of it. `loadFeeds` loads many feeds
+ * (given as groups of values sharing metadata, as saved by IocLibrary) with one such build.
  *
  * Matching:
  * - ipv4/ipv6: the same address, and the longest CIDR prefix containing it (over all feeds, skipping CIDRs that are
@@ -61,22 +63,47 @@ import { CidrTable, Ipv4Table, ipv6ToBigInt, parseIpv4, type CidrInput } from '.
 /** How many rejection reasons `replaceFeed` reports (all are counted). */
 export const MAX_REPORTED_ERRORS = 10;
 
-/** A validity window as numbers, so that lookups do not parse dates. */
+/** A validity window as numbers, so that lookups do not parse dates, and as the ISO strings the source reports. */
 interface Window {
   readonly from: number;
   readonly until: number;
+  readonly validFrom: string | undefined;
+  readonly validUntil: string | undefined;
 }
 
-/** A shared metadata record. */
+/**
+ * A shared metadata record: one per distinct metadata of a feed. Feeds whose rows differ only in a date have nearly
+ * as many as values, so a record is small: the fields without times (`base`, a frozen source shared by every record
+ * with the same confidence, TLP, tags and ATT&CK ids) and the times; the full source is made on the first match.
+ */
 interface SourceRecord {
-  readonly source: IocSource;
+  readonly base: IocSource;
+  readonly firstSeen: string | undefined;
+  readonly lastSeen: string | undefined;
   /**
    * null when the indicator has neither validFrom nor validUntil (most have neither): valid at all times, so a
-   * lookup needs no clock for it, and the record keeps no two boxed doubles.
+   * lookup needs no clock for it.
    */
   readonly window: Window | null;
   /** `[source]`, frozen, made on the first match: what a match on this record alone reports, shared by all. */
   sources: readonly IocSource[] | undefined;
+}
+
+/** The source a record reports (made, frozen and kept on first use). */
+function sourceOf(record: SourceRecord): IocSource {
+  if (record.sources !== undefined) return record.sources[0];
+  const { base, window, firstSeen, lastSeen } = record;
+  if (window === null && firstSeen === undefined && lastSeen === undefined) {
+    record.sources = Object.freeze([base]);
+    return base;
+  }
+  const source: { -readonly [K in keyof IocSource]: IocSource[K] } = { ...base };
+  if (window?.validFrom !== undefined) source.validFrom = window.validFrom;
+  if (window?.validUntil !== undefined) source.validUntil = window.validUntil;
+  if (firstSeen !== undefined) source.firstSeen = firstSeen;
+  if (lastSeen !== undefined) source.lastSeen = lastSeen;
+  record.sources = Object.freeze([Object.freeze(source)]);
+  return source;
 }
 type Entry = SourceRecord | SourceRecord[];
 
@@ -88,6 +115,45 @@ export interface IocIndexOptions {
 export interface ReplaceFeedOptions {
   /** The feed is an allowlist: its values never match. */
   allow?: boolean;
+  /** Also return what was accepted, as groups (`ReplaceFeedGroupsResult.groups`), e.g. to save them. */
+  keepGroups?: boolean;
+}
+
+/** The metadata of an indicator: all but its type, value, feed and ref. */
+export type IndicatorMeta = Omit<Indicator, 'type' | 'value' | 'ref' | 'feed'>;
+
+/**
+ * Values of one type sharing one metadata record: what `loadFeeds` takes and what `replaceFeed` hands back with
+ * `keepGroups` (then with canonical values and the metadata as validated, times in ISO form).
+ */
+export interface IndicatorGroup {
+  type: IndicatorType;
+  /** The metadata of every value, unless `metas` and `metaIds` are given. */
+  meta?: IndicatorMeta;
+  /**
+   * Per-value metadata: value i has `metas[metaIds[i]]` (feeds whose rows differ only in a date have nearly as many
+   * distinct metadata as values). Groups of a feed may share one `metas` array.
+   */
+  metas?: readonly IndicatorMeta[];
+  metaIds?: ArrayLike<number>;
+  values: readonly string[];
+  /** The ref of each value (see `Indicator.ref`), `''` for none; left out when no value has one. */
+  refs?: readonly string[];
+}
+
+/** A feed for `loadFeeds`. */
+export interface FeedGroups {
+  name: string;
+  /** The feed is an allowlist: its values never match. */
+  allow?: boolean;
+  groups: readonly IndicatorGroup[];
+  /** Indicators rejected when the groups were made (a saved feed keeps only what was accepted): added to the count. */
+  rejected?: number;
+}
+
+export interface ReplaceFeedGroupsResult extends ReplaceFeedResult {
+  /** With `keepGroups`: the accepted indicators, canonical, per (type, metadata) in order of first appearance. */
+  groups?: IndicatorGroup[];
 }
 
 const TLPS: ReadonlySet<string> = new Set(TLP_LEVELS);
@@ -165,8 +231,17 @@ function stringList(value: unknown, field: string, lists: ListCache, pattern?: R
   return list;
 }
 
-/** Validates the metadata of an indicator into a frozen shared record (throws with a reason). */
-function makeRecord(feed: string, ind: Indicator, times: TimeCache, lists: ListCache): SourceRecord {
+/** Base sources already made during one load, by tags, ATT&CK ids (both shared lists), confidence and TLP. */
+type BaseCache = Map<readonly string[], Map<readonly string[], Map<string, IocSource>>>;
+
+/** Validates the metadata of an indicator into a shared record (throws with a reason). */
+function makeRecord(
+  feed: string,
+  ind: IndicatorMeta,
+  times: TimeCache,
+  lists: ListCache,
+  bases: BaseCache,
+): SourceRecord {
   const { confidence, tlp } = ind;
   if (typeof confidence !== 'number' || !(confidence >= 0 && confidence <= 100)) {
     throw new Error(`confidence must be a number from 0 to 100, not ${JSON.stringify(confidence)}`);
@@ -179,26 +254,22 @@ function makeRecord(feed: string, ind: Indicator, times: TimeCache, lists: ListC
   const from = validFrom === undefined ? -Infinity : Date.parse(validFrom);
   const until = validUntil === undefined ? Infinity : Date.parse(validUntil);
   if (until < from) throw new Error(`validUntil ${validUntil} is before validFrom ${validFrom}`);
-  const source: { -readonly [K in keyof IocSource]: IocSource[K] } = {
-    feed,
-    confidence,
-    tlp: tlp as Tlp,
-    tags: stringList(ind.tags, 'tags', lists),
-    attack: stringList(ind.attack, 'attack', lists, ATTACK_ID_PATTERN),
-  };
-  const optional = {
-    validFrom,
-    validUntil,
-    firstSeen: optionalTime(ind.firstSeen, 'firstSeen', times),
-    lastSeen: optionalTime(ind.lastSeen, 'lastSeen', times),
-  };
-  if (optional.validFrom !== undefined) source.validFrom = optional.validFrom;
-  if (optional.validUntil !== undefined) source.validUntil = optional.validUntil;
-  if (optional.firstSeen !== undefined) source.firstSeen = optional.firstSeen;
-  if (optional.lastSeen !== undefined) source.lastSeen = optional.lastSeen;
-  Object.freeze(source);
-  const window = from === -Infinity && until === Infinity ? null : { from, until };
-  return { source, window, sources: undefined };
+  const tags = stringList(ind.tags, 'tags', lists);
+  const attack = stringList(ind.attack, 'attack', lists, ATTACK_ID_PATTERN);
+  const firstSeen = optionalTime(ind.firstSeen, 'firstSeen', times);
+  const lastSeen = optionalTime(ind.lastSeen, 'lastSeen', times);
+  let byAttack = bases.get(tags);
+  if (byAttack === undefined) bases.set(tags, (byAttack = new Map()));
+  let byRest = byAttack.get(attack);
+  if (byRest === undefined) byAttack.set(attack, (byRest = new Map()));
+  const key = `${confidence}\u0000${tlp}`;
+  let base = byRest.get(key);
+  if (base === undefined) {
+    base = Object.freeze({ feed, confidence, tlp: tlp as Tlp, tags, attack });
+    byRest.set(key, base);
+  }
+  const window = from === -Infinity && until === Infinity ? null : { from, until, validFrom, validUntil };
+  return { base, firstSeen, lastSeen, window, sources: undefined };
 }
 
 /** FNV-1a step over a string's characters. */
@@ -219,7 +290,7 @@ function hashList(h: number, list: unknown): number {
  * in place: building a string key per indicator (JSON.stringify, or concatenation) and hashing that cost several
  * times more, and keeping a million such keys for a feed whose every row differs costs a hundred megabytes.
  */
-function metadataHash(ind: Indicator): number {
+function metadataHash(ind: IndicatorMeta): number {
   let h = FNV_OFFSET;
   const c = ind.confidence;
   h = Math.imul(h ^ (typeof c === 'number' ? (c * 1009) | 0 : 0x7777), FNV_PRIME);
@@ -241,7 +312,7 @@ function sameList(a: unknown, b: unknown): boolean {
 }
 
 /** Metadata equal field by field (`===`, lists element by element): `makeRecord` gives both the same result. */
-function sameMetadata(a: Indicator, b: Indicator): boolean {
+function sameMetadata(a: IndicatorMeta, b: IndicatorMeta): boolean {
   return (
     a.confidence === b.confidence &&
     a.tlp === b.tlp &&
@@ -256,9 +327,11 @@ function sameMetadata(a: Indicator, b: Indicator): boolean {
 
 /** During one load: the record (or rejection reason) made for the first indicator of each distinct metadata. */
 interface RecordSlot {
-  readonly ind: Indicator;
+  readonly ind: Indicator | IndicatorMeta;
   readonly record: SourceRecord | string;
   next: RecordSlot | undefined;
+  /** With `keepGroups`: this record's index in the feed's `metas`, or -1 before its first accepted value. */
+  metaId: number;
 }
 
 const PERCENT_ESCAPE = /%[0-9a-fA-F]{2}/g;
@@ -378,8 +451,6 @@ interface FeedInfo {
   readonly loaded: string;
 }
 
-type FeedMaps = Map<IndicatorType, Map<string, Entry>>;
-
 /**
  * The values of several feeds (all allowlists, or all data feeds) merged: per type one map from value to the
  * records of every feed listing it (in feed order), and one CIDR table per address family. Never mutated once
@@ -389,7 +460,7 @@ interface Combined {
   readonly maps: Readonly<Record<IndicatorType, ReadonlyMap<string, Entry>>>;
   readonly cidr4: Cidrs | null;
   readonly cidr6: Cidrs | null;
-  /** `maps.ipv4` again, keyed by the address as a number. */
+  /** The IPv4 addresses, keyed by the address as a number (`maps.ipv4` is always empty: one copy is enough). */
   readonly ipv4: Ipv4Table<Entry>;
   /** A one-hash Bloom filter over `maps.domain` (see `nameHash`): a suffix whose bit is clear is not looked up. */
   readonly domainFilter: Uint32Array;
@@ -454,7 +525,7 @@ const EMPTY_COMBINED: Combined = {
   maps: Object.fromEntries(INDICATOR_TYPES.map((t) => [t, NO_VALUES])) as Record<IndicatorType, Map<string, Entry>>,
   cidr4: null,
   cidr6: null,
-  ipv4: Ipv4Table.build<Entry>([]),
+  ipv4: Ipv4Table.empty<Entry>(),
   domainFilter: new Uint32Array(32),
 };
 
@@ -502,7 +573,7 @@ class Cidrs {
     if (sources === undefined) {
       const entry = this.table.entries[i];
       sources = Array.isArray(entry)
-        ? (Object.freeze(entry.map((r) => r.source)) as IocSource[])
+        ? (Object.freeze(entry.map(sourceOf)) as IocSource[])
         : (validSources(entry) as IocSource[]);
       this.sources[i] = sources;
     }
@@ -510,157 +581,381 @@ class Cidrs {
   }
 }
 
-function buildFeed(
-  name: string,
-  indicators: readonly Indicator[],
-  allow: boolean,
-): { info: FeedInfo; maps: FeedMaps; result: ReplaceFeedResult } {
-  const records = new Map<number, RecordSlot>();
-  const times: TimeCache = new Map();
-  const lists: ListCache = new Map();
-  const maps: FeedMaps = new Map();
-  const errors: RejectedIndicator[] = [];
-  let rejected = 0;
-  let accepted = 0;
-  const reject = (index: number, value: unknown, error: string): void => {
-    rejected++;
-    if (errors.length < MAX_REPORTED_ERRORS) errors.push({ index, value, error });
-  };
-  for (let i = 0; i < indicators.length; i++) {
-    const ind = indicators[i];
-    if (typeof ind !== 'object' || ind === null) {
-      reject(i, ind, 'not an indicator object');
-      continue;
-    }
-    if (typeof ind.type !== 'string' || !TYPES.has(ind.type)) {
-      reject(i, ind.value, `type must be one of ${INDICATOR_TYPES.join(', ')}, not ${JSON.stringify(ind.type)}`);
-      continue;
-    }
-    if (typeof ind.value !== 'string') {
-      reject(i, ind.value, 'value must be a string');
-      continue;
-    }
-    if (ind.feed !== undefined && ind.feed !== name) {
-      reject(i, ind.value, `indicator of feed ${JSON.stringify(ind.feed)} given for feed ${JSON.stringify(name)}`);
-      continue;
-    }
-    // Indicators sharing the same metadata share one record: validate once per distinct metadata.
-    const hash = metadataHash(ind);
-    const first = records.get(hash);
-    let slot = first;
-    while (slot !== undefined && !sameMetadata(slot.ind, ind)) slot = slot.next;
-    let record: SourceRecord | string;
-    if (slot !== undefined) record = slot.record;
-    else {
-      try {
-        record = makeRecord(name, ind, times, lists);
-      } catch (err) {
-        record = (err as Error).message;
-      }
-      records.set(hash, { ind, record, next: first });
-    }
-    if (typeof record === 'string') {
-      reject(i, ind.value, record);
-      continue;
-    }
-    const canonical = canonicalIndicator(ind.type, ind.value, allow);
-    if (typeof canonical === 'string') {
-      reject(i, ind.value, canonical);
-      continue;
-    }
-    accepted++;
-    let map = maps.get(canonical.type);
-    if (map === undefined) maps.set(canonical.type, (map = new Map()));
-    const existing = map.get(canonical.value);
-    if (existing === undefined) map.set(canonical.value, record);
-    else if (Array.isArray(existing)) {
-      if (!existing.includes(record)) existing.push(record);
-    } else if (existing !== record) map.set(canonical.value, [existing, record]);
+/** Feeds' order: a record of a lower-ranked feed comes first in an entry. */
+type Rank = ReadonlyMap<string, number>;
+
+/** Set by `addRecord`: whether the value it was given is new to the record's feed (counted in the feed's stats). */
+let addedValue = false;
+
+/**
+ * An entry with a record added, records in feed order (stable within a feed); the same entry when it holds the
+ * record already. Arrays of the old combined structures are shared with lookups and copied; those in `fresh` were
+ * made by this build and are changed in place (a value listed many times by one feed costs no quadratic copying).
+ */
+function addRecord(existing: Entry | undefined, record: SourceRecord, rank: Rank, fresh: Set<SourceRecord[]>): Entry {
+  if (existing === undefined) {
+    addedValue = true;
+    return record;
   }
-  const byType = Object.fromEntries(INDICATOR_TYPES.map((t) => [t, maps.get(t)?.size ?? 0])) as Record<
-    IndicatorType,
-    number
-  >;
-  const info: FeedInfo = { name, allow, byType, rejected, loaded: new Date().toISOString() };
-  return { info, maps, result: { feed: name, accepted, rejected, errors } };
+  const feed = record.base.feed;
+  if (!Array.isArray(existing)) {
+    if (existing === record) {
+      addedValue = false;
+      return existing;
+    }
+    const other = existing.base.feed;
+    addedValue = other !== feed;
+    const pair =
+      other === feed || (rank.get(other) ?? 0) <= (rank.get(feed) ?? 0) ? [existing, record] : [record, existing];
+    fresh.add(pair);
+    return pair;
+  }
+  if (existing.includes(record)) {
+    addedValue = false;
+    return existing;
+  }
+  const mine = rank.get(feed) ?? 0;
+  addedValue = true;
+  // After the last record of a feed ranked at or before this one.
+  let at = existing.length;
+  while (at > 0) {
+    const other = existing[at - 1].base.feed;
+    if (other === feed || (rank.get(other) ?? 0) <= mine) break;
+    at--;
+  }
+  for (const r of existing) if (r.base.feed === feed) addedValue = false;
+  const out = fresh.has(existing) ? existing : existing.slice();
+  out.splice(at, 0, record);
+  fresh.add(out);
+  return out;
 }
 
-/** An entry without the records of one feed, or undefined when nothing is left. */
-function withoutFeed(entry: Entry, feed: string): Entry | undefined {
-  if (!Array.isArray(entry)) return entry.source.feed === feed ? undefined : entry;
+/** An entry without the records of some feeds, or undefined when nothing is left. */
+function withoutFeeds(entry: Entry, feeds: ReadonlySet<string>): Entry | undefined {
+  if (!Array.isArray(entry)) return feeds.has(entry.base.feed) ? undefined : entry;
   let kept: SourceRecord[] | undefined;
   for (let i = 0; i < entry.length; i++) {
-    if (entry[i].source.feed === feed) kept ??= entry.slice(0, i);
+    if (feeds.has(entry[i].base.feed)) kept ??= entry.slice(0, i);
     else if (kept !== undefined) kept.push(entry[i]);
   }
   if (kept === undefined) return entry;
   return kept.length === 0 ? undefined : kept.length === 1 ? kept[0] : kept;
 }
 
-/** Two entries as one, records in feed order (stable within a feed). */
-function mergeEntries(a: Entry, b: Entry, rank: ReadonlyMap<string, number>): Entry {
-  const all = (Array.isArray(a) ? a : [a]).concat(b);
-  return all.sort((x, y) => (rank.get(x.source.feed) ?? 0) - (rank.get(y.source.feed) ?? 0));
+/**
+ * One side (data feeds or allowlists) being changed: writable copies of the maps the change touches, made on first
+ * use (or filtered copies, for the types of the feeds it drops); `finish` makes the new combined structure. The old
+ * one is never changed, so lookups go on reading it until the new one is swapped in.
+ */
+class SideBuild {
+  private readonly maps = new Map<IndicatorType, Map<string, Entry>>();
+  private ipv4: Ipv4Table<Entry> | undefined;
+  readonly fresh = new Set<SourceRecord[]>();
+
+  constructor(
+    private readonly old: Combined,
+    readonly rank: Rank,
+    drop: readonly FeedInfo[],
+  ) {
+    if (drop.length === 0) return;
+    const names = new Set(drop.map((f) => f.name));
+    for (const type of INDICATOR_TYPES) {
+      if (!drop.some((f) => f.byType[type] > 0)) continue;
+      if (type === 'ipv4') {
+        const table = Ipv4Table.empty<Entry>(old.ipv4.size);
+        old.ipv4.forEach((entry, address) => {
+          const kept = withoutFeeds(entry, names);
+          if (kept !== undefined) table.set(address, kept);
+        });
+        this.ipv4 = table;
+        continue;
+      }
+      const m = new Map<string, Entry>();
+      for (const [value, entry] of old.maps[type]) {
+        const kept = withoutFeeds(entry, names);
+        if (kept !== undefined) m.set(value, kept);
+      }
+      this.maps.set(type, m);
+    }
+  }
+
+  /** The writable map of a type (not ipv4). */
+  map(type: IndicatorType): Map<string, Entry> {
+    let m = this.maps.get(type);
+    if (m === undefined) {
+      const old = this.old.maps[type];
+      this.maps.set(type, (m = old.size === 0 ? new Map() : new Map(old)));
+    }
+    return m;
+  }
+
+  /** The writable IPv4 table. */
+  table(): Ipv4Table<Entry> {
+    return (this.ipv4 ??= this.old.ipv4.size === 0 ? Ipv4Table.empty() : this.old.ipv4.copy());
+  }
+
+  finish(): Combined {
+    const old = this.old;
+    if (this.maps.size === 0 && this.ipv4 === undefined) return old;
+    const maps = { ...old.maps };
+    for (const [type, m] of this.maps) maps[type] = m.size === 0 ? NO_VALUES : m;
+    const ipv4 = this.ipv4 ?? old.ipv4;
+    const domainFilter =
+      maps.domain === old.maps.domain ? old.domainFilter : buildFilter(maps.domain.keys(), maps.domain.size);
+    if (maps.cidr === old.maps.cidr) return { maps, cidr4: old.cidr4, cidr6: old.cidr6, ipv4, domainFilter };
+    const cidrs4: CidrInput<Entry>[] = [];
+    const cidrs6: CidrInput<Entry>[] = [];
+    for (const [value, entry] of maps.cidr) {
+      const { v6, input } = cidrInput(value, entry);
+      (v6 ? cidrs6 : cidrs4).push(input);
+    }
+    return {
+      maps,
+      cidr4: cidrs4.length > 0 ? new Cidrs(CidrTable.build(32, cidrs4)) : null,
+      cidr6: cidrs6.length > 0 ? new Cidrs(CidrTable.build(128, cidrs6)) : null,
+      ipv4,
+      domainFilter,
+    };
+  }
+}
+
+const TYPE_INDEX: Readonly<Record<IndicatorType, number>> = Object.fromEntries(
+  INDICATOR_TYPES.map((t, i) => [t, i]),
+) as Record<IndicatorType, number>;
+
+/** The metadata of a group as saved (the record's validated fields, times in ISO form). */
+function groupMeta(record: SourceRecord): IndicatorMeta {
+  const { base, window } = record;
+  const meta: IndicatorMeta = {
+    confidence: base.confidence,
+    tlp: base.tlp,
+    tags: base.tags as string[],
+    attack: base.attack as string[],
+  };
+  if (window?.validFrom !== undefined) meta.validFrom = window.validFrom;
+  if (window?.validUntil !== undefined) meta.validUntil = window.validUntil;
+  if (record.firstSeen !== undefined) meta.firstSeen = record.firstSeen;
+  if (record.lastSeen !== undefined) meta.lastSeen = record.lastSeen;
+  return meta;
 }
 
 /**
- * A new combined structure: `old` without feed `drop` (whose per-type counts say which maps it touched) and with
- * the values of `add`. Maps neither touches are shared with `old`; `old` itself is left as it was.
+ * One feed being loaded into a side: validates metadata once per distinct metadata (one shared record each),
+ * canonicalises values, adds them to the side's maps, and counts what it accepted and rejected. With `keepGroups`
+ * it also hands back what it accepted as groups (canonical values per record and type, refs alongside).
  */
-function combine(
-  old: Combined,
-  drop: FeedInfo | undefined,
-  add: FeedMaps | undefined,
-  rank: ReadonlyMap<string, number>,
-): Combined {
-  const maps = { ...old.maps };
-  for (const type of INDICATOR_TYPES) {
-    const dropping = drop !== undefined && drop.byType[type] > 0;
-    const adding = add?.get(type);
-    if (!dropping && (adding === undefined || adding.size === 0)) continue;
-    let m: Map<string, Entry>;
-    if (!dropping && old.maps[type].size === 0 && adding !== undefined) {
-      // Nothing to merge with: the feed's own new map (built for this load, never shared yet) is the combined one.
-      maps[type] = adding;
-      continue;
+class FeedLoad {
+  private readonly records = new Map<number, RecordSlot>();
+  private readonly times: TimeCache = new Map();
+  private readonly lists: ListCache = new Map();
+  private readonly bases: BaseCache = new Map();
+  private readonly errors: RejectedIndicator[] = [];
+  private readonly counts = new Array<number>(INDICATOR_TYPES.length).fill(0);
+  readonly groups: IndicatorGroup[] | undefined;
+  /** With `keepGroups`: the accepted groups per type (by TYPE_INDEX), and the metadata of their records. */
+  private readonly byType: (IndicatorGroup | undefined)[] = [];
+  private readonly metas: IndicatorMeta[] = [];
+  /** Slots already found for a metadata object (groups of a feed share them). */
+  private readonly slotOf = new Map<IndicatorMeta, RecordSlot>();
+  /** Per `metas` array of the groups: the slot (or rejection reason) per metadata index, found on first use. */
+  private readonly slotsOf = new Map<readonly IndicatorMeta[], (RecordSlot | string | undefined)[]>();
+  private rejected = 0;
+  private accepted = 0;
+
+  constructor(
+    readonly name: string,
+    readonly allow: boolean,
+    private readonly side: SideBuild,
+    keepGroups: boolean,
+  ) {
+    this.groups = keepGroups ? [] : undefined;
+  }
+
+  reject(index: number, value: unknown, error: string): void {
+    this.rejected++;
+    if (this.errors.length < MAX_REPORTED_ERRORS) this.errors.push({ index, value, error });
+  }
+
+  /** The slot of this metadata's record (made and validated on its first use). */
+  slot(meta: Indicator | IndicatorMeta): RecordSlot {
+    // Indicators sharing the same metadata share one record: validate once per distinct metadata.
+    const hash = metadataHash(meta);
+    const first = this.records.get(hash);
+    let slot = first;
+    while (slot !== undefined && !sameMetadata(slot.ind, meta)) slot = slot.next;
+    if (slot !== undefined) return slot;
+    let record: SourceRecord | string;
+    try {
+      record = makeRecord(this.name, meta, this.times, this.lists, this.bases);
+    } catch (err) {
+      record = (err as Error).message;
     }
-    if (!dropping) m = new Map(old.maps[type]);
-    else {
-      m = new Map();
-      const feed = (drop as FeedInfo).name;
-      for (const [value, entry] of old.maps[type]) {
-        const kept = withoutFeed(entry, feed);
-        if (kept !== undefined) m.set(value, kept);
+    slot = { ind: meta, record, next: first, metaId: -1 };
+    this.records.set(hash, slot);
+    return slot;
+  }
+
+  /** Adds a value (of a known type) with the slot's record, which is valid; `index` for a rejection. */
+  add(index: number, type: IndicatorType, value: string, slot: RecordSlot, ref: string | undefined): void {
+    const record = slot.record as SourceRecord;
+    let canonicalType = type;
+    let canonicalValue = value;
+    let address = type === 'ipv4' ? parseIpv4(value) : -1;
+    if (address === -1) {
+      const canonical = canonicalIndicator(type, value, this.allow);
+      if (typeof canonical === 'string') {
+        this.reject(index, value, canonical);
+        return;
+      }
+      canonicalType = canonical.type;
+      canonicalValue = canonical.value;
+      if (canonicalType === 'ipv4') address = parseIpv4(canonicalValue);
+    }
+    this.accepted++;
+    const side = this.side;
+    if (canonicalType === 'ipv4') {
+      const table = side.table();
+      const existing = table.get(address);
+      const entry = addRecord(existing, record, side.rank, side.fresh);
+      if (entry !== existing) table.set(address, entry);
+    } else {
+      const map = side.map(canonicalType);
+      const existing = map.get(canonicalValue);
+      const entry = addRecord(existing, record, side.rank, side.fresh);
+      if (entry !== existing) map.set(canonicalValue, entry);
+    }
+    if (addedValue) this.counts[TYPE_INDEX[canonicalType]]++;
+    if (this.groups !== undefined) {
+      const t = TYPE_INDEX[canonicalType];
+      let group = this.byType[t];
+      if (group === undefined) {
+        group = this.byType[t] = { type: canonicalType, metas: this.metas, metaIds: [], values: [], refs: [] };
+        this.groups.push(group);
+      }
+      if (slot.metaId === -1) slot.metaId = this.metas.push(groupMeta(record)) - 1;
+      (group.metaIds as number[]).push(slot.metaId);
+      (group.values as string[]).push(canonicalValue);
+      (group.refs as string[]).push(ref ?? '');
+    }
+  }
+
+  /** Indicators as given to `replaceFeed`. */
+  addIndicators(indicators: readonly Indicator[]): void {
+    const name = this.name;
+    for (let i = 0; i < indicators.length; i++) {
+      const ind = indicators[i];
+      if (typeof ind !== 'object' || ind === null) {
+        this.reject(i, ind, 'not an indicator object');
+        continue;
+      }
+      if (typeof ind.type !== 'string' || !TYPES.has(ind.type)) {
+        this.reject(i, ind.value, `type must be one of ${INDICATOR_TYPES.join(', ')}, not ${JSON.stringify(ind.type)}`);
+        continue;
+      }
+      if (typeof ind.value !== 'string') {
+        this.reject(i, ind.value, 'value must be a string');
+        continue;
+      }
+      if (ind.feed !== undefined && ind.feed !== name) {
+        this.reject(
+          i,
+          ind.value,
+          `indicator of feed ${JSON.stringify(ind.feed)} given for feed ${JSON.stringify(name)}`,
+        );
+        continue;
+      }
+      const slot = this.slot(ind);
+      if (typeof slot.record === 'string') {
+        this.reject(i, ind.value, slot.record);
+        continue;
+      }
+      this.add(i, ind.type, ind.value, slot, typeof ind.ref === 'string' ? ind.ref : undefined);
+    }
+  }
+
+  /** The slot of a group's metadata object, found once per object. */
+  private groupSlot(meta: unknown, remember = true): RecordSlot | string {
+    if (typeof meta !== 'object' || meta === null) return 'value without metadata';
+    if (!remember) {
+      const found = this.slot(meta as IndicatorMeta);
+      return typeof found.record === 'string' ? found.record : found;
+    }
+    let slot = this.slotOf.get(meta as IndicatorMeta);
+    if (slot === undefined) this.slotOf.set(meta as IndicatorMeta, (slot = this.slot(meta as IndicatorMeta)));
+    return typeof slot.record === 'string' ? slot.record : slot;
+  }
+
+  /** Groups as given to `loadFeeds`: metadata validated once per distinct object; `index` counts values across groups. */
+  addGroups(groups: readonly IndicatorGroup[], rejectedBefore: unknown): void {
+    if (typeof rejectedBefore === 'number' && Number.isSafeInteger(rejectedBefore) && rejectedBefore > 0) {
+      this.rejected += rejectedBefore;
+    }
+    let index = 0;
+    for (const group of groups) {
+      const values = Array.isArray(group?.values) ? group.values : [];
+      const start = index;
+      index += values.length;
+      const refs = Array.isArray(group.refs) && group.refs.length === values.length ? group.refs : undefined;
+      const typeError =
+        typeof group.type !== 'string' || !TYPES.has(group.type)
+          ? `type must be one of ${INDICATOR_TYPES.join(', ')}, not ${JSON.stringify(group.type)}`
+          : undefined;
+      const { metas, metaIds } = group;
+      const perValue = metaIds !== undefined && metaIds !== null;
+      if (perValue && (!Array.isArray(metas) || metaIds.length !== values.length)) {
+        for (let i = 0; i < values.length; i++)
+          this.reject(start + i, values[i], 'metaIds do not fit metas and values');
+        continue;
+      }
+      const one = perValue ? undefined : this.groupSlot(group.meta);
+      let slots: (RecordSlot | string | undefined)[] | undefined;
+      if (perValue) {
+        slots = this.slotsOf.get(metas as readonly IndicatorMeta[]);
+        if (slots === undefined) {
+          slots = new Array<RecordSlot | string | undefined>((metas as readonly IndicatorMeta[]).length).fill(
+            undefined,
+          );
+          this.slotsOf.set(metas as readonly IndicatorMeta[], slots);
+        }
+      }
+      for (let i = 0; i < values.length; i++) {
+        const value = values[i];
+        if (typeError !== undefined) {
+          this.reject(start + i, value, typeError);
+          continue;
+        }
+        let slot: RecordSlot | string;
+        if (slots === undefined) slot = one as RecordSlot | string;
+        else {
+          const id = (metaIds as ArrayLike<number>)[i];
+          const found = slots[id];
+          if (found !== undefined) slot = found;
+          else {
+            slot = this.groupSlot((metas as readonly IndicatorMeta[])[id], false);
+            if (id >= 0 && id < slots.length) slots[id] = slot;
+          }
+        }
+        if (typeof slot === 'string') this.reject(start + i, value, slot);
+        else if (typeof value !== 'string') this.reject(start + i, value, 'value must be a string');
+        else {
+          const ref = refs?.[i];
+          this.add(start + i, group.type, value, slot, typeof ref === 'string' && ref !== '' ? ref : undefined);
+        }
       }
     }
-    if (adding !== undefined) {
-      for (const [value, entry] of adding) {
-        const existing = m.get(value);
-        m.set(value, existing === undefined ? entry : mergeEntries(existing, entry, rank));
-      }
-    }
-    maps[type] = m.size === 0 ? NO_VALUES : m;
   }
-  const ipv4 =
-    maps.ipv4 === old.maps.ipv4
-      ? old.ipv4
-      : Ipv4Table.build(Array.from(maps.ipv4, ([value, entry]) => [parseIpv4(value), entry] as const));
-  const domainFilter =
-    maps.domain === old.maps.domain ? old.domainFilter : buildFilter(maps.domain.keys(), maps.domain.size);
-  if (maps.cidr === old.maps.cidr) return { maps, cidr4: old.cidr4, cidr6: old.cidr6, ipv4, domainFilter };
-  const cidrs4: CidrInput<Entry>[] = [];
-  const cidrs6: CidrInput<Entry>[] = [];
-  for (const [value, entry] of maps.cidr) {
-    const { v6, input } = cidrInput(value, entry);
-    (v6 ? cidrs6 : cidrs4).push(input);
+
+  info(): FeedInfo {
+    const byType = Object.fromEntries(INDICATOR_TYPES.map((t, i) => [t, this.counts[i]])) as Record<
+      IndicatorType,
+      number
+    >;
+    return { name: this.name, allow: this.allow, byType, rejected: this.rejected, loaded: new Date().toISOString() };
   }
-  return {
-    maps,
-    cidr4: cidrs4.length > 0 ? new Cidrs(CidrTable.build(32, cidrs4)) : null,
-    cidr6: cidrs6.length > 0 ? new Cidrs(CidrTable.build(128, cidrs6)) : null,
-    ipv4,
-    domainFilter,
-  };
+
+  result(): ReplaceFeedResult {
+    return { feed: this.name, accepted: this.accepted, rejected: this.rejected, errors: this.errors };
+  }
 }
 
 /** The sources of an entry valid now, or undefined when none is (allocates only when one is). */
@@ -668,10 +963,11 @@ function validSources(entry: Entry): IocSource[] | undefined {
   if (!Array.isArray(entry)) {
     if (!isValidAt(entry)) return undefined;
     // Freezing an array costs more than making it: once per record, on its first match, not per load or per match.
-    return (entry.sources ??= Object.freeze([entry.source])) as IocSource[];
+    if (entry.sources === undefined) sourceOf(entry);
+    return entry.sources as IocSource[];
   }
   let out: IocSource[] | undefined;
-  for (const r of entry) if (isValidAt(r)) (out ??= []).push(r.source);
+  for (const r of entry) if (isValidAt(r)) (out ??= []).push(sourceOf(r));
   return out;
 }
 
@@ -786,37 +1082,83 @@ export class IocIndex {
    * Replaces everything the feed held with these indicators. The new feed is built aside, merged into new
    * combined structures, and swapped in at once; bad indicators are skipped and counted in the result.
    */
-  replaceFeed(feed: string, indicators: readonly Indicator[], options: ReplaceFeedOptions = {}): ReplaceFeedResult {
+  replaceFeed(
+    feed: string,
+    indicators: readonly Indicator[],
+    options: ReplaceFeedOptions = {},
+  ): ReplaceFeedGroupsResult {
     if (typeof feed !== 'string' || feed.trim() === '') throw new TypeError('a feed needs a non-empty name');
     if (!Array.isArray(indicators)) throw new TypeError(`feed ${JSON.stringify(feed)}: indicators must be an array`);
-    const allow = options.allow === true;
-    const { info, maps, result } = buildFeed(feed, indicators, allow);
-    const previous = this.feeds.get(feed);
-    const names = [...this.feeds.keys()];
-    if (previous === undefined) names.push(feed);
-    const rank = new Map(names.map((n, i) => [n, i]));
-    let block = this.block;
-    let allowed = this.allow;
-    if (allow) {
-      allowed = combine(allowed, previous?.allow === true ? previous : undefined, maps, rank);
-      if (previous !== undefined && !previous.allow) block = combine(block, previous, undefined, rank);
-    } else {
-      block = combine(block, previous?.allow === false ? previous : undefined, maps, rank);
-      if (previous !== undefined && previous.allow) allowed = combine(allowed, previous, undefined, rank);
-    }
-    this.feeds.set(feed, info);
-    this.block = block;
-    this.allow = allowed;
+    const [result] = this.load([{ name: feed, allow: options.allow === true }], options.keepGroups === true, (load) =>
+      load.addIndicators(indicators),
+    );
     return result;
+  }
+
+  /**
+   * Loads several feeds at once, each given as groups of values sharing metadata (as saved by IocLibrary): the same
+   * outcome as one `replaceFeed` per feed in this order (with the groups' values as indicators, in order), but each
+   * group's metadata is validated once and the combined structures are built once, not once per feed. Values are
+   * canonicalised (or rejected) as by `replaceFeed`. A feed already loaded is replaced and keeps its place; a name
+   * given twice throws. Returns one result per feed.
+   */
+  loadFeeds(feeds: readonly FeedGroups[], options: { keepGroups?: boolean } = {}): ReplaceFeedGroupsResult[] {
+    if (!Array.isArray(feeds)) throw new TypeError('feeds must be an array');
+    const seen = new Set<string>();
+    for (const f of feeds) {
+      if (typeof f?.name !== 'string' || f.name.trim() === '') throw new TypeError('a feed needs a non-empty name');
+      if (seen.has(f.name)) throw new TypeError(`feed ${JSON.stringify(f.name)} given twice`);
+      if (!Array.isArray(f.groups)) throw new TypeError(`feed ${JSON.stringify(f.name)}: groups must be an array`);
+      seen.add(f.name);
+    }
+    return this.load(
+      feeds.map((f) => ({ name: f.name, allow: f.allow === true })),
+      options.keepGroups === true,
+      (load, i) => load.addGroups(feeds[i].groups, feeds[i].rejected),
+    );
+  }
+
+  /** Builds the feeds into new combined structures (each side built once) and swaps them in. */
+  private load(
+    feeds: readonly { name: string; allow: boolean }[],
+    keepGroups: boolean,
+    fill: (load: FeedLoad, i: number) => void,
+  ): ReplaceFeedGroupsResult[] {
+    const names = [...this.feeds.keys()];
+    for (const f of feeds) if (!this.feeds.has(f.name)) names.push(f.name);
+    const rank = new Map(names.map((n, i) => [n, i]));
+    const dropBlock: FeedInfo[] = [];
+    const dropAllow: FeedInfo[] = [];
+    for (const f of feeds) {
+      const previous = this.feeds.get(f.name);
+      if (previous !== undefined) (previous.allow ? dropAllow : dropBlock).push(previous);
+    }
+    const block = new SideBuild(this.block, rank, dropBlock);
+    const allowed = new SideBuild(this.allow, rank, dropAllow);
+    const loads = feeds.map((f, i) => {
+      const load = new FeedLoad(f.name, f.allow, f.allow ? allowed : block, keepGroups);
+      fill(load, i);
+      return load;
+    });
+    const newBlock = block.finish();
+    const newAllow = allowed.finish();
+    for (const load of loads) this.feeds.set(load.name, load.info());
+    this.block = newBlock;
+    this.allow = newAllow;
+    return loads.map((load) => {
+      const result: ReplaceFeedGroupsResult = load.result();
+      if (load.groups !== undefined) result.groups = load.groups;
+      return result;
+    });
   }
 
   /** Drops a feed and all it said; true when there was one. */
   removeFeed(feed: string): boolean {
     const previous = this.feeds.get(feed);
     if (previous === undefined) return false;
-    const rank = new Map<string, number>();
-    if (previous.allow) this.allow = combine(this.allow, previous, undefined, rank);
-    else this.block = combine(this.block, previous, undefined, rank);
+    const side = new SideBuild(previous.allow ? this.allow : this.block, new Map(), [previous]).finish();
+    if (previous.allow) this.allow = side;
+    else this.block = side;
     this.feeds.delete(feed);
     return true;
   }

@@ -1,13 +1,15 @@
 /**
  * Feeds of the IOC library saved in the store database, so that a restart reloads them without fetching.
  *
- * A feed is one header row (with the distinct metadata records of the feed, as JSON) and its values in groups: one
- * row per (type, metadata) holding up to GROUP_SIZE values joined by newlines, and their source object refs likewise.
- * Reloading a group is one `split`, and its indicators share one metadata object, so a million indicators reload
- * in well under a second, and saving them is a handful of statements. A value holding a line break is not saved: no
- * indicator type allows one, so the index rejects it anyway.
+ * A feed is one header row (with the distinct metadata records of the feed, as JSON) and its values in rows of up to
+ * GROUP_SIZE values of one type joined by newlines, with their source object refs likewise and, when the values of a
+ * row do not all share one metadata record (`meta`), the record of each value (`meta_ids`). Reloading a row is a
+ * `split` or two and no indicator objects (see `groups`, which IocIndex.loadFeeds takes as they are), and saving
+ * what the index accepted (IocIndex.replaceFeed with `keepGroups`) is a join per row. A value holding a line break
+ * is not saved: no indicator type allows one, so the index rejects it anyway.
  */
 import type Database from 'better-sqlite3';
+import type { IndicatorGroup, IndicatorMeta } from './ioc-index';
 import type { Indicator, IndicatorType, Tlp } from './model';
 
 /** Values per stored row: bounds the size of one text value (a few MB). */
@@ -21,10 +23,12 @@ export interface SavedFeedInfo {
   count: number;
   /** The source's state saved with the feed (see IocLibrary.replaceFeed). */
   state?: unknown;
+  /** Indicators the index rejected when the feed was saved (not saved themselves). */
+  rejected: number;
 }
 
 /** The metadata of an indicator, without type, value and ref. */
-type Meta = Omit<Indicator, 'type' | 'value' | 'ref' | 'feed'>;
+type Meta = IndicatorMeta;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS ioc_feeds (
@@ -33,7 +37,8 @@ CREATE TABLE IF NOT EXISTS ioc_feeds (
   saved TEXT NOT NULL,
   count INTEGER NOT NULL,
   state TEXT,
-  metas TEXT NOT NULL
+  metas TEXT NOT NULL,
+  rejected INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS ioc_feed_values (
   feed TEXT NOT NULL,
@@ -42,6 +47,7 @@ CREATE TABLE IF NOT EXISTS ioc_feed_values (
   meta INTEGER NOT NULL,
   ioc_values TEXT NOT NULL,
   refs TEXT,
+  meta_ids TEXT,
   PRIMARY KEY (feed, seq)
 );
 `;
@@ -55,7 +61,7 @@ function metaKey(ind: Indicator): string {
   return `${ind.type}\u0002${ind.confidence}\u0002${ind.tlp}\u0002${tags}\u0002${attack}\u0002${ind.validFrom}\u0002${ind.validUntil}\u0002${ind.firstSeen}\u0002${ind.lastSeen}`;
 }
 
-function metaOf(ind: Indicator): Meta {
+function metaOf(ind: Meta): Meta {
   const meta: Meta = { confidence: ind.confidence, tlp: ind.tlp, tags: ind.tags, attack: ind.attack };
   if (ind.validFrom !== undefined) meta.validFrom = ind.validFrom;
   if (ind.validUntil !== undefined) meta.validUntil = ind.validUntil;
@@ -66,7 +72,9 @@ function metaOf(ind: Indicator): Meta {
 
 interface Group {
   type: string;
+  /** The metadata of every value, or -1 when `metaIds` gives it per value. */
   meta: number;
+  metaIds?: ArrayLike<number>;
   values: string[];
   refs: string[];
   hasRefs: boolean;
@@ -77,6 +85,8 @@ interface ValueRow {
   meta: number;
   ioc_values: string;
   refs: string | null;
+  /** Per-value indexes into the feed's metadata, comma-separated; null when `meta` holds for every value. */
+  meta_ids: string | null;
 }
 
 export class IocFeedStore {
@@ -84,20 +94,31 @@ export class IocFeedStore {
 
   constructor(private readonly db: Database.Database) {
     db.exec(SCHEMA);
+    // Stores saved before per-value metadata ids: add the column (their rows keep one metadata record each).
+    const columns = db.prepare<[], { name: string }>('PRAGMA table_info(ioc_feed_values)').all();
+    if (!columns.some((c) => c.name === 'meta_ids')) db.exec('ALTER TABLE ioc_feed_values ADD COLUMN meta_ids TEXT');
+    const feedColumns = db.prepare<[], { name: string }>('PRAGMA table_info(ioc_feeds)').all();
+    if (!feedColumns.some((c) => c.name === 'rejected')) {
+      db.exec('ALTER TABLE ioc_feeds ADD COLUMN rejected INTEGER NOT NULL DEFAULT 0');
+    }
     this.statements = {
-      list: db.prepare<[], HeaderRow>('SELECT name, allow, saved, count, state FROM ioc_feeds ORDER BY rowid'),
-      info: db.prepare<[string], HeaderRow>('SELECT name, allow, saved, count, state FROM ioc_feeds WHERE name = ?'),
+      list: db.prepare<[], HeaderRow>(
+        'SELECT name, allow, saved, count, state, rejected FROM ioc_feeds ORDER BY rowid',
+      ),
+      info: db.prepare<[string], HeaderRow>(
+        'SELECT name, allow, saved, count, state, rejected FROM ioc_feeds WHERE name = ?',
+      ),
       metas: db.prepare<[string], { metas: string }>('SELECT metas FROM ioc_feeds WHERE name = ?'),
       values: db.prepare<[string], ValueRow>(
-        'SELECT type, meta, ioc_values, refs FROM ioc_feed_values WHERE feed = ? ORDER BY seq',
+        'SELECT type, meta, ioc_values, refs, meta_ids FROM ioc_feed_values WHERE feed = ? ORDER BY seq',
       ),
       upsert: db.prepare(
-        `INSERT INTO ioc_feeds (name, allow, saved, count, state, metas) VALUES (?, ?, ?, ?, ?, ?)
+        `INSERT INTO ioc_feeds (name, allow, saved, count, state, metas, rejected) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (name) DO UPDATE SET allow = excluded.allow, saved = excluded.saved, count = excluded.count,
-           state = excluded.state, metas = excluded.metas`,
+           state = excluded.state, metas = excluded.metas, rejected = excluded.rejected`,
       ),
       insertValues: db.prepare(
-        'INSERT INTO ioc_feed_values (feed, seq, type, meta, ioc_values, refs) VALUES (?, ?, ?, ?, ?, ?)',
+        'INSERT INTO ioc_feed_values (feed, seq, type, meta, ioc_values, refs, meta_ids) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       deleteValues: db.prepare('DELETE FROM ioc_feed_values WHERE feed = ?'),
       deleteFeed: db.prepare('DELETE FROM ioc_feeds WHERE name = ?'),
@@ -114,11 +135,10 @@ export class IocFeedStore {
     return row === undefined ? undefined : toInfo(row);
   }
 
-  /** Replaces what is saved for the feed, in one transaction. */
+  /** Replaces what is saved for the feed, in one transaction: the indicators as given, grouped by metadata. */
   save(name: string, indicators: readonly Indicator[], options: { allow: boolean; state?: unknown }): void {
     const metas: Meta[] = [];
     const groups = new Map<string, Group>();
-    let count = 0;
     for (const ind of indicators) {
       if (typeof ind !== 'object' || ind === null || typeof ind.value !== 'string' || typeof ind.type !== 'string') {
         continue; // the index rejects it too, and counts it for this load; a reload need not count it again
@@ -134,37 +154,132 @@ export class IocFeedStore {
       group.values.push(ind.value);
       group.refs.push(ref);
       if (ref !== '') group.hasRefs = true;
-      count++;
     }
+    this.write(name, metas, [...groups.values()], options);
+  }
+
+  /**
+   * Replaces what is saved for the feed with these groups (as `IocIndex.replaceFeed` hands back with `keepGroups`),
+   * in one transaction: a save is a join per group. Groups with equal metadata (by identity) share one metadata
+   * record; values (and refs) holding a line break are left out.
+   */
+  saveGroups(
+    name: string,
+    groups: readonly IndicatorGroup[],
+    options: { allow: boolean; state?: unknown; rejected?: number },
+  ): void {
+    const metas: Meta[] = [];
+    const metaIds = new Map<Meta, number>();
+    const idOf = (meta: Meta): number => {
+      let id = metaIds.get(meta);
+      if (id === undefined) metaIds.set(meta, (id = metas.push(metaOf(meta)) - 1));
+      return id;
+    };
+    /** Per `metas` array of the groups (a feed's groups share one): its indexes translated to ours. */
+    const translated = new Map<readonly Meta[], number[]>();
+    const rows: Group[] = [];
+    for (const g of groups) {
+      if (LINE_BREAK.test(g.type)) continue;
+      let values = g.values as string[];
+      let refs = g.refs !== undefined && g.refs.length === values.length ? (g.refs as string[]) : [];
+      let hasRefs = refs.some((r) => r !== '');
+      let ids: ArrayLike<number> | undefined;
+      let meta = -1;
+      if (g.metaIds !== undefined && g.metas !== undefined) {
+        const theirs = g.metas;
+        let ours = translated.get(theirs);
+        if (ours === undefined) translated.set(theirs, (ours = new Array<number>(theirs.length).fill(-1)));
+        const out = new Array<number>(g.metaIds.length);
+        for (let i = 0; i < out.length; i++) {
+          const k = g.metaIds[i];
+          out[i] = ours[k] === -1 ? (ours[k] = idOf(theirs[k])) : ours[k];
+        }
+        ids = out;
+      } else if (g.meta !== undefined) meta = idOf(g.meta);
+      else continue;
+      if (values.some((v) => LINE_BREAK.test(v)) || (hasRefs && refs.some((r) => LINE_BREAK.test(r)))) {
+        const kept = values.flatMap((v, i) => (LINE_BREAK.test(v) ? [] : [i]));
+        const allRefs = refs;
+        const allIds = ids;
+        values = kept.map((i) => values[i]);
+        refs = hasRefs ? kept.map((i) => (LINE_BREAK.test(allRefs[i]) ? '' : allRefs[i])) : [];
+        if (allIds !== undefined) ids = kept.map((i) => allIds[i]);
+        hasRefs = refs.some((r) => r !== '');
+      }
+      rows.push({ type: g.type, meta, metaIds: ids, values, refs, hasRefs });
+    }
+    this.write(name, metas, rows, options);
+  }
+
+  private write(
+    name: string,
+    metas: Meta[],
+    groups: Group[],
+    options: { allow: boolean; state?: unknown; rejected?: number },
+  ): void {
+    const count = groups.reduce((n, g) => n + g.values.length, 0);
     const state = options.state === undefined ? null : JSON.stringify(options.state);
     const { deleteValues, upsert, insertValues } = this.statements;
     this.db.transaction(() => {
       deleteValues.run(name);
-      upsert.run(name, options.allow ? 1 : 0, new Date().toISOString(), count, state, JSON.stringify(metas));
+      const rejected = options.rejected ?? 0;
+      upsert.run(name, options.allow ? 1 : 0, new Date().toISOString(), count, state, JSON.stringify(metas), rejected);
       let seq = 0;
-      for (const g of groups.values()) {
+      for (const g of groups) {
         for (let i = 0; i < g.values.length; i += GROUP_SIZE) {
-          const values = g.values.slice(i, i + GROUP_SIZE).join('\n');
-          const refs = g.hasRefs ? g.refs.slice(i, i + GROUP_SIZE).join('\n') : null;
-          insertValues.run(name, seq++, g.type, g.meta, values, refs);
+          const whole = i === 0 && g.values.length <= GROUP_SIZE;
+          const values = (whole ? g.values : g.values.slice(i, i + GROUP_SIZE)).join('\n');
+          const refs = g.hasRefs ? (whole ? g.refs : g.refs.slice(i, i + GROUP_SIZE)).join('\n') : null;
+          let meta = g.meta;
+          let metaIds: string | null = null;
+          const ids = g.metaIds;
+          if (ids !== undefined) {
+            // One metadata record for the whole row (most feeds): kept in `meta`, no per-value list.
+            const end = Math.min(i + GROUP_SIZE, g.values.length);
+            meta = ids[i];
+            let uniform = true;
+            for (let k = i + 1; k < end && uniform; k++) uniform = ids[k] === meta;
+            if (!uniform) metaIds = Array.prototype.slice.call(ids, i, end).join(',');
+          }
+          insertValues.run(name, seq++, g.type, meta, values, refs, metaIds);
         }
       }
     })();
   }
 
-  /** The saved indicators of a feed (empty when none are saved); indicators of one group share their arrays. */
-  indicators(name: string): Indicator[] {
+  /**
+   * The saved groups of a feed (empty when none are saved), as `IocIndex.loadFeeds` takes them: one per stored row,
+   * values split, no indicator objects. Rows of one metadata record share one metadata object.
+   */
+  groups(name: string): IndicatorGroup[] {
     const row = this.statements.metas.get(name);
     if (row === undefined) return [];
     const metas = JSON.parse(row.metas) as Meta[];
+    const out: IndicatorGroup[] = [];
+    for (const { type, meta, ioc_values, refs, meta_ids } of this.statements.values.iterate(name)) {
+      const group: IndicatorGroup = { type: type as IndicatorType, values: ioc_values.split('\n') };
+      if (meta_ids === null) group.meta = metas[meta];
+      else {
+        const parts = meta_ids.split(',');
+        const ids = new Int32Array(parts.length);
+        for (let i = 0; i < parts.length; i++) ids[i] = +parts[i];
+        group.metas = metas;
+        group.metaIds = ids;
+      }
+      if (refs !== null) group.refs = refs.split('\n');
+      out.push(group);
+    }
+    return out;
+  }
+
+  /** The saved indicators of a feed (empty when none are saved); indicators of one group share their arrays. */
+  indicators(name: string): Indicator[] {
     const out: Indicator[] = [];
-    for (const { type, meta: m, ioc_values, refs } of this.statements.values.iterate(name)) {
-      const meta = metas[m];
-      const values = ioc_values.split('\n');
-      const refList = refs === null ? undefined : refs.split('\n');
+    for (const { type, meta: one, metas, metaIds, values, refs } of this.groups(name)) {
       for (let i = 0; i < values.length; i++) {
+        const meta = (metaIds === undefined ? one : metas?.[metaIds[i]]) as Meta;
         const ind: Indicator = {
-          type: type as IndicatorType,
+          type,
           value: values[i],
           confidence: meta.confidence,
           tlp: meta.tlp as Tlp,
@@ -175,7 +290,7 @@ export class IocFeedStore {
         if (meta.validUntil !== undefined) ind.validUntil = meta.validUntil;
         if (meta.firstSeen !== undefined) ind.firstSeen = meta.firstSeen;
         if (meta.lastSeen !== undefined) ind.lastSeen = meta.lastSeen;
-        if (refList !== undefined && refList[i] !== '') ind.ref = refList[i];
+        if (refs !== undefined && refs[i] !== '') ind.ref = refs[i];
         out.push(ind);
       }
     }
@@ -197,10 +312,17 @@ interface HeaderRow {
   saved: string;
   count: number;
   state: string | null;
+  rejected: number;
 }
 
 function toInfo(row: HeaderRow): SavedFeedInfo {
-  const info: SavedFeedInfo = { name: row.name, allow: row.allow === 1, saved: row.saved, count: row.count };
+  const info: SavedFeedInfo = {
+    name: row.name,
+    allow: row.allow === 1,
+    saved: row.saved,
+    count: row.count,
+    rejected: row.rejected,
+  };
   if (row.state !== null) info.state = JSON.parse(row.state) as unknown;
   return info;
 }

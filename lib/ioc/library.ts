@@ -36,9 +36,16 @@ export class IocLibrary {
     this.index = new IocIndex({ defaultAllowlists: options.defaultAllowlists ?? {} });
     this.store = new IocFeedStore(db);
     const started = Date.now();
-    for (const saved of this.store.list()) {
-      this.index.replaceFeed(saved.name, this.store.indicators(saved.name), { allow: saved.allow });
-    }
+    // Every saved feed in one bulk load: groups of values straight from the store (no indicator objects), each
+    // group's metadata validated once, the combined structures built once.
+    this.index.loadFeeds(
+      this.store.list().map((saved) => ({
+        name: saved.name,
+        allow: saved.allow,
+        groups: this.store.groups(saved.name),
+        rejected: saved.rejected,
+      })),
+    );
     this.reloadMs = Date.now() - started;
   }
 
@@ -47,8 +54,13 @@ export class IocLibrary {
    * store (durably, before this returns).
    */
   replaceFeed(name: string, indicators: readonly Indicator[], options: SaveFeedOptions = {}): ReplaceFeedResult {
-    const result = this.index.replaceFeed(name, indicators, { allow: options.allow });
-    this.store.save(name, indicators, { allow: options.allow === true, state: options.state });
+    const { groups, ...result } = this.index.replaceFeed(name, indicators, { allow: options.allow, keepGroups: true });
+    // What the index accepted, canonical, grouped by metadata record: the save is a join per group.
+    this.store.saveGroups(name, groups ?? [], {
+      allow: options.allow === true,
+      state: options.state,
+      rejected: result.rejected,
+    });
     return result;
   }
 
@@ -68,7 +80,7 @@ export class IocLibrary {
     return this.store.info(name);
   }
 
-  /** The indicators saved for a feed (as given to `replaceFeed`). */
+  /** The indicators saved for a feed: those `replaceFeed` accepted, canonical, with their refs. */
   savedIndicators(name: string): Indicator[] {
     return this.store.indicators(name);
   }

@@ -238,40 +238,55 @@ export class CidrTable<T> {
  * IPv4 addresses (as from `parseIpv4`) to values: an open-addressing hash table over a Uint32Array of keys (linear
  * probing, at most half full), so a lookup from a parsed address is one or two probes of a typed array and never
  * hashes a string. Key 0 marks an empty slot; the address 0.0.0.0 itself is kept aside in `zero`.
+ *
+ * `set` is for building a table (a fresh one, or a `copy`): a table that lookups may be reading is
+ * never changed, so an index builds a copy aside and swaps it in.
  */
 export class Ipv4Table<T> {
-  private constructor(
-    private readonly keys: Uint32Array,
-    private readonly values: readonly (T | undefined)[],
-    /** log2 of the slot count: a Fibonacci hash's top `bits` bits pick the first slot. */
-    private readonly shift: number,
-    private readonly zero: T | undefined,
-    readonly size: number,
-  ) {}
+  private keys: Uint32Array;
+  private values: (T | undefined)[];
+  /** 32 − log2 of the slot count: a Fibonacci hash's top bits pick the first slot. */
+  private shift: number;
+  private zero: T | undefined;
+  private count: number;
+
+  private constructor(keys: Uint32Array, values: (T | undefined)[], shift: number, zero: T | undefined, size: number) {
+    this.keys = keys;
+    this.values = values;
+    this.shift = shift;
+    this.zero = zero;
+    this.count = size;
+  }
+
+  /** An empty table with room for about `expected` addresses before it grows. */
+  static empty<T>(expected = 0): Ipv4Table<T> {
+    let bits = 4;
+    while (1 << bits < 2 * expected) bits++;
+    return new Ipv4Table<T>(
+      new Uint32Array(1 << bits),
+      new Array<T | undefined>(1 << bits).fill(undefined),
+      32 - bits,
+      undefined,
+      0,
+    );
+  }
 
   /** Builds the table; a later pair for the same address replaces an earlier one. */
   static build<T>(input: Iterable<readonly [number, T]>): Ipv4Table<T> {
     const pairs = Array.isArray(input) ? (input as readonly (readonly [number, T])[]) : [...input];
-    let bits = 4;
-    while (1 << bits < 2 * pairs.length) bits++;
-    const keys = new Uint32Array(1 << bits);
-    const values = new Array<T | undefined>(1 << bits).fill(undefined);
-    const mask = (1 << bits) - 1;
-    let zero: T | undefined;
-    let size = 0;
-    for (const [address, value] of pairs) {
-      if (address === 0) {
-        if (zero === undefined) size++;
-        zero = value;
-        continue;
-      }
-      let slot = Math.imul(address, 0x9e3779b1) >>> (32 - bits);
-      while (keys[slot] !== 0 && keys[slot] !== address) slot = (slot + 1) & mask;
-      if (keys[slot] === 0) size++;
-      keys[slot] = address;
-      values[slot] = value;
-    }
-    return new Ipv4Table(keys, values, 32 - bits, zero, size);
+    const table = Ipv4Table.empty<T>(pairs.length);
+    for (const [address, value] of pairs) table.set(address, value);
+    return table;
+  }
+
+  /** Addresses held. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** A copy to change (the arrays copied whole: a few milliseconds for a million addresses). */
+  copy(): Ipv4Table<T> {
+    return new Ipv4Table(this.keys.slice(), this.values.slice(), this.shift, this.zero, this.count);
   }
 
   /** The value stored for the address, or undefined. */
@@ -286,5 +301,58 @@ export class Ipv4Table<T> {
       if (key === 0) return undefined;
       slot = (slot + 1) & mask;
     }
+  }
+
+  /** Stores a value for the address (replacing any). Only on a table no lookup reads yet (see the class comment). */
+  set(address: number, value: T): void {
+    if (address === 0) {
+      if (this.zero === undefined) this.count++;
+      this.zero = value;
+      return;
+    }
+    if (2 * (this.count + 1) > this.keys.length) this.grow();
+    const keys = this.keys;
+    const mask = keys.length - 1;
+    let slot = Math.imul(address, 0x9e3779b1) >>> this.shift;
+    for (;;) {
+      const key = keys[slot];
+      if (key === address) break;
+      if (key === 0) {
+        keys[slot] = address;
+        this.count++;
+        break;
+      }
+      slot = (slot + 1) & mask;
+    }
+    this.values[slot] = value;
+  }
+
+  /** Every address and its value, in no particular order. */
+  forEach(fn: (value: T, address: number) => void): void {
+    if (this.zero !== undefined) fn(this.zero, 0);
+    const keys = this.keys;
+    const values = this.values;
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== 0) fn(values[i] as T, keys[i]);
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldValues = this.values;
+    const slots = oldKeys.length * 2;
+    const keys = new Uint32Array(slots);
+    const values = new Array<T | undefined>(slots).fill(undefined);
+    const shift = this.shift - 1;
+    const mask = slots - 1;
+    for (let i = 0; i < oldKeys.length; i++) {
+      const address = oldKeys[i];
+      if (address === 0) continue;
+      let slot = Math.imul(address, 0x9e3779b1) >>> shift;
+      while (keys[slot] !== 0) slot = (slot + 1) & mask;
+      keys[slot] = address;
+      values[slot] = oldValues[i];
+    }
+    this.keys = keys;
+    this.values = values;
+    this.shift = shift;
   }
 }
