@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { adminToken, startApp, type RunningApp } from '../helpers/app';
 import { tempDir } from '../helpers/tmp';
+import { until } from '../helpers/wait';
 
 const fixture = (...p: string[]) => join(__dirname, '..', 'fixtures', 'samples', ...p);
 const suricata = readFileSync(fixture('suricata-eve', 'fhassanabad-honeypot-2018-alerts.ndjson'), 'utf8')
@@ -33,16 +34,6 @@ function journal(dataDir: string): { seen: Set<string>; pending: Set<string> } {
     return { seen: ids('SELECT alert_id FROM seen'), pending: ids('SELECT alert_id FROM intake') };
   } finally {
     db.close();
-  }
-}
-
-async function until<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 

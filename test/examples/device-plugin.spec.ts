@@ -8,21 +8,12 @@ import { checkDeviceType } from '../../lib/devices/registry';
 import type { DeviceType } from '../../lib/devices/model';
 import { adminToken, startApp, type RunningApp } from '../helpers/app';
 import { tempDir } from '../helpers/tmp';
+import { until } from '../helpers/wait';
 
 const run = promisify(execFile);
 const ROOT = join(__dirname, '..', '..');
 const EXAMPLE = join(ROOT, 'examples', 'device-plugin');
 const PACKAGE = 'node-red-contrib-soar-device-example';
-
-async function until<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('examples/device-plugin (a third-party device plug-in package)', function () {
   this.timeout(60_000);

@@ -1,40 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { AuditLog, verifyAuditLog } from '../../../lib/audit';
 import { tempDir } from '../../helpers/tmp';
 import { readLines } from './helpers';
+import { runUntilKilled } from '../../helpers/kill';
 
-const root = join(__dirname, '..', '..', '..');
 const writer = join(__dirname, 'audit-writer.ts');
 const ACKS_BEFORE_KILL = 200;
 
 /** Runs the writer on `file`, SIGKILLs it after `ACKS_BEFORE_KILL` acknowledgements, resolves with every ack. */
-function appendUntilKilled(file: string): Promise<number[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--require', 'tsx/cjs', writer, file], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    let killed = false;
-    const complete = (text: string): string[] => text.split('\n').slice(0, -1);
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-      if (!killed && complete(out).length >= ACKS_BEFORE_KILL) {
-        killed = true;
-        child.kill('SIGKILL');
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (signal !== 'SIGKILL') reject(new Error(`writer ended with code ${code}, signal ${signal}: ${err}`));
-      else resolve(complete(out).map(Number));
-    });
-  });
-}
+const appendUntilKilled = (file: string): Promise<number[]> => runUntilKilled(writer, [file], ACKS_BEFORE_KILL);
 
 describe('AuditLog durability', () => {
   let tmp: ReturnType<typeof tempDir>;
