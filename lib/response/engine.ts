@@ -15,10 +15,10 @@
  * Every device outcome goes to the audit log; the caller records the outcome in the case.
  */
 import { randomUUID } from 'node:crypto';
-import ipaddr from 'ipaddr.js';
 import type { AuditLog } from '../audit';
 import type { DeviceFleet, ManagedDevice } from '../devices/fleet';
-import { CAPABILITIES, UNDO, type ActionTarget, type Capability } from '../devices/model';
+import { CAPABILITIES, UNDO, type ActionResult, type ActionTarget, type Capability } from '../devices/model';
+import { parseCidr } from '../devices/scope';
 import type { SelectMode } from '../devices/selection';
 import { RateLimiter } from '../intake/rate-limit';
 import type { ProtectedAssets } from './protected';
@@ -74,12 +74,18 @@ export interface EngineOptions {
   /** Most device actions per minute over all devices; 0: no limit. Default 60. */
   actionsPerMinute?: number;
   retry?: RetryOptions;
+  /** Where the engine reports its own trouble (an audit write or an expiry run that failed). */
+  log?: (level: 'warn' | 'error', message: string) => void;
   /** Called after each automatic revert (expiry), e.g. to note it in the case. */
   onExpired?: (record: ActionRecord, outcome: 'expired' | 'revert-failed', detail: string) => void;
   now?: () => number;
 }
 
 const KNOWN: ReadonlySet<string> = new Set(CAPABILITIES);
+/** The action an undo undoes (`unblock-ip` → `block-ip`). */
+const FORWARD: Partial<Record<Capability, Capability>> = Object.fromEntries(
+  Object.entries(UNDO).map(([forward, undo]) => [undo, forward]),
+);
 const KINDS = new Set(['ip', 'host', 'domain', 'file']);
 const MAX_DURATION_SECONDS = 365 * 24 * 3600;
 
@@ -95,13 +101,11 @@ export function canonicalTarget(target: unknown): ActionTarget {
   }
   let value = t.value.trim();
   if (t.kind === 'ip') {
+    // Strict: dotted-quad decimal only (`010.0.0.1` is not read as 8.0.0.1), IPv4-mapped IPv6 as IPv4, no host bits.
     try {
-      if (value.includes('/')) {
-        const [address, prefix] = ipaddr.parseCIDR(value);
-        value = `${address.toString()}/${prefix}`;
-      } else value = ipaddr.process(value).toString();
-    } catch {
-      throw new ResponseRequestError(`${JSON.stringify(t.value)} is not an IP address or CIDR`);
+      value = parseCidr(value).value;
+    } catch (err) {
+      throw new ResponseRequestError(`${JSON.stringify(t.value)} ${(err as Error).message}`);
     }
   }
   const out: ActionTarget = { kind: t.kind, value };
@@ -198,19 +202,27 @@ export class ResponseEngine {
   ): Promise<DeviceOutcome> {
     const out = (status: DeviceOutcomeStatus, detail: string, extra: Partial<DeviceOutcome> = {}): DeviceOutcome => {
       const outcome: DeviceOutcome = { device: device.id, deviceName: device.name, status, detail, ...extra };
-      this.audit.append({
-        kind: 'action',
-        actor: request.approval?.by ?? request.requestedBy,
-        caseId: request.caseId,
-        action: request.action,
-        target: target.value,
-        device: device.name,
-        outcome: status,
-        detail: { detail, dryRun, durationSeconds: request.durationSeconds, approval: request.approval, ...extra },
-      });
+      // The device has acted (or not) whatever happens to the audit log: a failed write is reported, not turned
+      // into a device failure.
+      try {
+        this.audit.append({
+          kind: 'action',
+          actor: request.approval?.by ?? request.requestedBy,
+          caseId: request.caseId,
+          action: request.action,
+          target: target.value,
+          device: device.name,
+          outcome: status,
+          detail: { detail, dryRun, durationSeconds: request.durationSeconds, approval: request.approval, ...extra },
+        });
+      } catch (err) {
+        outcome.detail += ` (not in the audit log: ${(err as Error).message})`;
+        this.options.log?.('error', `audit log: ${(err as Error).message}`);
+      }
       return outcome;
     };
     const action = request.action;
+    const forward = FORWARD[action];
     const active = this.store.activeAction(device.id, action, target.value);
     if (active) {
       // Nothing is done, so nothing is audited: every alert of a case asking again must not flood the log.
@@ -231,51 +243,54 @@ export class ResponseEngine {
         `${device.name} failed repeatedly: not called for another ${Math.ceil(device.breaker.retryInMs() / 1000)} s`,
       );
     }
+    // An action that can be undone is on disk before the device is called, in the same tick as the check above,
+    // so a second request for it (a concurrent message) finds it in force, and a crash cannot leave it in force
+    // on the device with no record to revert it by.
+    const id = randomUUID();
+    const expiresAt = request.durationSeconds === undefined ? undefined : this.now() + request.durationSeconds * 1000;
+    if (UNDO[action] !== undefined) {
+      this.store.recordAction({
+        id,
+        device: device.id,
+        deviceName: device.name,
+        action,
+        targetKind: target.kind,
+        target: target.value,
+        caseId: request.caseId,
+        created: new Date(this.now()).toISOString(),
+        expiresAt,
+      });
+    }
+    // An undo of an action this device has in force reverts it with what the action returned (a REST device's
+    // rule id); on this device only — another device's action on the target stays until it is undone there.
+    const undoing = forward === undefined ? undefined : this.store.activeAction(device.id, forward, target.value);
     let attempts = 0;
     const reason = request.reason ?? (request.caseId ? `case ${request.caseId}` : undefined);
+    const options = { durationSeconds: request.durationSeconds, reason, signal };
+    let result: ActionResult;
     try {
-      const result = await withRetries(
+      result = await withRetries(
         (attempt) => {
           attempts = attempt;
-          return device.adapter.execute(action, target, {
-            durationSeconds: request.durationSeconds,
-            reason,
-            signal,
-          });
+          return undoing !== undefined && forward !== undefined
+            ? device.adapter.revert(forward, target, undoing.result ?? { detail: '' }, options)
+            : device.adapter.execute(action, target, options);
         },
         { ...this.options.retry, signal },
       );
-      device.breaker.success();
-      const id = randomUUID();
-      const created = new Date(this.now()).toISOString();
-      const extra: Partial<DeviceOutcome> = { actionId: id, attempts };
-      if (UNDO[action] !== undefined) {
-        const expiresAt =
-          request.durationSeconds === undefined ? undefined : this.now() + request.durationSeconds * 1000;
-        this.store.recordAction({
-          id,
-          device: device.id,
-          deviceName: device.name,
-          action,
-          targetKind: target.kind,
-          target: target.value,
-          caseId: request.caseId,
-          created,
-          expiresAt,
-          result,
-        });
-        if (expiresAt !== undefined) extra.expiresAt = new Date(expiresAt).toISOString();
-      } else {
-        // An undo ends the matching actions in force (on every device: the target is free again).
-        const forward = (Object.keys(UNDO) as Capability[]).find((k) => UNDO[k] === action);
-        if (forward)
-          for (const a of this.store.activeOn(forward, target.value)) this.store.finishAction(a.id, 'reverted');
-      }
-      return out('done', result.detail, extra);
     } catch (err) {
       device.breaker.failure();
+      if (UNDO[action] !== undefined) this.store.finishAction(id, 'failed');
       return out('failed', `${device.name}: ${(err as Error).message}`, { attempts });
     }
+    device.breaker.success();
+    const extra: Partial<DeviceOutcome> = { actionId: id, attempts };
+    if (UNDO[action] !== undefined) {
+      this.store.setResult(id, result);
+      if (expiresAt !== undefined) extra.expiresAt = new Date(expiresAt).toISOString();
+    }
+    if (undoing) this.store.finishAction(undoing.id, 'reverted');
+    return out('done', result.detail, extra);
   }
 
   /** Why the blast-radius limits refuse another action on this device now, or undefined. */
@@ -379,7 +394,9 @@ export class ResponseEngine {
     const next = this.store.nextExpiry();
     if (next === undefined) return;
     const wait = Math.min(Math.max(0, next - this.now()), 24 * 3600 * 1000);
-    this.expiryTimer = setTimeout(() => void this.revertExpired(), wait);
+    this.expiryTimer = setTimeout(() => {
+      this.revertExpired().catch((err: Error) => this.options.log?.('error', `expiry: ${err.message}`));
+    }, wait);
     this.expiryTimer.unref();
   }
 

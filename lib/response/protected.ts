@@ -5,10 +5,10 @@
  * refused: they cannot cut anything off.
  */
 import { readFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import ipaddr from 'ipaddr.js';
 import type { ActionTarget, Capability } from '../devices/model';
-import { canonicalHostPattern, matchHostPattern } from '../devices/scope';
+import { canonicalHostPattern, matchHostPattern, parseCidr } from '../devices/scope';
 
 /** Actions that can cut something off, and so are refused on protected assets. */
 export const DISRUPTIVE: ReadonlySet<Capability> = new Set([
@@ -24,49 +24,63 @@ interface Range {
   label: string;
 }
 
+/**
+ * An address or CIDR in the strict form scopes take (dotted-quad decimal IPv4 only; an IPv4-mapped IPv6 address or
+ * CIDR is the IPv4 one, its prefix mapped too), so a target cannot slip past in another spelling.
+ */
 function parseRange(text: string, label: string): Range {
-  const value = text.trim();
-  const [address, prefix] = value.includes('/') ? ipaddr.parseCIDR(value) : [ipaddr.parse(value), -1];
-  const a =
-    address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress()
-      ? (address as ipaddr.IPv6).toIPv4Address()
-      : address;
-  return { address: a, prefix: prefix === -1 ? (a.kind() === 'ipv4' ? 32 : 128) : prefix, label };
+  const c = parseCidr(text);
+  return { address: ipaddr.parse(c.network), prefix: c.prefix, label };
 }
 
-/** The machine's own addresses, default gateways and resolvers. Best effort: what cannot be read is left out. */
-export function systemProtectedAssets(): { cidrs: { value: string; label: string }[] } {
-  const out: { value: string; label: string }[] = [];
+/**
+ * The machine's own addresses (loopback included: the editor listens there), its host names, its default gateways
+ * (IPv4 and IPv6) and its DNS resolvers. Best effort: what cannot be read is left out.
+ */
+export function systemProtectedAssets(): { cidrs: { value: string; label: string }[]; hosts: string[] } {
+  const out: { value: string; label: string }[] = [
+    { value: '127.0.0.0/8', label: 'loopback' },
+    { value: '::1', label: 'loopback' },
+    { value: '0.0.0.0', label: 'unspecified address' },
+    { value: '::', label: 'unspecified address' },
+    { value: '255.255.255.255', label: 'broadcast' },
+  ];
   for (const [name, addresses] of Object.entries(networkInterfaces())) {
-    for (const a of addresses ?? []) {
-      if (!a.internal) out.push({ value: a.address.replace(/%.*$/, ''), label: `this host (${name})` });
+    for (const a of addresses ?? []) out.push({ value: a.address.replace(/%.*$/, ''), label: `this host (${name})` });
+  }
+  const read = (file: string): string => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch {
+      return ''; // not Linux, or no permission
+    }
+  };
+  // /proc/net/route: the gateway in little-endian hex in the third column, for the default route (destination 0).
+  for (const line of read('/proc/net/route').split('\n').slice(1)) {
+    const [iface, destination, gateway] = line.trim().split(/\s+/);
+    if (destination === '00000000' && gateway && gateway !== '00000000') {
+      const n = parseInt(gateway, 16);
+      out.push({
+        value: [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, n >>> 24].join('.'),
+        label: `gateway (${iface})`,
+      });
     }
   }
-  try {
-    // /proc/net/route: gateway in little-endian hex in the third column, for the default route (destination 0).
-    for (const line of readFileSync('/proc/net/route', 'utf8').split('\n').slice(1)) {
-      const [iface, destination, gateway] = line.trim().split(/\s+/);
-      if (destination === '00000000' && gateway && gateway !== '00000000') {
-        const n = parseInt(gateway, 16);
-        out.push({
-          value: [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, n >>> 24].join('.'),
-          label: `gateway (${iface})`,
-        });
-      }
+  // /proc/net/ipv6_route: destination, prefix length, …, next hop in the fifth column, interface last.
+  for (const line of read('/proc/net/ipv6_route').split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 10 && /^0{32}$/.test(f[0]) && f[1] === '00' && !/^0{32}$/.test(f[4])) {
+      const hop = (f[4].match(/.{4}/g) ?? []).join(':');
+      out.push({ value: ipaddr.parse(hop).toString(), label: `gateway (${f[9]})` });
     }
-  } catch {
-    // not Linux, or no permission: no gateways known
   }
-  try {
-    for (const line of readFileSync('/etc/resolv.conf', 'utf8').split('\n')) {
-      const m = /^\s*nameserver\s+(\S+)/.exec(line);
-      if (m && ipaddr.isValid(m[1].replace(/%.*$/, '')))
-        out.push({ value: m[1].replace(/%.*$/, ''), label: 'DNS resolver' });
-    }
-  } catch {
-    // no resolv.conf
+  for (const line of read('/etc/resolv.conf').split('\n')) {
+    const m = /^\s*nameserver\s+(\S+)/.exec(line);
+    const value = m?.[1].replace(/%.*$/, '');
+    if (value && ipaddr.isValid(value)) out.push({ value, label: 'DNS resolver' });
   }
-  return { cidrs: out };
+  const name = hostname().toLowerCase();
+  return { cidrs: out, hosts: name ? [name, `${name.split('.')[0]}`] : [] };
 }
 
 export class ProtectedAssets {
@@ -81,12 +95,22 @@ export class ProtectedAssets {
     for (const c of user.cidrs ?? []) {
       try {
         this.ranges.push(parseRange(c, 'protected asset'));
-      } catch {
-        throw new Error(`protected assets: ${JSON.stringify(c)} is not an IP address or CIDR`);
+      } catch (err) {
+        throw new Error(`protected assets: ${JSON.stringify(c)} ${(err as Error).message}`, { cause: err });
       }
     }
     for (const h of user.hosts ?? []) this.hosts.push({ pattern: canonicalHostPattern(h), label: 'protected host' });
-    if (system) for (const c of systemProtectedAssets().cidrs) this.ranges.push(parseRange(c.value, c.label));
+    if (system) {
+      const own = systemProtectedAssets();
+      for (const c of own.cidrs) {
+        try {
+          this.ranges.push(parseRange(c.value, c.label));
+        } catch {
+          // an address the strict form does not take (a zone, an odd spelling) is not one a target can name either
+        }
+      }
+      for (const h of own.hosts) this.hosts.push({ pattern: canonicalHostPattern(h), label: 'this host' });
+    }
   }
 
   /** Why the action may not touch the target (naming the protected asset), or undefined when it may. */

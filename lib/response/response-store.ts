@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import type { ActionResult, Capability } from '../devices/model';
 
-export type ActionRecordStatus = 'active' | 'reverted' | 'expired' | 'revert-failed';
+export type ActionRecordStatus = 'active' | 'reverted' | 'expired' | 'revert-failed' | 'failed';
 
 export interface ActionRecord {
   id: string;
@@ -141,10 +141,14 @@ export class ResponseStore {
         case_id TEXT,
         decided_by TEXT,
         decided_at TEXT,
-        comment TEXT
+        comment TEXT,
+        used INTEGER NOT NULL DEFAULT 0
       );
       CREATE INDEX IF NOT EXISTS approvals_pending ON approvals (status, expires_at);
     `);
+    const columns = db.prepare<[], { name: string }>('PRAGMA table_info(approvals)').all();
+    if (!columns.some((c) => c.name === 'used'))
+      db.exec('ALTER TABLE approvals ADD COLUMN used INTEGER NOT NULL DEFAULT 0');
     this.stmt = {
       active: db.prepare<[string, string, string], ActionRow>(
         "SELECT * FROM response_actions WHERE device = ? AND action = ? AND target = ? AND status = 'active'",
@@ -163,6 +167,7 @@ export class ResponseStore {
       nextExpiry: db.prepare<[], { next: number | null }>(
         "SELECT min(expires_at) AS next FROM response_actions WHERE status = 'active' AND expires_at IS NOT NULL",
       ),
+      setResult: db.prepare('UPDATE response_actions SET result = ? WHERE id = ?'),
       finishAction: db.prepare(
         "UPDATE response_actions SET status = ?, finished = ? WHERE id = ? AND status = 'active'",
       ),
@@ -178,6 +183,7 @@ export class ResponseStore {
       pendingOf: db.prepare<[string], ApprovalRow>(
         "SELECT * FROM approvals WHERE status = 'pending' AND node = ? ORDER BY created",
       ),
+      consume: db.prepare("UPDATE approvals SET used = 1 WHERE id = ? AND status = 'approved' AND used = 0"),
       decide: db.prepare(
         `UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, comment = ?
          WHERE id = ? AND status = 'pending'`,
@@ -209,6 +215,11 @@ export class ResponseStore {
       r.expiresAt ?? null,
       r.result === undefined ? null : JSON.stringify(r.result),
     );
+  }
+
+  /** What the device returned for an action recorded before it was called. */
+  setResult(id: string, result: ActionResult): void {
+    this.stmt.setResult.run(JSON.stringify(result), id);
   }
 
   /** Active actions whose expiry has come, oldest first. */
@@ -249,6 +260,14 @@ export class ResponseStore {
 
   pendingApprovals(node?: string): ApprovalRecord[] {
     return (node === undefined ? this.stmt.pending.all() : this.stmt.pendingOf.all(node)).map(toApproval);
+  }
+
+  /**
+   * Uses an approval up: true once for an approved approval, false ever after (or when it is not approved), so an
+   * approved message cannot be replayed into a second action.
+   */
+  consumeApproval(id: string): boolean {
+    return this.stmt.consume.run(id).changes > 0;
   }
 
   /** Records a decision once: false when the approval was no longer pending (decided, or timed out). */

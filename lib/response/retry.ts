@@ -1,4 +1,8 @@
-/** Retries with exponential backoff and full jitter (AWS architecture blog), abortable. */
+/**
+ * Retries with exponential backoff and full jitter (AWS architecture blog), abortable. An error may carry the delay
+ * the server asked for (`retryAfterMs`, e.g. from an HTTP `Retry-After` header): that delay is then waited instead of
+ * the backoff (the caller caps it and decides whether it is worth waiting at all).
+ */
 export interface RetryOptions {
   /** Attempts in all, the first included. Default 3. */
   attempts?: number;
@@ -11,6 +15,17 @@ export interface RetryOptions {
   onRetry?: (error: Error, attempt: number, delayMs: number) => void;
   /** Errors that must not be retried (e.g. a validation error). Default: retry everything. */
   retryable?: (error: Error) => boolean;
+}
+
+/** An error that says how long to wait before the next attempt (a server's `Retry-After`). */
+export interface RetryAfterError extends Error {
+  retryAfterMs?: number;
+}
+
+/** The server-requested delay an error carries, when it carries a usable one (a finite number ≥ 0). */
+export function retryAfterOf(error: Error): number | undefined {
+  const ms = (error as RetryAfterError).retryAfterMs;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? Math.ceil(ms) : undefined;
 }
 
 export function backoffDelay(
@@ -48,7 +63,7 @@ export async function withRetries<T>(call: (attempt: number) => Promise<T>, opti
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       if (attempt >= attempts || options.signal?.aborted || options.retryable?.(error) === false) throw error;
-      const delay = backoffDelay(attempt, baseMs, maxMs);
+      const delay = retryAfterOf(error) ?? backoffDelay(attempt, baseMs, maxMs);
       options.onRetry?.(error, attempt, delay);
       await sleep(delay, options.signal);
     }

@@ -21,6 +21,8 @@ export interface ResponseRuntimeOptions {
   protectedAssets?: { cidrs?: string[]; hosts?: string[] };
   /** Most device actions a minute over all devices. Default 60. */
   actionsPerMinute?: number;
+  /** Where the engine reports its own trouble (Node-RED's log). */
+  log?: (level: 'warn' | 'error', message: string) => void;
 }
 
 export interface ResponseRuntime {
@@ -38,19 +40,30 @@ const runtimes = new SharedResources<ResponseRuntime & { options: ResponseRuntim
 
 export function acquireResponseRuntime(options: ResponseRuntimeOptions): ResponseRuntime {
   return runtimes.acquire(options.storeFile, () => {
+    // First what can fail on bad settings, before anything is opened that would then have to be closed again.
+    const protectedAssets = new ProtectedAssets(options.protectedAssets);
     const db = acquireStoreDatabase(options.storeFile, { synchronous: options.synchronous });
     const store = new ResponseStore(db);
-    const audit = acquireAuditLog(options.auditFile);
+    let audit: AuditLog;
+    try {
+      audit = acquireAuditLog(options.auditFile);
+    } catch (err) {
+      releaseStoreDatabase(options.storeFile);
+      throw err;
+    }
     const cases = acquireCaseStore(options.storeFile, { synchronous: options.synchronous });
-    const engine = new ResponseEngine(fleet, store, audit, new ProtectedAssets(options.protectedAssets), {
+    const engine = new ResponseEngine(fleet, store, audit, protectedAssets, {
       actionsPerMinute: options.actionsPerMinute,
+      log: options.log,
       onExpired: (record, outcome, detail) => {
         if (!record.caseId) return;
         cases.update(record.caseId, (c, now) => recordExpiry(c, record, outcome, detail, now)).catch(() => undefined); // the case may be gone; the audit log has the expiry
       },
     });
     // Expiries that came due while the process was down are carried out now.
-    setImmediate(() => void engine.revertExpired());
+    setImmediate(() => {
+      engine.revertExpired().catch((err: Error) => options.log?.('error', `expiry: ${err.message}`));
+    });
     return { engine, store, audit, options };
   });
 }

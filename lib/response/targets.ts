@@ -4,7 +4,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import type { Artifact } from '../cases/model';
-import type { ActionTarget } from '../devices/model';
+import type { ActionTarget, Capability } from '../devices/model';
 
 /** At most this many targets from one case per message (the blast-radius limits apply on top). */
 export const MAX_CASE_TARGETS = 50;
@@ -33,18 +33,36 @@ export function targetFromMessage(input: unknown): ActionTarget {
   return input as ActionTarget;
 }
 
-/** The case's IOC artifacts at or above `minVerdict` that an action can aim at, in artifact order. */
+/** The target kinds each action can aim at (an IP cannot be sinkholed, a domain cannot be blocked as an IP). */
+const KINDS_FOR: Record<Capability, readonly ActionTarget['kind'][]> = {
+  'block-ip': ['ip'],
+  'unblock-ip': ['ip'],
+  'isolate-host': ['host', 'ip'],
+  'release-host': ['host', 'ip'],
+  'quarantine-file': ['file'],
+  'release-file': ['file'],
+  'sinkhole-domain': ['domain'],
+  'unsinkhole-domain': ['domain'],
+  'collect-host-context': ['host', 'ip'],
+};
+
+/**
+ * The case's IOC artifacts at or above `minVerdict` that `action` can aim at, in artifact order. `host` (the
+ * alert's host) goes with file targets, so a quarantine finds the device that manages that host.
+ */
 export function targetsFromArtifacts(
   artifacts: readonly Artifact[],
+  action: Capability,
   minVerdict: 'malicious' | 'suspicious',
   host?: string,
 ): ActionTarget[] {
+  const kinds = KINDS_FOR[action];
   const min = VERDICT_RANK[minVerdict];
   const out: ActionTarget[] = [];
   for (const a of artifacts) {
     if (!a.ioc || (VERDICT_RANK[a.verdict ?? ''] ?? 0) < min) continue;
     const kind = KIND_OF[a.type];
-    if (kind === undefined) continue;
+    if (kind === undefined || !kinds.includes(kind)) continue;
     const target: ActionTarget = { kind, value: a.value };
     if (kind === 'file' && host) target.host = host;
     out.push(target);

@@ -133,19 +133,26 @@ export = function (RED: NodeAPI) {
       return;
     }
 
+    let checking = false;
     const check = () => {
-      fleet.checkHealth(node.id).then(
-        (health) => {
-          if (!health) return;
-          const text = `${health.status}${health.reason ? `: ${health.reason}` : ''}`;
-          if (health.status !== lastStatus) {
-            if (health.status === 'ok') node.log(`device ${name} is ${text}`);
-            else node.warn(`device ${name} is ${text}`);
-          }
-          lastStatus = health.status;
-        },
-        (err: Error) => node.warn(`device ${name}: health check failed: ${err.message}`),
-      );
+      // A slow device is not asked again while it is still answering the last check.
+      if (checking) return;
+      checking = true;
+      fleet
+        .checkHealth(node.id)
+        .finally(() => (checking = false))
+        .then(
+          (health) => {
+            if (!health) return;
+            const text = `${health.status}${health.reason ? `: ${health.reason}` : ''}`;
+            if (health.status !== lastStatus) {
+              if (health.status === 'ok') node.log(`device ${name} is ${text}`);
+              else node.warn(`device ${name} is ${text}`);
+            }
+            lastStatus = health.status;
+          },
+          (err: Error) => node.warn(`device ${name}: health check failed: ${err.message}`),
+        );
     };
     setImmediate(check);
     const seconds = Number(config.healthSeconds ?? 60);

@@ -32,8 +32,14 @@ type RespondMessage = NodeMessageInFlow & {
   dryRun?: boolean;
   duration?: number;
   response?: { request: ResponseRequest; outcome?: ResponseOutcome };
-  approval?: { decision?: string; by?: string; at?: string; comment?: string };
+  approval?: { id?: string; decision?: string; by?: string; at?: string; comment?: string };
 };
+
+/** The host of the alert behind the message, for file targets. */
+function hostOf(msg: RespondMessage): string | undefined {
+  const host = (msg.payload as { host?: { name?: unknown } } | undefined)?.host?.name;
+  return typeof host === 'string' && host !== '' ? host : undefined;
+}
 
 const KNOWN: ReadonlySet<string> = new Set(CAPABILITIES);
 
@@ -52,6 +58,8 @@ export = function (RED: NodeAPI) {
         synchronous: soar?.sync,
         protectedAssets: soar?.protectedAssets,
         actionsPerMinute: soar?.actionsPerMinute,
+        log: (level, message) =>
+          level === 'error' ? RED.log.error(`soar: ${message}`) : RED.log.warn(`soar: ${message}`),
       });
     } catch (err) {
       const reason = `response engine unavailable: ${(err as Error).message}`;
@@ -80,12 +88,18 @@ export = function (RED: NodeAPI) {
 
     /** The requests this message asks for (throws with a reason for a bad message). */
     const requestsOf = (msg: RespondMessage): ResponseRequest[] => {
-      // Back from soar-approval: the held request, now approved.
+      // Back from soar-approval: the held request, approved. Only a recorded approval counts, and only once, so a
+      // message that merely claims approval (or an approved one replayed) cannot skip the device's policy.
       if (msg.response?.request && msg.approval?.decision === 'approve') {
+        const id = msg.approval.id;
+        if (typeof id !== 'string' || !runtime.store.consumeApproval(id)) {
+          throw new Error(`approval ${JSON.stringify(id)} is not an approval granted in soar-approval, or was used`);
+        }
         const approval = { by: msg.approval.by ?? 'anonymous', at: msg.approval.at ?? new Date().toISOString() };
         return [{ ...msg.response.request, approval: { ...approval, comment: msg.approval.comment } }];
       }
-      const action = (msg.action || config.action) as Capability;
+      // The node's action wins; msg.action is used only when the node leaves it to the message.
+      const action = (config.action || msg.action) as Capability;
       if (!KNOWN.has(action)) {
         throw new Error(
           `action must be one of ${CAPABILITIES.join(', ')} (node setting or msg.action), not ${JSON.stringify(action)}`,
@@ -96,14 +110,18 @@ export = function (RED: NodeAPI) {
       if (config.targetSource === 'case') {
         if (!msg.case || !Array.isArray(msg.case.artifacts))
           throw new Error('msg.case is missing: put soar-case before this node');
-        targets = targetsFromArtifacts(msg.case.artifacts, config.minVerdict || 'malicious');
+        targets = targetsFromArtifacts(msg.case.artifacts, action, config.minVerdict || 'malicious', hostOf(msg));
       } else if (config.targetSource === 'fixed') {
         targets = [{ kind: config.targetKind || 'ip', value: config.target }];
       } else {
         if (msg.target === undefined) throw new Error('msg.target is missing ({kind, value} or an address)');
         targets = [targetFromMessage(msg.target)];
       }
-      const duration = Number(msg.duration ?? config.duration);
+      const durationInput = msg.duration ?? config.duration;
+      const duration = durationInput === '' || durationInput === undefined ? 0 : Number(durationInput);
+      if (!(Number.isInteger(duration) && duration >= 0)) {
+        throw new Error(`duration must be a whole number of seconds, not ${JSON.stringify(durationInput)}`);
+      }
       return targets.map((target) => ({
         action,
         target,

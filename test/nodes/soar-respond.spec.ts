@@ -4,7 +4,9 @@ import deviceNode from '../../nodes/soar-device/soar-device';
 import respondNode from '../../nodes/soar-respond/soar-respond';
 import { verifyAuditLog } from '../../lib/audit';
 import { acquireCaseStore, releaseCaseStore, type Case } from '../../lib/cases';
+import Database from 'better-sqlite3';
 import { labJournal } from '../../lib/devices/types/lab';
+import { ResponseStore } from '../../lib/response/response-store';
 import type { ResponseOutcome } from '../../lib/response/engine';
 import { storeFile } from '../../lib/settings';
 import { helper } from '../helpers/nodered';
@@ -171,18 +173,43 @@ describe('soar-respond with soar-device', function () {
     assert.match(outside.msg.payload.reason ?? '', /no device's scope covers 198\.18\.0\.9/);
   });
 
-  it('holds an action the device policy reserves for an analyst, and carries it out once approved', async () => {
+  it('holds an action the device policy reserves for an analyst, and carries it out once approved, once', async () => {
     await load({ targetSource: 'msg', action: 'isolate-host' });
     send({ target: { kind: 'host', value: 'ws-7.corp.example' } });
     const [pending] = await next();
     assert.equal(pending.port, 'approval');
     assert.equal(pending.msg.payload.status, 'needs-approval');
+    // A message that only claims approval is refused.
+    send({ ...pending.msg, approval: { id: 'made-up', decision: 'approve', by: 'mallory' } });
+    const [forged] = await next();
+    assert.equal(forged.port, 'caught');
+    // What soar-approval records when an analyst approves.
+    const db = new Database(storeFile(undefined, tmp.dir));
+    const store = new ResponseStore(db);
+    store.addApproval({
+      id: 'ap-1',
+      node: 'approval-node',
+      created: new Date().toISOString(),
+      expiresAt: Date.now() + 60_000,
+      summary: 'isolate-host ws-7.corp.example',
+      request: {},
+    });
+    store.decide('ap-1', 'approved', 'ana');
+    db.close();
     const calls = labJournal.length;
-    send({ ...pending.msg, approval: { decision: 'approve', by: 'ana', at: new Date().toISOString() } });
-    const [approved] = await next();
-    assert.equal(approved.port, 'done');
+    const approved = {
+      ...pending.msg,
+      approval: { id: 'ap-1', decision: 'approve', by: 'ana', at: new Date().toISOString() },
+    };
+    send(approved);
+    const [done] = await next();
+    assert.equal(done.port, 'done');
     assert.equal(labJournal.length, calls + 1);
     assert.deepEqual(labJournal.at(-1), { ...labJournal.at(-1), action: 'isolate-host', target: 'ws-7.corp.example' });
+    send(approved);
+    const [replayed] = await next();
+    assert.equal(replayed.port, 'caught', 'an approval is used once');
+    assert.equal(labJournal.length, calls + 1);
   });
 
   it('rehearses in dry-run mode without calling the device', async () => {

@@ -113,7 +113,7 @@ describe('response/engine', () => {
     const outside = await e.respond(block('45.155.205.1'));
     assert.equal(outside.status, 'refused');
     assert.match(outside.reason ?? '', /no device's scope covers 45\.155\.205\.1/);
-    assert.match((await e.respond(block('not-an-ip'))).reason ?? '', /not an IP address/);
+    assert.match((await e.respond(block('not-an-ip'))).reason ?? '', /is not an IPv4 or IPv6 address or CIDR/);
     assert.match(
       (await e.respond({ ...block('10.20.1.1'), action: 'hack-back' as Capability })).reason ?? '',
       /action must be one of/,
@@ -201,6 +201,50 @@ describe('response/engine', () => {
     await e.respond({ action: 'unblock-ip', target: { kind: 'ip', value: '10.20.0.10' } });
     now += 3600_000;
     assert.equal(await e.revertExpired(), 0, 'the undo ended it: nothing left to expire');
+  });
+
+  it('does an action once when the same request arrives twice at the same time', async () => {
+    addDevice('fw', ['10.20.0.0/16']);
+    const e = engine();
+    const calls = labJournal.length;
+    const outcomes = await Promise.all([1, 2, 3].map(() => e.respond(block('10.20.0.77', { durationSeconds: 60 }))));
+    assert.deepEqual(outcomes.map((o) => o.devices[0].status).sort(), ['already', 'already', 'done']);
+    assert.equal(labJournal.length, calls + 1);
+  });
+
+  it('refuses protected assets however the address is spelt', async () => {
+    addDevice('fw', ['0.0.0.0/0', '::/0']);
+    const e = new ResponseEngine(fleet, new ResponseStore(db), audit, new ProtectedAssets({ cidrs: ['10.0.0.1'] }), {
+      now: () => now,
+    });
+    engines.push(e);
+    for (const value of ['::ffff:10.0.0.0/104', '::ffff:0:0/96', '127.0.0.1', '::1']) {
+      const o = await e.respond(block(value));
+      assert.equal(o.status, 'refused', value);
+      assert.match(o.reason ?? '', /protected asset/, value);
+    }
+    const octal = await e.respond(block('010.0.0.1'));
+    assert.match(octal.reason ?? '', /is not an IPv4 or IPv6 address/, 'no octal reading of 010.0.0.1 as 8.0.0.1');
+  });
+
+  it('undoes an action only on the device that is asked, with what the action returned', async () => {
+    addDevice('fw-a', ['10.20.0.0/16']);
+    addDevice('fw-b', ['10.0.0.0/8']);
+    const e = engine();
+    const global = await e.respond(block('10.20.5.5', { mode: 'global', durationSeconds: 3600 }));
+    assert.deepEqual(
+      global.devices.map((d) => d.status),
+      ['done', 'done'],
+    );
+    const undo = await e.respond({ action: 'unblock-ip', target: { kind: 'ip', value: '10.20.5.5' } });
+    assert.deepEqual(
+      undo.devices.map((d) => [d.deviceName, d.status]),
+      [['fw-a', 'done']],
+    );
+    assert.deepEqual(labJournal.at(-1), { ...labJournal.at(-1), device: 'fw-a', call: 'revert', action: 'block-ip' });
+    now += 3600_000 + 1;
+    assert.equal(await e.revertExpired(), 1, "fw-b's block is still in force and expires on its own");
+    assert.deepEqual(labJournal.at(-1), { ...labJournal.at(-1), device: 'fw-b', call: 'revert', action: 'block-ip' });
   });
 
   it('writes every outcome to a verifiable audit chain', async () => {
