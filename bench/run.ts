@@ -3,6 +3,7 @@
  * BENCH_DURATION (seconds per load run, default 10) and BENCH_PAIRS (interleaved bare/product pairs, default 2).
  */
 import { benchCases } from './cases';
+import { benchEnrich } from './enrich';
 import { benchIntake } from './intake';
 import { benchIocLibrary } from './ioc-library';
 import { benchIocs } from './iocs';
@@ -14,6 +15,7 @@ const benches: Record<string, () => Promise<{ case: string; value: string; note:
   iocs: benchIocs,
   'ioc-library': benchIocLibrary,
   respond: benchRespond,
+  enrich: benchEnrich,
 };
 
 async function main() {

@@ -1,0 +1,4 @@
+export * from './model';
+export * from './cache';
+export * from './limiter';
+export * from './client';
