@@ -33,6 +33,10 @@ export interface DeviceInfo {
   typeLabel: string;
   capabilities: Capability[];
   scope: DeviceScope;
+  /** DESIGN's device status: `unknown` until the first health check. */
+  status: DeviceHealth['status'] | 'unknown';
+  checkedAt: string | null;
+  reason: string | null;
   health: DeviceHealth | null;
   approval: Capability[];
   actionsPerMinute: number;
@@ -137,6 +141,9 @@ export class DeviceFleet {
       typeLabel: d.type.type.label,
       capabilities: [...capabilitiesOf(d)],
       scope: d.scope,
+      status: d.health?.status ?? 'unknown',
+      checkedAt: d.health?.checkedAt ?? null,
+      reason: d.health?.reason ?? null,
       health: d.health ?? null,
       approval: [...d.approval],
       actionsPerMinute: d.actionsPerMinute,

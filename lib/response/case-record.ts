@@ -33,6 +33,30 @@ export function recordOutcome(c: Case, outcome: ResponseOutcome, now: string, by
     const status = CASE_STATUS[d.status];
     // An action already in force is not news: the case has it from the first time.
     if (status === undefined) continue;
+    // An approved action carries on the action that waited for the approval, rather than adding a second one.
+    const waiting =
+      status !== 'pending-approval'
+        ? c.actions.find(
+            (a) =>
+              a.status === 'pending-approval' &&
+              a.action === outcome.action &&
+              a.target === outcome.target.value &&
+              a.device === d.deviceName,
+          )
+        : undefined;
+    if (waiting) {
+      waiting.status = status;
+      if (d.expiresAt) waiting.expiresAt = d.expiresAt;
+      c.timeline.push({
+        at: now,
+        kind: 'action',
+        message: `${outcome.action} ${outcome.target.value} on ${d.deviceName}: ${status}`,
+        ...(by ? { by } : {}),
+      });
+      if (status !== 'dry-run') c.firstActionAt ??= now;
+      c.updated = now;
+      continue;
+    }
     recordAction(
       c,
       {

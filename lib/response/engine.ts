@@ -88,6 +88,9 @@ const FORWARD: Partial<Record<Capability, Capability>> = Object.fromEntries(
 );
 const KINDS = new Set(['ip', 'host', 'domain', 'file']);
 const MAX_DURATION_SECONDS = 365 * 24 * 3600;
+/** A revert that fails at expiry is tried again this often, for this long. */
+const REVERT_RETRY_EVERY_MS = 5 * 60_000;
+const REVERT_RETRY_FOR_MS = 24 * 3600_000;
 
 /** The target with an IP value in canonical form; throws a ResponseRequestError. */
 export function canonicalTarget(target: unknown): ActionTarget {
@@ -372,17 +375,29 @@ export class ResponseEngine {
         detail = `${device.name}: ${undo} ${record.target} failed: ${(err as Error).message}`;
       }
     }
+    // A device that is down or being redeployed at expiry is asked again later (every few minutes, for a day)
+    // rather than leaving the action in force for good.
+    const overdue = this.now() - (record.expiresAt ?? this.now());
+    if (status === 'revert-failed' && overdue < REVERT_RETRY_FOR_MS) {
+      this.store.postpone(record.id, this.now() + REVERT_RETRY_EVERY_MS);
+      this.options.log?.('warn', `${detail}; trying again in ${REVERT_RETRY_EVERY_MS / 60_000} minutes`);
+      return;
+    }
     this.store.finishAction(record.id, status);
-    this.audit.append({
-      kind: 'action',
-      actor: 'expiry',
-      caseId: record.caseId,
-      action: undo,
-      target: record.target,
-      device: record.deviceName,
-      outcome: status,
-      detail: { detail, actionId: record.id },
-    });
+    try {
+      this.audit.append({
+        kind: 'action',
+        actor: 'expiry',
+        caseId: record.caseId,
+        action: undo,
+        target: record.target,
+        device: record.deviceName,
+        outcome: status,
+        detail: { detail, actionId: record.id },
+      });
+    } catch (err) {
+      this.options.log?.('error', `audit log: ${(err as Error).message}`);
+    }
     this.options.onExpired?.(record, status, detail);
   }
 

@@ -168,6 +168,7 @@ export class ResponseStore {
         "SELECT min(expires_at) AS next FROM response_actions WHERE status = 'active' AND expires_at IS NOT NULL",
       ),
       setResult: db.prepare('UPDATE response_actions SET result = ? WHERE id = ?'),
+      postpone: db.prepare("UPDATE response_actions SET expires_at = ? WHERE id = ? AND status = 'active'"),
       finishAction: db.prepare(
         "UPDATE response_actions SET status = ?, finished = ? WHERE id = ? AND status = 'active'",
       ),
@@ -220,6 +221,11 @@ export class ResponseStore {
   /** What the device returned for an action recorded before it was called. */
   setResult(id: string, result: ActionResult): void {
     this.stmt.setResult.run(JSON.stringify(result), id);
+  }
+
+  /** Moves an active action's expiry (a revert that failed is tried again then). */
+  postpone(id: string, expiresAt: number): void {
+    this.stmt.postpone.run(expiresAt, id);
   }
 
   /** Active actions whose expiry has come, oldest first. */

@@ -247,6 +247,22 @@ describe('response/engine', () => {
     assert.deepEqual(labJournal.at(-1), { ...labJournal.at(-1), device: 'fw-b', call: 'revert', action: 'block-ip' });
   });
 
+  it('tries a revert again later when the device is away at expiry', async () => {
+    addDevice('fw', ['10.20.0.0/16']);
+    const e = engine();
+    await e.respond(block('10.20.0.66', { durationSeconds: 60 }));
+    await fleet.remove('fw');
+    now += 61_000;
+    const store = new ResponseStore(db);
+    await e.revertExpired();
+    assert.ok(store.activeAction('fw', 'block-ip', '10.20.0.66'), 'still in force, to be reverted later');
+    addDevice('fw', ['10.20.0.0/16']);
+    now += 5 * 60_000;
+    await e.revertExpired();
+    assert.equal(store.activeAction('fw', 'block-ip', '10.20.0.66'), undefined);
+    assert.deepEqual(labJournal.at(-1), { ...labJournal.at(-1), call: 'revert', target: '10.20.0.66' });
+  });
+
   it('writes every outcome to a verifiable audit chain', async () => {
     addDevice('fw', ['10.20.0.0/16']);
     const e = engine();
