@@ -1,6 +1,7 @@
 /**
  * The one alert model every source is normalised into (DESIGN.md section 2: field names are public contract).
  */
+import type { Enrichment } from '../enrich/model';
 import type { IndicatorType, MatchVia, Tlp } from '../ioc/model';
 
 export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
@@ -113,4 +114,6 @@ export interface Alert {
   matches?: AlertMatch[];
   /** The worst verdict of `matches`, `unknown` without matches (set by `soar-ioc-match`). */
   verdict?: Verdict;
+  /** What reputation services said about the observables (set by `soar-enrich`). */
+  enrichments?: Enrichment[];
 }

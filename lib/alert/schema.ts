@@ -4,6 +4,7 @@
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import { ATTACK_ID_PATTERN } from './attack';
+import { ENRICH_VERDICTS } from '../enrich/model';
 import { INDICATOR_TYPES, TLP_LEVELS } from '../ioc/model';
 import { ALERT_SOURCES, MATCH_VIAS, OBSERVABLE_ROLES, OBSERVABLE_TYPES, SEVERITIES, VERDICTS } from './model';
 
@@ -28,6 +29,28 @@ const ATTACK_IDS = {
 } as const;
 
 const CONFIDENCE = { type: 'number', minimum: 0, maximum: 100 } as const;
+
+/** A reputation service's answer as `soar-enrich` writes it (lib/enrich/model). */
+const ENRICHMENT = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['provider', 'observable', 'verdict', 'score', 'reason', 'at', 'raw'],
+  properties: {
+    provider: { type: 'string', minLength: 1 },
+    observable: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['type', 'value'],
+      properties: { type: { enum: [...OBSERVABLE_TYPES] }, value: { type: 'string' } },
+    },
+    verdict: { enum: [...ENRICH_VERDICTS] },
+    score: { type: 'number', minimum: 0, maximum: 100 },
+    reason: { type: 'string' },
+    link: { type: 'string' },
+    at: { type: 'string' },
+    raw: {},
+  },
+} as const;
 
 /** An IOC library match as `soar-ioc-match` writes it (lib/ioc/verdict). */
 const MATCH = {
@@ -118,6 +141,7 @@ export const ALERT_SCHEMA = {
     raw: {},
     matches: { type: 'array', items: MATCH },
     verdict: { enum: [...VERDICTS] },
+    enrichments: { type: 'array', items: ENRICHMENT },
   },
 } as const;
 

@@ -35,6 +35,28 @@ describe('alert schema', () => {
     assert.deepEqual(validateAlert(withoutHost), { valid: true });
   });
 
+  it('accepts the enrichments soar-enrich writes, and refuses malformed ones', () => {
+    const enrichment = {
+      provider: 'abuseipdb',
+      observable: { type: 'ipv4', value: '172.17.1.1' },
+      verdict: 'malicious',
+      score: 100,
+      reason: 'reported 153 times',
+      link: 'https://www.abuseipdb.com/check/172.17.1.1',
+      at: '2022-05-11T12:30:00.000Z',
+      raw: { data: {} },
+    };
+    assert.deepEqual(validateAlert({ ...goodAlert(), enrichments: [enrichment] }), { valid: true });
+    assert.match(
+      errorsOf({ enrichments: [{ ...enrichment, verdict: 'evil' }] }),
+      /alert\.enrichments\.0\.verdict must be equal to one of the allowed values/,
+    );
+    assert.match(
+      errorsOf({ enrichments: [{ ...enrichment, score: 101 }] }),
+      /alert\.enrichments\.0\.score must be <= 100/,
+    );
+  });
+
   it('refuses properties that are not in the model', () => {
     assert.match(errorsOf({ extra: 1 }), /alert must NOT have additional properties/);
     assert.match(errorsOf({ rule: { id: 'x', level: 3 } }), /alert\.rule must NOT have additional properties/);

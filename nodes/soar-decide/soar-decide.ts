@@ -1,0 +1,232 @@
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import type { Expression } from 'jsonata';
+import type { Alert } from '../../lib/alert/model';
+import {
+  acquireCaseStore,
+  addTimeline,
+  applyPatch,
+  OPEN_STATUSES,
+  releaseCaseStore,
+  type Case,
+  type SqliteCaseStore,
+} from '../../lib/cases';
+import { assetCriticality, parseAssetList, type AssetEntry } from '../../lib/decide/assets';
+import {
+  closedAsFalsePositive,
+  decide,
+  DECIDE_BY,
+  DEFAULT_POLICY,
+  describeDecision,
+  FACTOR_NAMES,
+  formatScore,
+  validatePolicy,
+  type CaseHistory,
+  type Decision,
+  type DecisionPolicy,
+  type FactorName,
+} from '../../lib/decide/score';
+import type { Enrichment } from '../../lib/enrich/model';
+import { compileExpression, describeJsonataError } from '../../lib/rules/expression';
+import { storeFile, type SoarSettings } from '../../lib/settings';
+
+type AssetSource = 'none' | 'list' | 'jsonata';
+
+interface DecideNodeDef extends NodeDef {
+  weightIoc?: number | string;
+  weightEnrichment?: number | string;
+  weightSeverity?: number | string;
+  weightAsset?: number | string;
+  weightHistory?: number | string;
+  respondAt?: number | string;
+  dismissBelow?: number | string;
+  requireEvidence?: boolean;
+  assetSource?: AssetSource;
+  assetList?: string;
+  assetExpression?: string;
+  dismissCases?: boolean;
+}
+
+type DecideMessage = NodeMessageInFlow & { case?: Partial<Case>; caseId?: unknown; decision?: Decision };
+
+/** Earlier cases looked at for false positives of the same type and key (newest first). */
+const HISTORY_LOOKBACK = 200;
+
+const WEIGHT_FIELDS: Record<FactorName, keyof DecideNodeDef> = {
+  ioc: 'weightIoc',
+  enrichment: 'weightEnrichment',
+  severity: 'weightSeverity',
+  asset: 'weightAsset',
+  history: 'weightHistory',
+};
+
+/** A number from the editor (a number or a numeric string), the default when empty; NaN when it is not one. */
+function numberOr(value: unknown, fallback: number): number {
+  if (value === undefined || value === null || value === '') return fallback;
+  const n = typeof value === 'number' ? value : Number(value);
+  return Number.isFinite(n) ? n : NaN;
+}
+
+function policyOf(config: DecideNodeDef): DecisionPolicy {
+  const weights = { ...DEFAULT_POLICY.weights };
+  for (const name of FACTOR_NAMES) weights[name] = numberOr(config[WEIGHT_FIELDS[name]], DEFAULT_POLICY.weights[name]);
+  return validatePolicy({
+    weights,
+    respondAt: numberOr(config.respondAt, DEFAULT_POLICY.respondAt),
+    dismissBelow: numberOr(config.dismissBelow, DEFAULT_POLICY.dismissBelow),
+    requireEvidenceToRespond: config.requireEvidence !== false,
+  });
+}
+
+const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/** An alert as far as the decision needs one: an object with an id and a list of observables. */
+function alertOf(payload: unknown): Alert | undefined {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined;
+  const p = payload as Partial<Alert>;
+  return typeof p.id === 'string' && Array.isArray(p.observables) ? (p as Alert) : undefined;
+}
+
+export = function (RED: NodeAPI) {
+  const settings = () => RED.settings as unknown as { soar?: SoarSettings; userDir?: string };
+
+  function SoarDecide(this: Node, config: DecideNodeDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const source: AssetSource = config.assetSource ?? 'none';
+
+    let policy: DecisionPolicy | undefined;
+    let assets: AssetEntry[] = [];
+    let expression: Expression | undefined;
+    let problem: string | undefined;
+    try {
+      policy = policyOf(config);
+      if (source === 'list') assets = parseAssetList(config.assetList ?? '');
+      else if (source === 'jsonata') {
+        const written = (config.assetExpression ?? '').trim();
+        if (!written) throw new Error('the asset criticality expression is empty');
+        try {
+          expression = compileExpression(written);
+        } catch (err) {
+          throw new Error(`the asset criticality expression has a ${(err as Error).message}`, { cause: err });
+        }
+      } else if (source !== 'none') {
+        throw new Error(`unknown asset criticality source "${String(source)}": none, list or jsonata`);
+      }
+    } catch (err) {
+      problem = (err as Error).message;
+      node.status({ fill: 'red', shape: 'ring', text: 'invalid configuration' });
+      node.error(`soar-decide: ${problem}`);
+    }
+
+    const storePath = storeFile(settings().soar, settings().userDir);
+    let store: SqliteCaseStore | undefined;
+    const cases = (): SqliteCaseStore =>
+      (store ??= acquireCaseStore(storePath, { synchronous: settings().soar?.sync }));
+
+    /** Earlier cases of the same type and key closed as false positives; undefined when the store cannot say. */
+    async function historyOf(c: Case): Promise<CaseHistory | undefined> {
+      try {
+        const page = await cases().query({
+          type: [c.type],
+          status: ['resolved', 'closed'],
+          limit: HISTORY_LOOKBACK,
+          offset: 0,
+        });
+        const falsePositives = page.items.filter(
+          (other) => other.id !== c.id && other.key === c.key && closedAsFalsePositive(other),
+        ).length;
+        return { falsePositives };
+      } catch (err) {
+        node.warn(`earlier cases unavailable, history left neutral: ${(err as Error).message}`);
+        return undefined;
+      }
+    }
+
+    async function assetOf(msg: DecideMessage, alert: Alert | undefined, c: Case | undefined) {
+      if (source === 'list') {
+        const hit = assetCriticality(assets, alert, c);
+        return hit ? { assetCriticality: hit.score, assetReason: hit.reason } : {};
+      }
+      if (source === 'jsonata' && expression) {
+        let result: unknown;
+        try {
+          result = await expression.evaluate(msg);
+        } catch (err) {
+          throw new Error(`the asset criticality expression failed: ${describeJsonataError(err)}`, { cause: err });
+        }
+        if (result === undefined || result === null) return {};
+        if (typeof result !== 'number' || !Number.isFinite(result) || result < 0 || result > 100) {
+          throw new Error(
+            `the asset criticality expression gave ${JSON.stringify(result)}: it must give a number from 0 to 100`,
+          );
+        }
+        return { assetCriticality: result, assetReason: 'from the expression' };
+      }
+      return {};
+    }
+
+    node.on('input', (msg: DecideMessage, send, done) => {
+      if (!policy || problem) {
+        done(new Error(`soar-decide is misconfigured: ${problem}`));
+        return;
+      }
+      const thePolicy = policy;
+      const alert = alertOf(msg.payload);
+      const caseId = text(msg.case?.id) ?? text(msg.caseId);
+      if (!alert && !caseId) {
+        done(
+          new Error(
+            'soar-decide needs an alert in msg.payload (from soar-normalize) or a case in msg.case / msg.caseId (from soar-case)',
+          ),
+        );
+        return;
+      }
+      const raw = (msg.payload as { enrichments?: unknown } | null | undefined)?.enrichments;
+      const enrichments = Array.isArray(raw) ? (raw as Enrichment[]) : undefined;
+
+      (async () => {
+        let c: Case | undefined;
+        let history: CaseHistory | undefined;
+        if (caseId) {
+          c = await cases().get(caseId);
+          if (!c) throw new Error(`no case with id "${caseId}" in the case store`);
+          history = await historyOf(c);
+        }
+        const asset = await assetOf(msg, alert, c);
+        const decision = decide({ alert, case: c, enrichments, history, ...asset }, thePolicy);
+        msg.decision = decision;
+        if (c) {
+          const line = describeDecision(decision);
+          const resolve = decision.outcome === 'dismiss' && config.dismissCases !== false;
+          msg.case = await cases().update(c.id, (current, now) => {
+            addTimeline(current, { kind: 'decision', message: line, by: DECIDE_BY }, now);
+            if (resolve && OPEN_STATUSES.includes(current.status)) {
+              const note = `dismissed as false positive: ${decision.reason}`;
+              applyPatch(current, { status: 'resolved', note }, DECIDE_BY, now);
+            }
+          });
+        }
+        const port = decision.outcome === 'respond' ? 0 : decision.outcome === 'escalate' ? 1 : 2;
+        const out: (DecideMessage | null)[] = [null, null, null];
+        out[port] = msg;
+        node.status({
+          fill: decision.outcome === 'respond' ? 'red' : decision.outcome === 'escalate' ? 'yellow' : 'grey',
+          shape: 'dot',
+          text: `${decision.outcome} · ${formatScore(decision.score)}`,
+        });
+        send(out);
+      })().then(
+        () => done(),
+        (err: Error) => done(err),
+      );
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      if (store) releaseCaseStore(storePath);
+      store = undefined;
+      done();
+    });
+  }
+
+  RED.nodes.registerType('soar-decide', SoarDecide);
+};
