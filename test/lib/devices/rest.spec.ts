@@ -1,3 +1,4 @@
+import { FakeApi, reply } from '../../helpers/fake-api';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,55 +12,7 @@ import {
   type RestSettings,
 } from '../../../lib/devices/types/rest';
 
-interface Recorded {
-  method: string;
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-type Handler = (req: Recorded, res: http.ServerResponse) => void;
-
-/** A local HTTP server that records every request and answers with the current handler. */
-class FakeApi {
-  readonly requests: Recorded[] = [];
-  handler: Handler = (_req, res) => json(res, 200, { ok: true });
-  private server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const rec = {
-        method: req.method ?? '',
-        url: req.url ?? '',
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString(),
-      };
-      this.requests.push(rec);
-      this.handler(rec, res);
-    });
-  });
-  port = 0;
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
-
-function json(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
+const json = (res: http.ServerResponse, status: number, body: unknown): void => reply(res, status, body);
 
 const logs: string[] = [];
 const context: DeviceContext = { name: 'fw-api', log: (level, m) => logs.push(`${level}: ${m}`) };

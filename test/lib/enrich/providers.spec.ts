@@ -1,3 +1,4 @@
+import { FakeApi, reply } from '../../helpers/fake-api';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -29,56 +30,11 @@ function fixture(provider: string, name: string): Record<string, unknown> {
   return JSON.parse(fs.readFileSync(path.join(FIXTURES, provider, `${name}.json`), 'utf8')) as Record<string, unknown>;
 }
 
-interface Recorded {
-  method: string;
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
 interface Answer {
   status: number;
   body: unknown;
   /** Defaults to JSON for objects, HTML for strings. */
   contentType?: string;
-}
-
-/** A local stand-in for a provider's API on 127.0.0.1: records each request, answers what the test says. */
-class FakeApi {
-  readonly requests: Recorded[] = [];
-  answer: Answer = { status: 200, body: {} };
-  private server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      this.requests.push({
-        method: req.method ?? '',
-        url: req.url ?? '',
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString(),
-      });
-      const { status, body } = this.answer;
-      const text = typeof body === 'string' ? body : JSON.stringify(body);
-      const type = this.answer.contentType ?? (typeof body === 'string' ? 'text/html' : 'application/json');
-      res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
-      res.end(text);
-    });
-  });
-  port = 0;
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
 }
 
 /** What the shared client will do, minus retries and caching: send the request, read the answer. */
@@ -126,7 +82,7 @@ async function lookup<C extends ProviderConfig>(
   answer: Answer,
   config: Omit<C, 'baseUrl'> = {} as C,
 ) {
-  api.answer = answer;
+  api.handler = (_req, res) => reply(res, answer.status, answer.body, answer.contentType);
   const observable = { type, value };
   const request = provider.request(observable, { ...config, baseUrl: api.url } as C, KEY);
   const response = await send(request);
@@ -764,7 +720,7 @@ describe('enrichment providers', () => {
 
     it('follows the bootstrap redirect of rdap.org-style servers (client uses fetch defaults)', async () => {
       // A one-shot redirect: the local server first answers 302 to /registry/…, then the object.
-      api.answer = { status: 200, body: fixture('rdap', 'domain-old') };
+      api.handler = (_req, res) => reply(res, 200, fixture('rdap', 'domain-old'));
       const request = fixedRdap.request({ type: 'domain', value: 'example.com' }, { baseUrl: api.url }, '');
       const server = http.createServer((_req, res) => {
         res.writeHead(302, { location: `${api.url}/com/v1/domain/example.com` });
