@@ -158,8 +158,6 @@ describe('enrichment providers', () => {
         }
       }
     });
-
-    it.skip('timeouts and retries: the shared client (lib/enrich) handles them, not the provider adapters');
   });
 
   describe('abuseipdb', () => {
