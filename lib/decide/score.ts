@@ -219,9 +219,10 @@ function enrichmentFactor(enrichments: readonly Enrichment[] | undefined, c: Cas
       reason: typeof e.reason === 'string' && e.reason !== '' ? e.reason : undefined,
     });
   }
-  if (given.length === 0 && c) {
-    // Verdicts soar-enrich wrote on the case's artifacts (sources `enrich:<provider>`). An IOC artifact's verdict
-    // mixes the feeds' and the providers' (the worse wins), so it counts under ioc only.
+  if (c) {
+    // Verdicts soar-enrich wrote on the case's artifacts (sources `enrich:<provider>`), earlier alerts' included, so
+    // a malicious answer about one artifact is not outweighed by a harmless one about the next alert's. An IOC
+    // artifact's verdict mixes the feeds' and the providers' (the worse wins), so it counts under ioc only.
     for (const a of c.artifacts) {
       const providers = a.sources.filter((s) => s.startsWith('enrich:')).map((s) => s.slice(7));
       if (a.ioc || providers.length === 0 || !a.verdict) continue;

@@ -345,7 +345,7 @@ export class EnrichClient<Config = Record<string, unknown>> {
         data: request.body,
         timeout: this.timeoutMs,
         signal,
-        maxRedirects: 0,
+        maxRedirects: this.provider.followRedirects ?? 0,
         validateStatus: () => true,
         responseType: 'text',
         responseEncoding: 'utf8',

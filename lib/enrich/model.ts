@@ -63,6 +63,11 @@ export interface EnrichProvider<Config = Record<string, unknown>> {
   ttlSeconds: number;
   /** The provider's documented free-tier quota, for the README and the node status ("1,000 a day"). */
   quota: string;
+  /**
+   * Redirects the client may follow (default none). Only for providers that send no key: a redirect to another host
+   * would carry the key's header there (rdap.org redirects every query to the registry holding the record).
+   */
+  followRedirects?: number;
   request(observable: { type: ObservableType; value: string }, config: Config, apiKey: string): ProviderRequest;
   /**
    * The enrichment from an answer with a 2xx (or a documented "not found") status; throws with a reason for a

@@ -5,7 +5,6 @@ import {
   acquireCaseStore,
   addTimeline,
   applyPatch,
-  OPEN_STATUSES,
   releaseCaseStore,
   type Case,
   type SqliteCaseStore,
@@ -181,8 +180,16 @@ export = function (RED: NodeAPI) {
         );
         return;
       }
-      const raw = (msg.payload as { enrichments?: unknown } | null | undefined)?.enrichments;
-      const enrichments = Array.isArray(raw) ? (raw as Enrichment[]) : undefined;
+      // Every answer soar-enrich gave: the alert's own (msg.payload.enrichments) and those about the case's other
+      // artifacts (msg.enrichments), so an earlier malicious verdict is never outweighed by a harmless new one.
+      const fromAlert = (msg.payload as { enrichments?: unknown } | null | undefined)?.enrichments;
+      const fromMsg = (msg as { enrichments?: unknown }).enrichments;
+      const all = [...(Array.isArray(fromAlert) ? fromAlert : []), ...(Array.isArray(fromMsg) ? fromMsg : [])];
+      const seen = new Set<string>();
+      const enrichments = (all as Enrichment[]).filter((e) => {
+        const key = `${e?.provider}\n${e?.observable?.type}\n${e?.observable?.value}`;
+        return seen.has(key) ? false : (seen.add(key), true);
+      });
 
       (async () => {
         let c: Case | undefined;
@@ -200,7 +207,8 @@ export = function (RED: NodeAPI) {
           const resolve = decision.outcome === 'dismiss' && config.dismissCases !== false;
           msg.case = await cases().update(c.id, (current, now) => {
             addTimeline(current, { kind: 'decision', message: line, by: DECIDE_BY }, now);
-            if (resolve && OPEN_STATUSES.includes(current.status)) {
+            // Only a case nobody has taken up: one in progress is an analyst's call, not automation's.
+            if (resolve && current.status === 'new') {
               const note = `dismissed as false positive: ${decision.reason}`;
               applyPatch(current, { status: 'resolved', note }, DECIDE_BY, now);
             }

@@ -212,6 +212,26 @@ describe('soar-decide', function () {
     assert.equal(saved?.timeline.at(-1)?.kind, 'decision');
   });
 
+  it('never dismisses a case an analyst has taken up, nor one with a malicious answer in msg.enrichments', async () => {
+    await load();
+    const a = alert({ severity: 'info', matches: [], verdict: 'unknown' });
+    const c = await caseWith(a);
+    await withStore((store) => store.update(c.id, (x, now) => applyPatch(x, { status: 'in-progress' }, 'ana', now)));
+    const taken = await through({ payload: { ...a, enrichments: [harmless('virustotal')] }, caseId: c.id });
+    assert.equal(taken.port, 'dismiss');
+    assert.equal((await stored(c.id))?.status, 'in-progress', 'an analyst works on it: automation does not resolve it');
+
+    const b = alert({ severity: 'info', matches: [], verdict: 'unknown' });
+    const other = await caseWith(b, 'c2:other-host');
+    const malicious = { ...harmless('virustotal'), verdict: 'malicious', score: 95, reason: '40/70 engines' };
+    const out = await through({
+      payload: { ...b, enrichments: [harmless('greynoise')] },
+      enrichments: [{ ...malicious, observable: { type: 'domain', value: 'evil-c2.badsite.xyz' } }],
+      caseId: other.id,
+    });
+    assert.notEqual(out.port, 'dismiss', 'a malicious verdict about another artifact of the case counts');
+  });
+
   it('lowers the history of a case whose key an analyst closed as a false positive before', async () => {
     await load();
     const first = await caseWith(alert());

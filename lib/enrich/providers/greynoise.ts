@@ -41,11 +41,15 @@ export const greynoise: EnrichProvider<ProviderConfig> = {
     if (response.status === 404) {
       // Documented: 404 with {"noise": false, "riot": false, "message": "IP not observed scanning the internet or
       // contained in RIOT data set."}. Not seen is not an error, and not a clean bill either.
+      // Only the documented answer counts as "not observed"; any other 404 (a wrong base URL, a retired endpoint)
+      // is an error, not an answer to cache for a day.
       let message: string | undefined;
       try {
-        message = optionalString(jsonObject(LABEL, response), 'message');
+        const body = jsonObject(LABEL, response);
+        if (body.noise !== false || body.riot !== false) throw new Error('not the documented answer');
+        message = optionalString(body, 'message');
       } catch {
-        message = undefined;
+        throw unexpectedStatus(LABEL, response, errorDetail(response.body));
       }
       return {
         observable,

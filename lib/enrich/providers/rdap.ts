@@ -74,6 +74,8 @@ export function createRdapProvider(now: () => number = Date.now): EnrichProvider
     label: LABEL,
     types: ['ipv4', 'ipv6', 'domain'],
     ttlSeconds: 7 * 24 * 3600,
+    // rdap.org answers every query with a redirect to the registry's own server; RDAP sends no key.
+    followRedirects: 3,
     quota: 'no published limit; registries rate-limit abusive clients (answers 429)',
 
     request(observable, config) {
@@ -92,7 +94,12 @@ export function createRdapProvider(now: () => number = Date.now): EnrichProvider
     parse(observable, response) {
       const fallbackLink = `${RDAP_DEFAULT_BASE_URL}/${observable.type === 'domain' ? 'domain' : 'ip'}/${observable.value}`;
       if (response.status === 404) {
-        // RFC 9083 §6 error object; for a domain, "not found" can also mean unregistered (or a typo).
+        // RFC 9083 §6 error object; for a domain, "not found" can also mean unregistered (or a typo). Any other 404
+        // (a wrong base URL, a proxy's page) is an error, not an answer to cache.
+        const body = response.body as { errorCode?: unknown } | null;
+        if (body === null || typeof body !== 'object' || Number(body.errorCode) !== 404) {
+          throw unexpectedStatus(LABEL, response, errorDetail(response.body));
+        }
         return {
           observable,
           verdict: 'unknown',

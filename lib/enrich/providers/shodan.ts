@@ -57,7 +57,11 @@ export const shodan: EnrichProvider<ProviderConfig> = {
   parse(observable, response) {
     const link = `https://www.shodan.io/host/${observable.value}`;
     if (response.status === 404) {
-      // Documented: 404 {"error": "No information available for that IP."}
+      // Documented: 404 {"error": "No information available for that IP."}; any other 404 is an error, not an answer.
+      const body = response.body as { error?: unknown } | null;
+      if (body === null || typeof body !== 'object' || typeof body.error !== 'string') {
+        throw unexpectedStatus(LABEL, response, errorDetail(response.body));
+      }
       const detail = errorDetail(response.body);
       return {
         observable,

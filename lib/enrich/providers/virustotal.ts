@@ -130,9 +130,13 @@ export const virustotal: EnrichProvider<ProviderConfig> = {
     } else if (malicious > 0 || suspicious > 0) {
       verdict = 'suspicious';
       reason = `${malicious}/${engines} engines flag it malicious, ${suspicious} suspicious`;
-    } else {
+    } else if (harmless > 0) {
       verdict = 'harmless';
       reason = `no engine flags it (${plural(harmless, 'harmless verdict')}, ${undetected} undetected)`;
+    } else {
+      // Antivirus engines say "undetected" for files: not detected is not a clean bill (a new sample is 0/70 too).
+      verdict = 'unknown';
+      reason = `no engine flags it (${undetected} undetected, none calls it harmless)`;
     }
     if (verdict === 'malicious' && suspicious > 0) reason += `, ${suspicious} suspicious`;
     return { observable, verdict, score, reason, link: guiLink(observable, id), raw: body };

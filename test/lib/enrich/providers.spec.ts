@@ -106,6 +106,39 @@ describe('enrichment providers', () => {
       assert.equal(ENRICH_PROVIDERS.urlhaus.ttlSeconds, 3600);
     });
 
+    it('takes a 404 as "not found" only in the documented shape: a proxy page or wrong path is an error', () => {
+      const ip = { type: 'ipv4' as const, value: '203.0.113.7' };
+      const page = { status: 404, headers: { 'content-type': 'text/html' }, body: '<html>404 Not Found</html>' };
+      for (const provider of [greynoise, shodan, rdap]) assert.throws(() => provider.parse(ip, page), /404/);
+      assert.throws(() => greynoise.parse(ip, { status: 404, headers: {}, body: { message: 'gone' } }), /404/);
+      assert.equal(
+        greynoise.parse(ip, {
+          status: 404,
+          headers: {},
+          body: { noise: false, riot: false, message: 'IP not observed' },
+        }).verdict,
+        'unknown',
+      );
+      assert.equal(
+        shodan.parse(ip, { status: 404, headers: {}, body: { error: 'No information available for that IP.' } })
+          .verdict,
+        'unknown',
+      );
+      assert.equal(
+        rdap.parse(ip, { status: 404, headers: {}, body: { errorCode: 404, title: 'Not Found' } }).verdict,
+        'unknown',
+      );
+      assert.equal(rdap.followRedirects, 3, 'rdap.org redirects to the registry');
+      assert.equal(virustotal.followRedirects, undefined, 'a provider sending a key follows no redirect');
+    });
+
+    it('calls a file no engine detects unknown, not harmless', () => {
+      const hash = { type: 'sha256' as const, value: 'a'.repeat(64) };
+      const stats = { malicious: 0, suspicious: 0, harmless: 0, undetected: 70, timeout: 0 };
+      const body = { data: { id: hash.value, type: 'file', attributes: { last_analysis_stats: stats } } };
+      assert.equal(virustotal.parse(hash, { status: 200, headers: {}, body }).verdict, 'unknown');
+    });
+
     it('defaults to the public endpoints when no base URL is configured', () => {
       const ip = { type: 'ipv4' as const, value: '203.0.113.7' };
       assert.match(abuseipdb.request(ip, {}, KEY).url, /^https:\/\/api\.abuseipdb\.com\/api\/v2\/check\?/);
