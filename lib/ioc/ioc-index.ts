@@ -107,6 +107,24 @@ function sourceOf(record: SourceRecord): IocSource {
 }
 type Entry = SourceRecord | SourceRecord[];
 
+/**
+ * A value's map slot once the value has matched exactly (hashes, domains, URLs, e-mail addresses): its single,
+ * timeless record and the frozen match every later exact lookup of the value returns (allocating only the result
+ * array). Made on the first hit, so only values that do match pay for it.
+ */
+class Hit {
+  constructor(
+    readonly record: SourceRecord,
+    readonly match: IocMatch,
+  ) {}
+}
+/** What a value map holds per value. */
+type Slot = Entry | Hit;
+
+function entryOf(slot: Slot): Entry {
+  return slot instanceof Hit ? slot.record : slot;
+}
+
 export interface IocIndexOptions {
   /** Which default allowlists to load (see ./allowlists); `false` loads none. Default: each list's default. */
   defaultAllowlists?: AllowlistSwitches | false;
@@ -214,10 +232,27 @@ function optionalTime(value: unknown, field: string, times: TimeCache): string |
   return new Date(ms).toISOString();
 }
 
-/** Frozen string lists already made during one load, by content: records share them (see `stringList`). */
-type ListCache = Map<string, readonly string[]>;
+/**
+ * Frozen string lists already made during one load, by content (`byHash`) and by the array given (`byArray`: parsers
+ * hand many indicators the same tags array, and a load is synchronous, so an array seen once is read once).
+ */
+interface ListCache {
+  readonly byHash: Map<number, (readonly string[])[]>;
+  /** Per field (tags, ATT&CK ids: validated differently): the list made for each array given. */
+  readonly byArray: {
+    readonly tags: Map<unknown, readonly string[]>;
+    readonly attack: Map<unknown, readonly string[]>;
+  };
+}
+/** Past this many distinct arrays a load stops remembering new ones by identity (the cache only saves work). */
+const LIST_CACHE_MAX = 100_000;
+const NO_STRINGS: readonly string[] = Object.freeze([]);
 
-function stringList(value: unknown, field: string, lists: ListCache, pattern?: RegExp): readonly string[] {
+function stringList(value: unknown, field: 'tags' | 'attack', lists: ListCache, pattern?: RegExp): readonly string[] {
+  if (Array.isArray(value) && value.length === 0) return NO_STRINGS;
+  const byArray = lists.byArray[field];
+  const seen = byArray.get(value);
+  if (seen !== undefined) return seen;
   if (!Array.isArray(value)) throw new Error(`${field} must be an array of strings`);
   for (const v of value) {
     if (typeof v !== 'string') throw new Error(`${field} must be an array of strings`);
@@ -225,14 +260,18 @@ function stringList(value: unknown, field: string, lists: ListCache, pattern?: R
   }
   // Feeds repeat a few tag lists over records that differ elsewhere (a date): one frozen copy per distinct list
   // instead of one per record saves about 100 bytes per record.
-  const key = `${value.length}\u0000${value.join('\u0000')}`;
-  let list = lists.get(key);
-  if (list === undefined) lists.set(key, (list = Object.freeze([...(value as string[])])));
+  // By a hash of the strings and a comparison (no key string per record).
+  const hash = hashList(FNV_OFFSET, value) & 0x3fffffff;
+  let bucket = lists.byHash.get(hash);
+  if (bucket === undefined) lists.byHash.set(hash, (bucket = []));
+  let list = bucket.find((l) => sameList(l, value));
+  if (list === undefined) bucket.push((list = Object.freeze([...(value as string[])])));
+  if (byArray.size < LIST_CACHE_MAX) byArray.set(value, list);
   return list;
 }
 
-/** Base sources already made during one load, by tags, ATT&CK ids (both shared lists), confidence and TLP. */
-type BaseCache = Map<readonly string[], Map<readonly string[], Map<string, IocSource>>>;
+/** Base sources already made during one load, by tags, ATT&CK ids (both shared lists), TLP and confidence. */
+type BaseCache = Map<readonly string[], Map<readonly string[], Map<string, Map<number, IocSource>>>>;
 
 /** Validates the metadata of an indicator into a shared record (throws with a reason). */
 function makeRecord(
@@ -260,13 +299,14 @@ function makeRecord(
   const lastSeen = optionalTime(ind.lastSeen, 'lastSeen', times);
   let byAttack = bases.get(tags);
   if (byAttack === undefined) bases.set(tags, (byAttack = new Map()));
-  let byRest = byAttack.get(attack);
-  if (byRest === undefined) byAttack.set(attack, (byRest = new Map()));
-  const key = `${confidence}\u0000${tlp}`;
-  let base = byRest.get(key);
+  let byTlp = byAttack.get(attack);
+  if (byTlp === undefined) byAttack.set(attack, (byTlp = new Map()));
+  let byConfidence = byTlp.get(tlp);
+  if (byConfidence === undefined) byTlp.set(tlp, (byConfidence = new Map()));
+  let base = byConfidence.get(confidence);
   if (base === undefined) {
     base = Object.freeze({ feed, confidence, tlp: tlp as Tlp, tags, attack });
-    byRest.set(key, base);
+    byConfidence.set(confidence, base);
   }
   const window = from === -Infinity && until === Infinity ? null : { from, until, validFrom, validUntil };
   return { base, firstSeen, lastSeen, window, sources: undefined };
@@ -457,7 +497,7 @@ interface FeedInfo {
  * built; a change builds a new one and swaps it in.
  */
 interface Combined {
-  readonly maps: Readonly<Record<IndicatorType, ReadonlyMap<string, Entry>>>;
+  readonly maps: Readonly<Record<IndicatorType, ReadonlyMap<string, Slot>>>;
   readonly cidr4: Cidrs | null;
   readonly cidr6: Cidrs | null;
   /** The IPv4 addresses, keyed by the address as a number (`maps.ipv4` is always empty: one copy is enough). */
@@ -519,10 +559,49 @@ function suffixHashes(name: string): number {
   return count + 1;
 }
 
-const NO_VALUES: ReadonlyMap<string, Entry> = new Map();
+/**
+ * `isCanonicalName(s, minLabels)` and `suffixHashes(s)` in one right-to-left pass: the number of suffixes (labels)
+ * with the scratch arrays filled, or -1 when the name is not canonical.
+ */
+function scanName(s: string, minLabels: number): number {
+  const length = s.length;
+  if (length === 0 || length > 253) return -1;
+  let h = FNV_OFFSET;
+  let count = 0;
+  let labelEnd = length;
+  let allDigits = true;
+  for (let i = length - 1; ; i--) {
+    const c = i < 0 ? 46 : s.charCodeAt(i);
+    if (c === 46) {
+      const len = labelEnd - i - 1;
+      if (len === 0 || len > 63) return -1;
+      if (s.charCodeAt(i + 1) === 45 || s.charCodeAt(labelEnd - 1) === 45) return -1;
+      // The last label (read first) must not be all digits.
+      if (count === 0 && allDigits) return -1;
+      if (i < 0) break;
+      SUFFIX_STARTS[count] = i + 1;
+      SUFFIX_HASHES[count] = h;
+      count++;
+      labelEnd = i;
+    } else if (c >= 48 && c <= 57) {
+      // digit
+    } else if ((c >= 97 && c <= 122) || c === 95 || c === 45) {
+      allDigits = false;
+    } else {
+      return -1;
+    }
+    h = Math.imul(h ^ c, FNV_PRIME);
+  }
+  SUFFIX_STARTS[count] = 0;
+  SUFFIX_HASHES[count] = h;
+  count++;
+  return count >= minLabels ? count : -1;
+}
+
+const NO_VALUES: ReadonlyMap<string, Slot> = new Map();
 
 const EMPTY_COMBINED: Combined = {
-  maps: Object.fromEntries(INDICATOR_TYPES.map((t) => [t, NO_VALUES])) as Record<IndicatorType, Map<string, Entry>>,
+  maps: Object.fromEntries(INDICATOR_TYPES.map((t) => [t, NO_VALUES])) as Record<IndicatorType, Map<string, Slot>>,
   cidr4: null,
   cidr6: null,
   ipv4: Ipv4Table.empty<Entry>(),
@@ -648,7 +727,7 @@ function withoutFeeds(entry: Entry, feeds: ReadonlySet<string>): Entry | undefin
  * one is never changed, so lookups go on reading it until the new one is swapped in.
  */
 class SideBuild {
-  private readonly maps = new Map<IndicatorType, Map<string, Entry>>();
+  private readonly maps = new Map<IndicatorType, Map<string, Slot>>();
   private ipv4: Ipv4Table<Entry> | undefined;
   readonly fresh = new Set<SourceRecord[]>();
 
@@ -670,9 +749,9 @@ class SideBuild {
         this.ipv4 = table;
         continue;
       }
-      const m = new Map<string, Entry>();
-      for (const [value, entry] of old.maps[type]) {
-        const kept = withoutFeeds(entry, names);
+      const m = new Map<string, Slot>();
+      for (const [value, slot] of old.maps[type]) {
+        const kept = withoutFeeds(entryOf(slot), names);
         if (kept !== undefined) m.set(value, kept);
       }
       this.maps.set(type, m);
@@ -680,7 +759,7 @@ class SideBuild {
   }
 
   /** The writable map of a type (not ipv4). */
-  map(type: IndicatorType): Map<string, Entry> {
+  map(type: IndicatorType): Map<string, Slot> {
     let m = this.maps.get(type);
     if (m === undefined) {
       const old = this.old.maps[type];
@@ -705,8 +784,8 @@ class SideBuild {
     if (maps.cidr === old.maps.cidr) return { maps, cidr4: old.cidr4, cidr6: old.cidr6, ipv4, domainFilter };
     const cidrs4: CidrInput<Entry>[] = [];
     const cidrs6: CidrInput<Entry>[] = [];
-    for (const [value, entry] of maps.cidr) {
-      const { v6, input } = cidrInput(value, entry);
+    for (const [value, slot] of maps.cidr) {
+      const { v6, input } = cidrInput(value, entryOf(slot));
       (v6 ? cidrs6 : cidrs4).push(input);
     }
     return {
@@ -747,7 +826,7 @@ function groupMeta(record: SourceRecord): IndicatorMeta {
 class FeedLoad {
   private readonly records = new Map<number, RecordSlot>();
   private readonly times: TimeCache = new Map();
-  private readonly lists: ListCache = new Map();
+  private readonly lists: ListCache = { byHash: new Map(), byArray: { tags: new Map(), attack: new Map() } };
   private readonly bases: BaseCache = new Map();
   private readonly errors: RejectedIndicator[] = [];
   private readonly counts = new Array<number>(INDICATOR_TYPES.length).fill(0);
@@ -820,7 +899,8 @@ class FeedLoad {
       if (entry !== existing) table.set(address, entry);
     } else {
       const map = side.map(canonicalType);
-      const existing = map.get(canonicalValue);
+      const slot = map.get(canonicalValue);
+      const existing = slot === undefined ? undefined : entryOf(slot);
       const entry = addRecord(existing, record, side.rank, side.fresh);
       if (entry !== existing) map.set(canonicalValue, entry);
     }
@@ -975,6 +1055,29 @@ function pushMatch(out: IocMatch[] | null, match: IocMatch): IocMatch[] {
   if (out === null) return [match];
   out.push(match);
   return out;
+}
+
+/**
+ * The exact match of a value whose observable is of the indicator's own type, found in `map` with these valid
+ * sources. When the value has one timeless record the match is frozen and kept in the map (as a `Hit`, replacing the
+ * record under the same key: a lookup reads it, a build copies and unwraps it), so later lookups of the value share
+ * it; otherwise it is made for this lookup.
+ */
+function hitMatch(
+  map: ReadonlyMap<string, Slot>,
+  type: IndicatorType,
+  value: string,
+  entry: Entry,
+  sources: IocSource[],
+): IocMatch {
+  // The observable and the indicator are the same (type, value): one frozen pair serves as both.
+  if (Array.isArray(entry) || entry.window !== null) {
+    return { observable: { type, value }, indicator: { type, value }, via: 'exact', sources };
+  }
+  const pair = Object.freeze({ type, value });
+  const match = Object.freeze({ observable: pair, indicator: pair, via: 'exact', sources }) as IocMatch;
+  (map as Map<string, Slot>).set(value, new Hit(entry, match));
+  return match;
 }
 
 const HASH_LENGTHS = { md5: 32, sha1: 40, sha256: 64 } as const;
@@ -1181,10 +1284,18 @@ export class IocIndex {
       // Nothing is valid at an invalid time (and NaN here would mean "read the clock").
       if (lookupTime !== lookupTime) return NO_MATCHES;
     }
-    // The commonest case first, in a small method of its own, ahead of the general switch.
+    // The commonest cases first, each in a small method of its own, ahead of the general switch; a value already
+    // in canonical form needs no other canonicalisation.
     if (type === 'ipv4') {
       const n = parseIpv4(rawValue);
       if (n !== -1) return this.lookupIpv4(rawValue, n);
+    } else if (type === 'sha256' || type === 'sha1' || type === 'md5') {
+      const length = type === 'sha256' ? 64 : type === 'sha1' ? 40 : 32;
+      if (rawValue.length === length) return this.lookupHash(type, rawValue);
+    } else if (type === 'domain' || type === 'hostname') {
+      // One right-to-left pass both checks the name is canonical and hashes its suffixes.
+      const count = scanName(rawValue, type === 'domain' ? 2 : 1);
+      if (count !== -1) return this.matchSuffixes(rawValue, type, rawValue, undefined, null, count) ?? NO_MATCHES;
     }
     return this.lookupOther(type, rawValue);
   }
@@ -1194,25 +1305,27 @@ export class IocIndex {
     return this.matchIpv4(ip, n, 'ipv4', ip, 'exact', null) ?? NO_MATCHES;
   }
 
+  /**
+   * A hash value of its type's length. One the map holds is canonical (one probe, not `has` then `get`). Any other
+   * canonicalises to itself lower-cased or to nothing (trimming would shorten it): without an upper-case letter it
+   * is a miss with no more to do (`toLowerCase` then hands back an equal string, checked several times faster than
+   * by a loop over the characters).
+   */
+  private lookupHash(type: 'md5' | 'sha1' | 'sha256', rawValue: string): IocMatch[] {
+    const map = this.block.maps[type];
+    const slot = map.get(rawValue);
+    if (slot !== undefined) return this.exactMatch(map, type, rawValue, slot, type, null) ?? NO_MATCHES;
+    if (rawValue.toLowerCase() === rawValue) return NO_MATCHES;
+    return this.lookupOther(type, rawValue);
+  }
+
   private lookupOther(type: ObservableType, rawValue: string): IocMatch[] {
-    // Fast paths: a value already in canonical form needs no other canonicalisation.
     switch (type) {
       case 'domain':
       case 'hostname':
-        if (isCanonicalName(rawValue, type === 'domain' ? 2 : 1)) {
-          return this.matchDomain(rawValue, type, rawValue, undefined, null) ?? NO_MATCHES;
-        }
-        break;
       case 'md5':
       case 'sha1':
-      case 'sha256': {
-        // A value the map holds is canonical (one probe, not `has` then `get`); otherwise one already canonical is
-        // a miss with no more to do.
-        const entry = rawValue.length === HASH_LENGTHS[type] ? this.block.maps[type].get(rawValue) : undefined;
-        if (entry !== undefined) return this.exactMatch(type, rawValue, entry, type, null) ?? NO_MATCHES;
-        if (isCanonicalHash(rawValue, HASH_LENGTHS[type])) return NO_MATCHES;
-        break;
-      }
+      case 'sha256':
       case 'ipv4':
       case 'ipv6':
       case 'cidr':
@@ -1292,8 +1405,8 @@ export class IocIndex {
   private allowed(type: IndicatorType, value: string): boolean {
     const map = this.allow.maps[type];
     if (map.size === 0) return false;
-    const entry = map.get(value);
-    return entry !== undefined && entryValidAt(entry);
+    const slot = map.get(value);
+    return slot !== undefined && entryValidAt(entryOf(slot));
   }
 
   private matchExact(
@@ -1302,20 +1415,27 @@ export class IocIndex {
     obsType: ObservableType,
     out: IocMatch[] | null,
   ): IocMatch[] | null {
-    const entry = this.block.maps[type].get(value);
-    return entry === undefined ? out : this.exactMatch(type, value, entry, obsType, out);
+    const map = this.block.maps[type];
+    const slot = map.get(value);
+    return slot === undefined ? out : this.exactMatch(map, type, value, slot, obsType, out);
   }
 
-  /** `matchExact` once the value's entry is found. */
+  /** `matchExact` once the value's slot in `map` (a block map) is found. */
   private exactMatch(
+    map: ReadonlyMap<string, Slot>,
     type: IndicatorType,
     value: string,
-    entry: Entry,
+    slot: Slot,
     obsType: ObservableType,
     out: IocMatch[] | null,
   ): IocMatch[] | null {
-    const sources = validSources(entry);
+    if (slot instanceof Hit) {
+      if (obsType === type) return this.allowed(type, value) ? out : pushMatch(out, slot.match);
+      slot = slot.record;
+    }
+    const sources = validSources(slot);
     if (sources === undefined || this.allowed(type, value)) return out;
+    if (obsType === type) return pushMatch(out, hitMatch(map, type, value, slot, sources));
     return pushMatch(out, { observable: { type: obsType, value }, indicator: { type, value }, via: 'exact', sources });
   }
 
@@ -1351,8 +1471,8 @@ export class IocIndex {
     let n: bigint | undefined;
     const address = (): bigint => (n ??= ipv6ToBigInt(ip));
     const block = this.block;
-    const entry = block.maps.ipv6.get(ip);
-    const exact = entry === undefined ? undefined : validSources(entry);
+    const slot = block.maps.ipv6.get(ip);
+    const exact = slot === undefined ? undefined : validSources(entryOf(slot));
     const cidrs = block.cidr6;
     const i = cidrs === null ? -1 : cidrs.longestValid(cidrs.table.find6(address()));
     if (exact === undefined && i === -1) return out;
@@ -1388,21 +1508,47 @@ export class IocIndex {
     via: MatchVia | undefined,
     out: IocMatch[] | null,
   ): IocMatch[] | null {
+    if (this.block.maps.domain.size === 0) return out;
+    return this.matchSuffixes(name, obsType, obsValue, via, out, suffixHashes(name));
+  }
+
+  /** `matchDomain` once the scratch arrays hold the name's `count` suffixes (`suffixHashes`, `scanName`). */
+  private matchSuffixes(
+    name: string,
+    obsType: ObservableType,
+    obsValue: string,
+    via: MatchVia | undefined,
+    out: IocMatch[] | null,
+    count: number,
+  ): IocMatch[] | null {
     const allow = this.allow;
     const block = this.block;
-    if (block.maps.domain.size === 0) return out;
+    const map = block.maps.domain;
+    if (map.size === 0) return out;
     const checkAllow = allow.maps.domain.size > 0;
-    // Every suffix's hash in one pass, then the longest suffix first; a map is asked only when its filter agrees.
-    const count = suffixHashes(name);
+    // The longest suffix first; a map is asked only when its filter agrees.
     let found: IocMatch[] | null = null;
     // Indicator domains have two labels or more: j = 0 (the last label) is for the allowlists only.
     for (let j = count - 1; j >= 1; j--) {
       if (!filterHas(block.domainFilter, SUFFIX_HASHES[j])) continue;
       const at = SUFFIX_STARTS[j];
       const suffix = at === 0 ? name : name.slice(at);
-      const entry = block.maps.domain.get(suffix);
-      const sources = entry === undefined ? undefined : validSources(entry);
+      let slot = map.get(suffix);
+      if (slot === undefined) continue;
+      const exact = at === 0 && via === undefined && obsType === 'domain';
+      if (slot instanceof Hit) {
+        if (exact) {
+          found = pushMatch(found, slot.match);
+          continue;
+        }
+        slot = slot.record;
+      }
+      const sources = validSources(slot);
       if (sources === undefined) continue;
+      if (exact) {
+        found = pushMatch(found, hitMatch(map, 'domain', name, slot, sources));
+        continue;
+      }
       found = pushMatch(found, {
         observable: { type: obsType, value: obsValue },
         indicator: { type: 'domain', value: suffix },
@@ -1415,8 +1561,8 @@ export class IocIndex {
       for (let j = count - 1; j >= 0; j--) {
         if (!filterHas(allow.domainFilter, SUFFIX_HASHES[j])) continue;
         const at = SUFFIX_STARTS[j];
-        const entry = allow.maps.domain.get(at === 0 ? name : name.slice(at));
-        if (entry !== undefined && entryValidAt(entry)) return out;
+        const slot = allow.maps.domain.get(at === 0 ? name : name.slice(at));
+        if (slot !== undefined && entryValidAt(entryOf(slot))) return out;
       }
     }
     if (out === null) return found;

@@ -285,29 +285,40 @@ function namedColumns(layout: CsvLayout): Set<string> {
 const CACHE_MAX = 100_000;
 
 /**
- * The tags of one cell (split, trimmed, without empty ones and `none`/`n/a`). Feeds repeat a few tag cells over
- * thousands of rows, so each distinct cell is split once; callers never change the array.
+ * The tags of one cell (split, trimmed, distinct, without empty ones and `none`/`n/a`). Feeds repeat a few tag cells
+ * over thousands of rows, so each distinct cell is split once; callers never change the array.
  */
 function tagList(text: string, split: string, cache: Map<string, string[]>): string[] {
   let list = cache.get(text);
   if (list === undefined) {
-    list = text
-      .split(split)
-      .map((t) => t.trim())
-      .filter((t) => t !== '' && t.toLowerCase() !== 'none' && t.toLowerCase() !== 'n/a');
+    list = distinct(
+      text
+        .split(split)
+        .map((t) => t.trim())
+        .filter((t) => t !== '' && t.toLowerCase() !== 'none' && t.toLowerCase() !== 'n/a'),
+    );
     if (cache.size < CACHE_MAX) cache.set(text, list);
   }
   return list;
 }
 
 /** `isoTime`, remembering each distinct cell (rows repeat dates; `Date` parsing and formatting is the cost). */
-function cachedIsoTime(text: string | undefined, cache: Map<string, string | undefined>): string | undefined {
+function cachedIsoTime(text: string | undefined, cache: Map<string, string | null>): string | undefined {
   if (text === undefined) return undefined;
-  if (cache.has(text)) return cache.get(text);
+  const known = cache.get(text);
+  if (known !== undefined) return known ?? undefined;
   const iso = isoTime(text);
-  if (cache.size < CACHE_MAX) cache.set(text, iso);
+  if (cache.size < CACHE_MAX) cache.set(text, iso ?? null);
   return iso;
 }
+
+/** A row's cell, undefined when the column is not configured or the cell is empty. */
+function cellAt(cells: string[], i: number | undefined): string | undefined {
+  return i === undefined ? undefined : cells[i] || undefined;
+}
+
+/** No tags (a marker: each row without tags still gets its own empty array). */
+const NO_TAGS: string[] = [];
 
 /** CSV with the columns `layout` names. */
 export function parseCsvFeed(text: string, layout: CsvLayout, options: FeedParseOptions = {}): FeedParseReport {
@@ -328,7 +339,7 @@ export function parseCsvFeed(text: string, layout: CsvLayout, options: FeedParse
   let cols: Record<string, number | undefined> = {};
   let tagCols: number[] = [];
   const tagCache = new Map<string, string[]>();
-  const timeCache = new Map<string, string | undefined>();
+  const timeCache = new Map<string, string | null>();
   const resolve = (): void => {
     cols = {
       value: index(layout.value),
@@ -341,19 +352,33 @@ export function parseCsvFeed(text: string, layout: CsvLayout, options: FeedParse
     tagCols = (layout.tags ?? []).map(index).filter((i): i is number => i !== undefined);
   };
 
-  lines(text).forEach((line, lineNo) => {
+  const splitTags = layout.splitTags ?? ',';
+  // Tags shared by every row (the options'): added once per distinct tag list, not once per row.
+  const extraTags = options.tags !== undefined && options.tags.length > 0 ? options.tags : undefined;
+  const withExtra = new Map<string[], string[]>();
+  const confidence = options.confidence ?? DEFAULT_CONFIDENCE;
+  const tlp = options.tlp ?? DEFAULT_TLP;
+  // Lines by indexOf (no array of a million lines); no closure per row.
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  let lineNo = -1;
+  for (let at = 0; at <= body.length;) {
+    let end = body.indexOf('\n', at);
+    if (end === -1) end = body.length;
+    const line = body.slice(at, body.charCodeAt(end - 1) === 13 && end > at ? end - 1 : end);
+    at = end + 1;
+    lineNo++;
     const trimmed = line.trim();
-    if (trimmed === '') return;
-    if (trimmed.startsWith('#')) {
+    if (trimmed === '') continue;
+    if (trimmed.charCodeAt(0) === 35) {
       if (!started) lastComment = trimmed.replace(/^#+\s*/, '');
-      return;
+      continue;
     }
     let cells: string[];
     try {
       cells = splitCsvLine(trimmed, delimiter);
     } catch (e) {
       report.errors.push({ index: lineNo, reason: (e as Error).message });
-      return;
+      continue;
     }
     if (!started) {
       started = true;
@@ -361,7 +386,7 @@ export function parseCsvFeed(text: string, layout: CsvLayout, options: FeedParse
         header = cells;
         resolve();
         if (cols.value === undefined) report.errors.push({ index: lineNo, reason: 'header has no value column' });
-        return;
+        continue;
       }
       if (lastComment !== undefined && (mode === 'comment' || mode === 'auto')) {
         try {
@@ -374,11 +399,11 @@ export function parseCsvFeed(text: string, layout: CsvLayout, options: FeedParse
       resolve();
       if (cols.value === undefined) report.errors.push({ reason: 'no value column (header not found)' });
     }
-    if (cols.value === undefined) return;
+    if (cols.value === undefined) continue;
     const raw = cells[cols.value];
     if (raw === undefined || raw === '') {
       report.errors.push({ index: lineNo, reason: 'row without a value' });
-      return;
+      continue;
     }
     const value = withoutPort(raw);
     let forced = layout.type;
@@ -386,31 +411,47 @@ export function parseCsvFeed(text: string, layout: CsvLayout, options: FeedParse
       forced = layout.typeMap?.[(cells[cols.type] ?? '').toLowerCase()];
       if (forced === undefined) {
         report.unsupported++;
-        return;
+        continue;
       }
     }
     const type = typeOf(value, forced);
     if (type === undefined) {
       report.unsupported++;
-      return;
+      continue;
     }
-    const cell = (i: number | undefined): string | undefined => (i === undefined ? undefined : cells[i] || undefined);
-    let tags: string[] = [];
+    let tags = NO_TAGS;
     for (const i of tagCols) {
-      const list = tagList(cells[i] ?? '', layout.splitTags ?? ',', tagCache);
-      if (list.length > 0) tags = tags.length === 0 ? list : tags.concat(list);
+      const list = tagList(cells[i] ?? '', splitTags, tagCache);
+      if (list.length > 0) tags = tags.length === 0 ? list : distinct(tags.concat(list));
     }
-    const conf = Number(cell(cols.confidence));
-    report.indicators.push(
-      makeIndicator(type, value, options, {
-        tags,
-        confidence: cell(cols.confidence) !== undefined && conf >= 0 && conf <= 100 ? conf : undefined,
-        firstSeen: cachedIsoTime(cell(cols.firstSeen), timeCache),
-        lastSeen: cachedIsoTime(cell(cols.lastSeen), timeCache),
-        validUntil: cachedIsoTime(cell(cols.validUntil), timeCache),
-      }),
-    );
-  });
+    if (extraTags !== undefined) {
+      let all = withExtra.get(tags);
+      if (all === undefined) {
+        all = distinct([...tags, ...extraTags]);
+        if (withExtra.size < CACHE_MAX) withExtra.set(tags, all);
+      }
+      tags = all;
+    }
+    // Each indicator gets its own array (callers may change one indicator's tags).
+    tags = tags.length === 0 ? [] : tags.slice();
+    const confCell = cellAt(cells, cols.confidence);
+    const conf0 = confCell === undefined ? NaN : Number(confCell);
+    const validUntil = cachedIsoTime(cellAt(cells, cols.validUntil), timeCache);
+    const firstSeen = cachedIsoTime(cellAt(cells, cols.firstSeen), timeCache);
+    const lastSeen = cachedIsoTime(cellAt(cells, cols.lastSeen), timeCache);
+    const conf = confCell !== undefined && conf0 >= 0 && conf0 <= 100 ? conf0 : confidence;
+    if (firstSeen && lastSeen && !validUntil && options.feed === undefined) {
+      // The commonest row, made as one literal (no properties added afterwards: no separate property store).
+      report.indicators.push({ type, value, confidence: conf, tlp, tags, attack: [], firstSeen, lastSeen });
+      continue;
+    }
+    const ind: Indicator = { type, value, confidence: conf, tlp, tags, attack: [] };
+    if (options.feed !== undefined) ind.feed = options.feed;
+    if (validUntil) ind.validUntil = validUntil;
+    if (firstSeen) ind.firstSeen = firstSeen;
+    if (lastSeen) ind.lastSeen = lastSeen;
+    report.indicators.push(ind);
+  }
   return report;
 }
 

@@ -363,12 +363,23 @@ function attackIds(o: StixObject | undefined): string[] {
 const TIME_CACHE_MAX = 100_000;
 
 /** `isoTime`, remembering each distinct string (bundles repeat times; `Date` parsing and formatting is the cost). */
-function cachedIsoTime(value: unknown, cache: Map<string, string | undefined>): string | undefined {
+function cachedIsoTime(value: unknown, cache: Map<string, string | null>): string | undefined {
+  if (value === undefined) return undefined;
   if (typeof value !== 'string') return isoTime(value);
-  if (cache.has(value)) return cache.get(value);
+  const known = cache.get(value);
+  if (known !== undefined) return known ?? undefined;
   const iso = isoTime(value);
-  if (cache.size < TIME_CACHE_MAX) cache.set(value, iso);
+  if (cache.size < TIME_CACHE_MAX) cache.set(value, iso ?? null);
   return iso;
+}
+
+/** `distinct([...strings(a), ...strings(b), ...extra])` without the intermediate arrays in the common cases. */
+function tagsOf(a: unknown, b: unknown, extra: readonly string[] | undefined): string[] {
+  if (b === undefined && (extra === undefined || extra.length === 0) && Array.isArray(a)) {
+    if (a.length === 0) return [];
+    if (a.length === 1 && typeof a[0] === 'string') return [a[0]];
+  }
+  return distinct([...strings(a), ...strings(b), ...(extra ?? [])]);
 }
 
 /**
@@ -413,7 +424,7 @@ export function parseStixBundle(input: unknown, options: FeedParseOptions = {}):
     return typeof m.name === 'string' ? tlpFromName(m.name) : undefined;
   };
 
-  const times = new Map<string, string | undefined>();
+  const times = new Map<string, string | null>();
   objects.forEach((o, index) => {
     if (o === null || typeof o !== 'object' || o.type !== 'indicator') return;
     if (o.revoked === true || (o.pattern_type !== undefined && o.pattern_type !== 'stix')) {
@@ -442,8 +453,13 @@ export function parseStixBundle(input: unknown, options: FeedParseOptions = {}):
       typeof o.confidence === 'number' && o.confidence >= 0 && o.confidence <= 100
         ? o.confidence
         : (options.confidence ?? DEFAULT_CONFIDENCE);
-    const tags = distinct([...strings(o.labels), ...strings(o.indicator_types), ...(options.tags ?? [])]);
-    const attack = distinct([...attackIds(o), ...(typeof o.id === 'string' ? (indicated.get(o.id) ?? []) : [])]);
+    const tags = tagsOf(o.labels, o.indicator_types, options.tags);
+    const fromRelationships = typeof o.id === 'string' && indicated.size > 0 ? indicated.get(o.id) : undefined;
+    const attack =
+      o.external_references === undefined && o.kill_chain_phases === undefined && fromRelationships === undefined
+        ? []
+        : distinct([...attackIds(o), ...(fromRelationships ?? [])]);
+    const single = extracted.found.length === 1;
     const validFrom = cachedIsoTime(o.valid_from, times);
     const validUntil = cachedIsoTime(o.valid_until, times);
     for (const f of extracted.found) {
@@ -452,8 +468,9 @@ export function parseStixBundle(input: unknown, options: FeedParseOptions = {}):
         value: f.value,
         confidence,
         tlp: tlp ?? options.tlp ?? DEFAULT_TLP,
-        tags: [...tags],
-        attack: [...attack],
+        // Each indicator its own arrays (the first may take the ones just made).
+        tags: single ? tags : [...tags],
+        attack: single ? attack : [...attack],
       };
       if (options.feed !== undefined) ind.feed = options.feed;
       if (validFrom) ind.validFrom = validFrom;
