@@ -15,6 +15,8 @@ import {
 import type { EnrichError, Enrichment } from '../../lib/enrich/model';
 import { storeFile, type SoarSettings } from '../../lib/settings';
 import type { EnrichProviderNode } from '../soar-enrich-provider/provider-node';
+import { fleet } from '../../lib/devices/fleet';
+import { collectHostContext } from '../../lib/enrich/host-context';
 
 /** The provider config node fields (fixed slots: Node-RED tracks, exports and copies config references by field). */
 const PROVIDER_SLOTS = ['provider1', 'provider2', 'provider3', 'provider4'] as const;
@@ -29,6 +31,8 @@ interface EnrichNodeDef extends NodeDef {
   only?: string;
   maxObservables?: string | number;
   maxWaitSeconds?: string | number;
+  /** Also ask the device that manages the alert's host for its context (`collect-host-context`). */
+  hostContext?: boolean;
 }
 
 type EnrichMessage = NodeMessageInFlow & {
@@ -159,6 +163,9 @@ export = function (RED: NodeAPI) {
             (p.client as NonNullable<EnrichProviderNode['client']>).lookupAll(observables, controller.signal),
           ),
         );
+        if (config.hostContext === true && alert?.host) {
+          results.push(await collectHostContext(fleet, alert.host, controller.signal));
+        }
         for (const r of results) {
           enrichments.push(...r.enrichments);
           errors.push(...r.errors);

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import enrichNode from '../../nodes/soar-enrich/soar-enrich';
 import providerNode from '../../nodes/soar-enrich-provider/soar-enrich-provider';
+import deviceNode from '../../nodes/soar-device/soar-device';
 import { alertId } from '../../lib/alert/id';
 import type { Alert } from '../../lib/alert/model';
 import { validateAlert } from '../../lib/alert/schema';
@@ -133,7 +134,7 @@ describe('soar-enrich with soar-enrich-provider', function () {
       { id: 'catcher', z: 'tab', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
       { id: 'caught', z: 'tab', type: 'helper' },
     ];
-    await helper.load([providerNode, enrichNode, catchNode], flow as never, credentials as never);
+    await helper.load([providerNode, enrichNode, deviceNode, catchNode], flow as never, credentials as never);
     for (const port of ['out', 'caught']) {
       helper.getNode(port).on('input', (m: object) => {
         outputs.push({ port, msg: m as Out });
@@ -393,6 +394,41 @@ describe('soar-enrich with soar-enrich-provider', function () {
     assert.match(vt?.quota ?? '', /4 requests a minute/);
     assert.deepEqual([vt?.perMinute, vt?.burst, vt?.needsKey], [3, 1, true]);
     assert.equal(items.find((p) => p.id === 'rdap')?.needsKey, false);
+  });
+
+  it("adds the host context of the device managing the alert's host (collect-host-context)", async () => {
+    const edr = {
+      id: 'edr',
+      type: 'soar-device',
+      name: 'lab edr',
+      deviceType: 'lab',
+      cidrs: '',
+      hosts: '*.corp.example',
+      tags: '',
+      settings: '{}',
+      actionsPerMinute: 0,
+      approval: '',
+      healthSeconds: 0,
+    };
+    await load({ hostContext: true }, [abuseipdb(), edr]);
+    const alert = { ...alertWith(BAD_IP), host: { name: 'ws-7.corp.example' } };
+    send({ payload: alert });
+    const { port, msg } = await next();
+    assert.equal(port, 'out');
+    // The host is not one of the alert's observables: its context is in msg.enrichments (every answer).
+    const context = msg.enrichments?.find((e) => e.provider === 'device:lab edr');
+    assert.ok(context, 'the device answered');
+    assert.deepEqual(context.observable, { type: 'hostname', value: 'ws-7.corp.example' });
+    assert.equal(context.verdict, 'unknown');
+    assert.match(context.reason, /lab device lab edr: collect-host-context ws-7\.corp\.example/);
+    assert.ok(validateAlert(msg.payload).valid, 'the enriched alert stays valid');
+    send({ payload: { ...alertWith(BAD_IP), host: { name: 'db-1.other.example' } } });
+    const other = await next();
+    assert.equal(
+      other.msg.enrichments?.some((e) => e.provider.startsWith('device:')),
+      false,
+      'no device manages that host: no context',
+    );
   });
 
   it('takes an alert already enriched by another soar-enrich node', async () => {
