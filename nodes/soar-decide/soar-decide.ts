@@ -119,8 +119,12 @@ export = function (RED: NodeAPI) {
 
     const storePath = storeFile(settings().soar, settings().userDir);
     let store: SqliteCaseStore | undefined;
-    const cases = (): SqliteCaseStore =>
-      (store ??= acquireCaseStore(storePath, { synchronous: settings().soar?.sync }));
+    let closed = false;
+    const cases = (): SqliteCaseStore => {
+      // A message still in flight when the node closes must not take a store share nobody releases.
+      if (closed) throw new Error('the node was closed (redeployed) while this message was in flight');
+      return (store ??= acquireCaseStore(storePath, { synchronous: settings().soar?.sync }));
+    };
 
     /** Earlier cases of the same type and key closed as false positives; undefined when the store cannot say. */
     async function historyOf(c: Case): Promise<CaseHistory | undefined> {
@@ -206,7 +210,19 @@ export = function (RED: NodeAPI) {
           const line = describeDecision(decision);
           const resolve = decision.outcome === 'dismiss' && config.dismissCases !== false;
           msg.case = await cases().update(c.id, (current, now) => {
-            addTimeline(current, { kind: 'decision', message: line, by: DECIDE_BY }, now);
+            // A run of alerts deciding the same way is one entry with a count: an alert storm keeps the case small.
+            const last = current.timeline.at(-1);
+            const outcome = `decision: ${decision.outcome} `;
+            if (
+              last?.kind === 'decision' &&
+              last.by === DECIDE_BY &&
+              last.message.replace(/^\d+ × /, '').startsWith(outcome)
+            ) {
+              last.count = (last.count ?? 1) + 1;
+              last.until = now;
+              last.message = `${last.count} × ${line}`;
+              current.updated = now;
+            } else addTimeline(current, { kind: 'decision', message: line, by: DECIDE_BY }, now);
             // Only a case nobody has taken up: one in progress is an analyst's call, not automation's.
             if (resolve && current.status === 'new') {
               const note = `dismissed as false positive: ${decision.reason}`;
@@ -230,6 +246,7 @@ export = function (RED: NodeAPI) {
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
+      closed = true;
       if (store) releaseCaseStore(storePath);
       store = undefined;
       done();

@@ -232,6 +232,17 @@ describe('soar-decide', function () {
     assert.notEqual(out.port, 'dismiss', 'a malicious verdict about another artifact of the case counts');
   });
 
+  it('folds a run of alerts deciding the same way into one timeline entry with a count', async () => {
+    await load({ dismissCases: false });
+    const a = alert({ severity: 'medium', matches: [], verdict: 'unknown' });
+    const c = await caseWith(a, 'c2:fold');
+    for (let i = 0; i < 3; i++) await through({ payload: a, caseId: c.id });
+    const decisions = (await stored(c.id))!.timeline.filter((t) => t.kind === 'decision');
+    assert.equal(decisions.length, 1);
+    assert.equal(decisions[0].count, 3);
+    assert.match(decisions[0].message, /^3 × decision: /);
+  });
+
   it('lowers the history of a case whose key an analyst closed as a false positive before', async () => {
     await load();
     const first = await caseWith(alert());
