@@ -7,16 +7,12 @@ import { join } from 'node:path';
 import { normalize, type Alert } from '../lib/alert';
 import { applyPatch, parseCaseQuery, SqliteCaseStore } from '../lib/cases';
 import { tempDir } from '../test/helpers/tmp';
+import { median } from './measure';
 
 const CASES = Number(process.env.BENCH_CASES ?? 100_000);
 const DAY = 24 * 3600_000;
 const TYPES = ['network-ids', 'brute-force', 'malware', 'phishing'];
 const CONCURRENT = 50;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 function template(): Alert {
   const line = readFileSync(

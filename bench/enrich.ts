@@ -21,6 +21,7 @@ import type { EnrichProvider } from '../lib/enrich/model';
 import { openStoreDatabase } from '../lib/store/database';
 import { seeded } from '../test/lib/ioc/helpers';
 import { tempDir } from '../test/helpers/tmp';
+import { type Row } from './measure';
 
 const PER_MINUTE = 6000;
 const BURST = 100;
@@ -30,8 +31,6 @@ const SMALL_SET = 100;
 const IN_FLIGHT = 50;
 const ANSWER_MS = 5;
 const BASELINE_REQUESTS = 1000;
-
-type Row = { case: string; value: string; note: string };
 
 const provider: EnrichProvider<{ base: string }> = {
   id: 'bench',

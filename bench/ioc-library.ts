@@ -8,17 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acquireIocLibrary, releaseIocLibrary } from '../lib/ioc';
 import { indicators } from './iocs';
+import { median, ms, seconds, type Row } from './measure';
 
 const REPS = 3;
-
-const seconds = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e9;
-const ms = (s: number): string => `${(s * 1000).toFixed(0)} ms`;
-
-function median(xs: number[]): number {
-  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-}
-
-export async function benchIocLibrary(): Promise<{ case: string; value: string; note: string }[]> {
+export async function benchIocLibrary(): Promise<Row[]> {
   const dir = mkdtempSync(join(tmpdir(), 'soar-bench-ioc-'));
   const file = join(dir, 'soar-store.db');
   try {

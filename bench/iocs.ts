@@ -15,6 +15,7 @@ import type { ObservableType } from '../lib/alert/model';
 import { parseCsvFeed, parseStixBundle, type CsvLayout } from '../lib/ioc/feeds';
 import { IocIndex, TLP_LEVELS, type Indicator, type IndicatorType } from '../lib/ioc';
 import { seeded } from '../test/lib/ioc/helpers';
+import { median, gc, seconds, ms, type Row } from './measure';
 
 const SEED = 20260301;
 const FEEDS = ['feed-a', 'feed-b', 'feed-c', 'feed-d'];
@@ -32,8 +33,6 @@ const COUNTS: [IndicatorType, number][] = [
 const REPS = 5;
 /** Loads of 1M indicators take seconds each: fewer repetitions. */
 const LOAD_REPS = 3;
-
-type Row = { case: string; value: string; note: string };
 
 const u32 = (rnd: () => number): number => Math.floor(rnd() * 2 ** 32);
 const hex = (rnd: () => number, chars: number): string => {
@@ -210,10 +209,6 @@ function stixText(): string {
   return `{"type":"bundle","id":"bundle--${uuid()}","objects":[\n${parts.join(',\n')}\n]}`;
 }
 
-function gc(): void {
-  (globalThis as { gc?: () => void }).gc?.();
-}
-
 function heapUsed(): number | undefined {
   const collect = (globalThis as { gc?: () => void }).gc;
   if (!collect) return undefined;
@@ -221,16 +216,8 @@ function heapUsed(): number | undefined {
   collect();
   return process.memoryUsage().heapUsed;
 }
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-const seconds = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e9;
 const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 const rate = (perSecond: number): string => `${Math.round(perSecond).toLocaleString('en-US')}/s`;
-const ms = (s: number): string => `${(s * 1000).toFixed(0)} ms`;
 const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT met');
 
 /** `count` queries of one type, fresh strings: half from the indicator stream (hits), half random (misses). */

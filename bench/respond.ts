@@ -13,6 +13,7 @@ import { DeviceSelector, parseTargetIp, type SelectableDevice } from '../lib/dev
 import { hostName, parseCidr, scopeSpecificity } from '../lib/devices/scope';
 import type { ActionTarget, Capability, DeviceHealth } from '../lib/devices/model';
 import { ipv4String, seeded } from '../test/lib/ioc/helpers';
+import { median, gc, type Row } from './measure';
 
 const SEED = 20260315;
 const DEVICES = 1000;
@@ -29,18 +30,7 @@ const CAPS: Capability[] = ['block-ip', 'isolate-host', 'quarantine-file', 'sink
 const LABELS = ['web', 'db', 'mail', 'app', 'api', 'vpn', 'dc', 'pos', 'k8s', 'build', 'ws', 'print'];
 const ZONES = Array.from({ length: 50 }, (_, k) => (k % 2 === 0 ? `site${k}.corp.example` : `dc${k}.example.net`));
 const TAGS = Array.from({ length: 200 }, (_, k) => `tag-${k}`);
-
-type Row = { case: string; value: string; note: string };
 type Kind = 'ipv4 in scope' | 'ipv4 anywhere' | 'ipv6' | 'host name' | 'domain' | 'file on host';
-
-function gc(): void {
-  (globalThis as { gc?: () => void }).gc?.();
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 /** The devices: seeded, ten distinct scope entries each, 1–3 capabilities, mostly healthy (exported for profiling). */
 export function makeDevices(): SelectableDevice[] {

@@ -2,6 +2,7 @@
  * `npm run bench`: runs the benchmarks (or those named on the command line) and prints one table.
  * BENCH_DURATION (seconds per load run, default 10) and BENCH_PAIRS (interleaved bare/product pairs, default 2).
  */
+import type { Row } from './measure';
 import { benchCases } from './cases';
 import { benchEnrich } from './enrich';
 import { benchIntake } from './intake';
@@ -9,7 +10,7 @@ import { benchIocLibrary } from './ioc-library';
 import { benchIocs } from './iocs';
 import { benchRespond } from './respond';
 
-const benches: Record<string, () => Promise<{ case: string; value: string; note: string }[]>> = {
+const benches: Record<string, () => Promise<Row[]>> = {
   intake: benchIntake,
   cases: benchCases,
   iocs: benchIocs,
