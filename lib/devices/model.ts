@@ -14,6 +14,8 @@ export const CAPABILITIES = [
   'release-file',
   'sinkhole-domain',
   'unsinkhole-domain',
+  'block-url',
+  'unblock-url',
   'collect-host-context',
 ] as const;
 export type Capability = (typeof CAPABILITIES)[number];
@@ -24,6 +26,7 @@ export const UNDO: Readonly<Partial<Record<Capability, Capability>>> = {
   'isolate-host': 'release-host',
   'quarantine-file': 'release-file',
   'sinkhole-domain': 'unsinkhole-domain',
+  'block-url': 'unblock-url',
 };
 
 /** What a device manages: the networks, the hosts (names, `*` wildcards) and the tags of assets it can act on. */
@@ -48,8 +51,11 @@ export interface DeviceHealth {
 
 /** What an action is aimed at. */
 export interface ActionTarget {
-  /** `ip` (IPv4 or IPv6 address or CIDR), `host` (a host name), `domain`, `file` (a hash or a path). */
-  kind: 'ip' | 'host' | 'domain' | 'file';
+  /**
+   * `ip` (IPv4 or IPv6 address or CIDR), `host` (a host name), `domain`, `file` (a hash or a path), `url` (an
+   * absolute URL; devices are chosen by its host, as for a domain).
+   */
+  kind: 'ip' | 'host' | 'domain' | 'file' | 'url';
   value: string;
   /** Tags of the asset, when known (from the case or the message), for tag scopes. */
   tags?: string[];

@@ -15,6 +15,7 @@
  * Every device outcome goes to the audit log; the caller records the outcome in the case.
  */
 import { randomUUID } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
 import type { AuditLog } from '../audit';
 import type { DeviceFleet, ManagedDevice } from '../devices/fleet';
 import { CAPABILITIES, UNDO, type ActionResult, type ActionTarget, type Capability } from '../devices/model';
@@ -86,7 +87,7 @@ const KNOWN: ReadonlySet<string> = new Set(CAPABILITIES);
 const FORWARD: Partial<Record<Capability, Capability>> = Object.fromEntries(
   Object.entries(UNDO).map(([forward, undo]) => [undo, forward]),
 );
-const KINDS = new Set(['ip', 'host', 'domain', 'file']);
+const KINDS = new Set(['ip', 'host', 'domain', 'file', 'url']);
 const MAX_DURATION_SECONDS = 365 * 24 * 3600;
 /** A revert that fails at expiry is tried again this often, for this long. */
 const REVERT_RETRY_EVERY_MS = 5 * 60_000;
@@ -97,7 +98,9 @@ export function canonicalTarget(target: unknown): ActionTarget {
   const t = target as Partial<ActionTarget> | null;
   if (t === null || typeof t !== 'object') throw new ResponseRequestError('the target must be an object {kind, value}');
   if (typeof t.kind !== 'string' || !KINDS.has(t.kind)) {
-    throw new ResponseRequestError(`target kind must be one of ip, host, domain, file, not ${JSON.stringify(t.kind)}`);
+    throw new ResponseRequestError(
+      `target kind must be one of ip, host, domain, file, url, not ${JSON.stringify(t.kind)}`,
+    );
   }
   if (typeof t.value !== 'string' || t.value.trim() === '' || t.value.length > 2048) {
     throw new ResponseRequestError('the target needs a value (at most 2048 characters)');
@@ -111,10 +114,38 @@ export function canonicalTarget(target: unknown): ActionTarget {
       throw new ResponseRequestError(`${JSON.stringify(t.value)} ${(err as Error).message}`);
     }
   }
+  if (t.kind === 'url') urlHost(value);
   const out: ActionTarget = { kind: t.kind, value };
   if (Array.isArray(t.tags)) out.tags = t.tags.filter((x): x is string => typeof x === 'string');
   if (typeof t.host === 'string' && t.host.trim() !== '') out.host = t.host.trim();
   return out;
+}
+
+/** The host of a URL target (lower case, no trailing dot); throws a ResponseRequestError for one that has none. */
+export function urlHost(value: string): string {
+  let host: string;
+  try {
+    host = new URL(value).hostname;
+  } catch {
+    throw new ResponseRequestError(`${JSON.stringify(value)} is not an absolute URL`);
+  }
+  host = host
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
+  if (host === '') throw new ResponseRequestError(`${JSON.stringify(value)} names no host`);
+  return host;
+}
+
+/**
+ * What the device selection sees: a URL is covered by whatever covers its host (an address by the CIDRs, a name by
+ * the host patterns), so a URL target is selected as the `ip` or `domain` its host is. The device still gets the URL.
+ */
+export function selectionTarget(target: ActionTarget): ActionTarget {
+  if (target.kind !== 'url') return target;
+  const host = urlHost(target.value);
+  const asIp = ipaddr.isValid(host);
+  return { ...target, kind: asIp ? 'ip' : 'domain', value: asIp ? ipaddr.process(host).toString() : host };
 }
 
 function summarise(devices: DeviceOutcome[], dryRun: boolean): OutcomeStatus {
@@ -177,7 +208,8 @@ export class ResponseEngine {
       return outcome;
     }
     const refusal = this.protectedAssets.refusal(request.action, target);
-    const selection = refusal === undefined ? this.fleet.select(request.action, target, request.mode) : undefined;
+    const selection =
+      refusal === undefined ? this.fleet.select(request.action, selectionTarget(target), request.mode) : undefined;
     if (refusal !== undefined || selection?.devices.length === 0) {
       const reason = refusal ?? selection?.reason ?? 'no device';
       const outcome: ResponseOutcome = { ...base, target, status: 'refused', reason };

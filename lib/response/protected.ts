@@ -16,6 +16,7 @@ export const DISRUPTIVE: ReadonlySet<Capability> = new Set([
   'isolate-host',
   'quarantine-file',
   'sinkhole-domain',
+  'block-url',
 ]);
 
 interface Range {
@@ -83,6 +84,15 @@ export function systemProtectedAssets(): { cidrs: { value: string; label: string
   return { cidrs: out, hosts: name ? [name, `${name.split('.')[0]}`] : [] };
 }
 
+/** The host a URL names (what a URL block cuts off), or the text itself when it is no URL. */
+function hostOfUrl(value: string): string {
+  try {
+    return new URL(value).hostname.replace(/^\[|\]$/g, '') || value;
+  } catch {
+    return value;
+  }
+}
+
 export class ProtectedAssets {
   private readonly ranges: Range[] = [];
   private readonly hosts: { pattern: string; label: string }[] = [];
@@ -116,7 +126,10 @@ export class ProtectedAssets {
   /** Why the action may not touch the target (naming the protected asset), or undefined when it may. */
   refusal(action: Capability, target: ActionTarget): string | undefined {
     if (!DISRUPTIVE.has(action)) return undefined;
-    const values = [target.value, ...(target.host ? [target.host] : [])];
+    const values = [
+      target.kind === 'url' ? hostOfUrl(target.value) : target.value,
+      ...(target.host ? [target.host] : []),
+    ];
     for (const value of values) {
       const v = value.trim();
       let range: Range | undefined;

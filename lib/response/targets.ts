@@ -16,6 +16,7 @@ const KIND_OF: Record<string, ActionTarget['kind'] | undefined> = {
   ipv6: 'ip',
   cidr: 'ip',
   domain: 'domain',
+  url: 'url',
   hostname: 'host',
   md5: 'file',
   sha1: 'file',
@@ -23,17 +24,24 @@ const KIND_OF: Record<string, ActionTarget['kind'] | undefined> = {
   file: 'file',
 };
 
-/** A target from `msg.target`: `{kind, value, tags?, host?}`, or a bare string (an IP is `ip`, else `host`). */
+/**
+ * A target from `msg.target`: `{kind, value, tags?, host?}`, or a bare string (an IP is `ip`, an absolute URL
+ * `url`, else `host`).
+ */
 export function targetFromMessage(input: unknown): ActionTarget {
   if (typeof input === 'string') {
     const value = input.trim();
     const isIp = ipaddr.isValid(value) || (value.includes('/') && ipaddr.isValidCIDR(value));
+    if (!isIp && /^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return { kind: 'url', value };
     return { kind: isIp ? 'ip' : 'host', value };
   }
   return input as ActionTarget;
 }
 
-/** The target kinds each action can aim at (an IP cannot be sinkholed, a domain cannot be blocked as an IP). */
+/**
+ * The target kinds each action can aim at (an IP cannot be sinkholed, a domain cannot be blocked as an IP, a URL
+ * artifact goes to `block-url`).
+ */
 const KINDS_FOR: Record<Capability, readonly ActionTarget['kind'][]> = {
   'block-ip': ['ip'],
   'unblock-ip': ['ip'],
@@ -43,6 +51,8 @@ const KINDS_FOR: Record<Capability, readonly ActionTarget['kind'][]> = {
   'release-file': ['file'],
   'sinkhole-domain': ['domain'],
   'unsinkhole-domain': ['domain'],
+  'block-url': ['url'],
+  'unblock-url': ['url'],
   'collect-host-context': ['host', 'ip'],
 };
 

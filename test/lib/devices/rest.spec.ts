@@ -2,7 +2,7 @@ import { FakeApi, reply } from '../../helpers/fake-api';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { DeviceAdapter, DeviceContext } from '../../../lib/devices/model';
+import { CAPABILITIES, type DeviceAdapter, type DeviceContext } from '../../../lib/devices/model';
 import { checkDeviceType, schemaErrors } from '../../../lib/devices/registry';
 import {
   parseTemplate,
@@ -62,7 +62,7 @@ describe('rest device type', function () {
       assert.equal(restDeviceType.id, 'rest');
       assert.equal(restDeviceType.label, 'REST / webhook device');
       const checked = checkDeviceType(restDeviceType);
-      assert.equal(checked.type.capabilities.length, 9);
+      assert.deepEqual(checked.type.capabilities, [...CAPABILITIES]);
       const settings = structuredClone(firewallSettings('https://fw.example.org/api/v2')) as unknown as Record<
         string,
         unknown
