@@ -153,7 +153,7 @@ export function indicators(): Map<string, Indicator[]> {
 }
 
 /** The CSV layout of `csvText` (a ThreatFox-like export: a type column and per-row metadata). */
-const CSV_LAYOUT: CsvLayout = {
+export const CSV_LAYOUT: CsvLayout = {
   value: 'ioc_value',
   typeColumn: 'ioc_type',
   typeMap: Object.fromEntries(COUNTS.map(([t]) => [t, t])),
@@ -164,7 +164,7 @@ const CSV_LAYOUT: CsvLayout = {
 };
 
 /** All 1,000,000 indicators as one CSV text, with a header line; a multi-tag cell is quoted (`"c2,cobalt-strike"`). */
-function csvText(): string {
+export function csvText(): string {
   const rows = ['ioc_value,ioc_type,confidence_level,tags,first_seen_utc,last_seen_utc'];
   for (const [type, value, m] of catalogue()) {
     const tags = m.tags.length > 1 ? `"${m.tags.join(',')}"` : m.tags.join(',');
@@ -185,7 +185,7 @@ const STIX_PATHS: Record<IndicatorType, string> = {
   email: 'email-addr:value',
 };
 /** All 1,000,000 indicators as one STIX 2.1 bundle text: one indicator object per value. */
-function stixText(): string {
+export function stixText(): string {
   const rnd = seeded(SEED + 2);
   const uuid = (): string => `${hex(rnd, 8)}-${hex(rnd, 4)}-4${hex(rnd, 3)}-a${hex(rnd, 3)}-${hex(rnd, 12)}`;
   const parts: string[] = [];

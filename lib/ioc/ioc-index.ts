@@ -58,6 +58,7 @@ import {
   type ReplaceFeedResult,
   type Tlp,
 } from './model';
+import { DistinctTable } from './distinct-table';
 import { CidrTable, Ipv4Table, ipv6ToBigInt, parseIpv4, type CidrInput } from './ranges';
 
 /** How many rejection reasons `replaceFeed` reports (all are counted). */
@@ -325,25 +326,6 @@ function hashList(h: number, list: unknown): number {
   return Math.imul(h ^ 0x1e, FNV_PRIME);
 }
 
-/**
- * A hash of an indicator's metadata, equal for metadata `sameMetadata` calls equal. Computed over the characters
- * in place: building a string key per indicator (JSON.stringify, or concatenation) and hashing that cost several
- * times more, and keeping a million such keys for a feed whose every row differs costs a hundred megabytes.
- */
-function metadataHash(ind: IndicatorMeta): number {
-  let h = FNV_OFFSET;
-  const c = ind.confidence;
-  h = Math.imul(h ^ (typeof c === 'number' ? (c * 1009) | 0 : 0x7777), FNV_PRIME);
-  h = hashString(h, ind.tlp);
-  h = hashList(h, ind.tags);
-  h = hashList(h, ind.attack);
-  h = hashString(h, ind.validFrom);
-  h = hashString(h, ind.validUntil);
-  h = hashString(h, ind.firstSeen);
-  // 30 bits: a small integer key, which a Map hashes and stores without allocating a heap number.
-  return hashString(h, ind.lastSeen) & 0x3fffffff;
-}
-
 function sameList(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
@@ -351,28 +333,32 @@ function sameList(a: unknown, b: unknown): boolean {
   return true;
 }
 
-/** Metadata equal field by field (`===`, lists element by element): `makeRecord` gives both the same result. */
-function sameMetadata(a: IndicatorMeta, b: IndicatorMeta): boolean {
+/** Records equal field by field (their shared parts by identity): one kept for both. */
+function sameRecord(a: SourceRecord, b: SourceRecord): boolean {
   return (
-    a.confidence === b.confidence &&
-    a.tlp === b.tlp &&
-    sameList(a.tags, b.tags) &&
-    sameList(a.attack, b.attack) &&
-    a.validFrom === b.validFrom &&
-    a.validUntil === b.validUntil &&
+    a.base === b.base &&
     a.firstSeen === b.firstSeen &&
-    a.lastSeen === b.lastSeen
+    a.lastSeen === b.lastSeen &&
+    a.window?.validFrom === b.window?.validFrom &&
+    a.window?.validUntil === b.window?.validUntil
   );
 }
 
-/** During one load: the record (or rejection reason) made for the first indicator of each distinct metadata. */
-interface RecordSlot {
-  readonly ind: Indicator | IndicatorMeta;
-  readonly record: SourceRecord | string;
-  next: RecordSlot | undefined;
-  /** With `keepGroups`: this record's index in the feed's `metas`, or -1 before its first accepted value. */
-  metaId: number;
+/** A record's hash for `sameRecord`: its base's number in the load, and its times. */
+function recordHash(record: SourceRecord, base: number): number {
+  let h = Math.imul(FNV_OFFSET ^ base, FNV_PRIME);
+  h = hashString(h, record.firstSeen);
+  h = hashString(h, record.lastSeen);
+  const w = record.window;
+  if (w !== null) h = hashString(hashString(h, w.validFrom), w.validUntil);
+  return h;
 }
+
+/**
+ * During one load, what the metadata of a value came to: the index of its record in the load's distinct records,
+ * or the reason the metadata was rejected.
+ */
+type RecordSlot = number | string;
 
 const PERCENT_ESCAPE = /%[0-9a-fA-F]{2}/g;
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
@@ -824,7 +810,15 @@ function groupMeta(record: SourceRecord): IndicatorMeta {
  * it also hands back what it accepted as groups (canonical values per record and type, refs alongside).
  */
 class FeedLoad {
-  private readonly records = new Map<number, RecordSlot>();
+  /** The distinct records of this load (one per distinct metadata, after validation). */
+  private readonly records = new DistinctTable<SourceRecord>(sameRecord);
+  /** Numbers of the records' bases, for their hash. */
+  private readonly baseNumbers = new Map<IocSource, number>();
+  /** With `keepGroups`: per record, its index in `metas`, or -1 before its first accepted value. */
+  private readonly metaIds: number[] = [];
+  /** The metadata last given to `slot` and what it came to: rows of a feed often share one object. */
+  private lastMeta: unknown;
+  private lastSlot: RecordSlot = '';
   private readonly times: TimeCache = new Map();
   private readonly lists: ListCache = { byHash: new Map(), byArray: { tags: new Map(), attack: new Map() } };
   private readonly bases: BaseCache = new Map();
@@ -837,7 +831,7 @@ class FeedLoad {
   /** Slots already found for a metadata object (groups of a feed share them). */
   private readonly slotOf = new Map<IndicatorMeta, RecordSlot>();
   /** Per `metas` array of the groups: the slot (or rejection reason) per metadata index, found on first use. */
-  private readonly slotsOf = new Map<readonly IndicatorMeta[], (RecordSlot | string | undefined)[]>();
+  private readonly slotsOf = new Map<readonly IndicatorMeta[], (RecordSlot | undefined)[]>();
   private rejected = 0;
   private accepted = 0;
 
@@ -855,28 +849,26 @@ class FeedLoad {
     if (this.errors.length < MAX_REPORTED_ERRORS) this.errors.push({ index, value, error });
   }
 
-  /** The slot of this metadata's record (made and validated on its first use). */
+  /** The slot of this metadata's record: validated, then shared with every value whose metadata is equal. */
   slot(meta: Indicator | IndicatorMeta): RecordSlot {
-    // Indicators sharing the same metadata share one record: validate once per distinct metadata.
-    const hash = metadataHash(meta);
-    const first = this.records.get(hash);
-    let slot = first;
-    while (slot !== undefined && !sameMetadata(slot.ind, meta)) slot = slot.next;
-    if (slot !== undefined) return slot;
-    let record: SourceRecord | string;
+    if (meta === this.lastMeta) return this.lastSlot;
+    let slot: RecordSlot;
     try {
-      record = makeRecord(this.name, meta, this.times, this.lists, this.bases);
+      const record = makeRecord(this.name, meta, this.times, this.lists, this.bases);
+      let base = this.baseNumbers.get(record.base);
+      if (base === undefined) this.baseNumbers.set(record.base, (base = this.baseNumbers.size));
+      slot = this.records.intern(recordHash(record, base), record);
     } catch (err) {
-      record = (err as Error).message;
+      slot = (err as Error).message;
     }
-    slot = { ind: meta, record, next: first, metaId: -1 };
-    this.records.set(hash, slot);
+    this.lastMeta = meta;
+    this.lastSlot = slot;
     return slot;
   }
 
   /** Adds a value (of a known type) with the slot's record, which is valid; `index` for a rejection. */
-  add(index: number, type: IndicatorType, value: string, slot: RecordSlot, ref: string | undefined): void {
-    const record = slot.record as SourceRecord;
+  add(index: number, type: IndicatorType, value: string, slot: number, ref: string | undefined): void {
+    const record = this.records.item(slot);
     let canonicalType = type;
     let canonicalValue = value;
     let address = type === 'ipv4' ? parseIpv4(value) : -1;
@@ -912,8 +904,9 @@ class FeedLoad {
         group = this.byType[t] = { type: canonicalType, metas: this.metas, metaIds: [], values: [], refs: [] };
         this.groups.push(group);
       }
-      if (slot.metaId === -1) slot.metaId = this.metas.push(groupMeta(record)) - 1;
-      (group.metaIds as number[]).push(slot.metaId);
+      let metaId = this.metaIds[slot];
+      if (metaId === undefined) this.metaIds[slot] = metaId = this.metas.push(groupMeta(record)) - 1;
+      (group.metaIds as number[]).push(metaId);
       (group.values as string[]).push(canonicalValue);
       (group.refs as string[]).push(ref ?? '');
     }
@@ -945,8 +938,8 @@ class FeedLoad {
         continue;
       }
       const slot = this.slot(ind);
-      if (typeof slot.record === 'string') {
-        this.reject(i, ind.value, slot.record);
+      if (typeof slot === 'string') {
+        this.reject(i, ind.value, slot);
         continue;
       }
       this.add(i, ind.type, ind.value, slot, typeof ind.ref === 'string' ? ind.ref : undefined);
@@ -954,15 +947,12 @@ class FeedLoad {
   }
 
   /** The slot of a group's metadata object, found once per object. */
-  private groupSlot(meta: unknown, remember = true): RecordSlot | string {
+  private groupSlot(meta: unknown, remember = true): RecordSlot {
     if (typeof meta !== 'object' || meta === null) return 'value without metadata';
-    if (!remember) {
-      const found = this.slot(meta as IndicatorMeta);
-      return typeof found.record === 'string' ? found.record : found;
-    }
+    if (!remember) return this.slot(meta as IndicatorMeta);
     let slot = this.slotOf.get(meta as IndicatorMeta);
     if (slot === undefined) this.slotOf.set(meta as IndicatorMeta, (slot = this.slot(meta as IndicatorMeta)));
-    return typeof slot.record === 'string' ? slot.record : slot;
+    return slot;
   }
 
   /** Groups as given to `loadFeeds`: metadata validated once per distinct object; `index` counts values across groups. */
@@ -988,7 +978,7 @@ class FeedLoad {
         continue;
       }
       const one = perValue ? undefined : this.groupSlot(group.meta);
-      let slots: (RecordSlot | string | undefined)[] | undefined;
+      let slots: (RecordSlot | undefined)[] | undefined;
       if (perValue) {
         slots = this.slotsOf.get(metas as readonly IndicatorMeta[]);
         if (slots === undefined) {
@@ -1004,8 +994,8 @@ class FeedLoad {
           this.reject(start + i, value, typeError);
           continue;
         }
-        let slot: RecordSlot | string;
-        if (slots === undefined) slot = one as RecordSlot | string;
+        let slot: RecordSlot;
+        if (slots === undefined) slot = one as RecordSlot;
         else {
           const id = (metaIds as ArrayLike<number>)[i];
           const found = slots[id];

@@ -285,18 +285,20 @@ function namedColumns(layout: CsvLayout): Set<string> {
 const CACHE_MAX = 100_000;
 
 /**
- * The tags of one cell (split, trimmed, distinct, without empty ones and `none`/`n/a`). Feeds repeat a few tag cells
- * over thousands of rows, so each distinct cell is split once; callers never change the array.
+ * The tags of one cell (split, trimmed, distinct, without empty ones and `none`/`n/a`), frozen. Feeds repeat a few
+ * tag cells over thousands of rows, so each distinct cell is split once and its list shared by those rows.
  */
 function tagList(text: string, split: string, cache: Map<string, string[]>): string[] {
   let list = cache.get(text);
   if (list === undefined) {
-    list = distinct(
-      text
-        .split(split)
-        .map((t) => t.trim())
-        .filter((t) => t !== '' && t.toLowerCase() !== 'none' && t.toLowerCase() !== 'n/a'),
-    );
+    list = Object.freeze(
+      distinct(
+        text
+          .split(split)
+          .map((t) => t.trim())
+          .filter((t) => t !== '' && t.toLowerCase() !== 'none' && t.toLowerCase() !== 'n/a'),
+      ),
+    ) as string[];
     if (cache.size < CACHE_MAX) cache.set(text, list);
   }
   return list;
@@ -317,8 +319,22 @@ function cellAt(cells: string[], i: number | undefined): string | undefined {
   return i === undefined ? undefined : cells[i] || undefined;
 }
 
-/** No tags (a marker: each row without tags still gets its own empty array). */
-const NO_TAGS: string[] = [];
+/** Two tag lists in one, frozen, made once per pair of lists (both shared, so known by identity). */
+function mergedTags(a: string[], b: string[], cache: Map<string[], Map<string[], string[]>>): string[] {
+  let byB = cache.get(a);
+  if (byB === undefined) cache.set(a, (byB = new Map()));
+  let merged = byB.get(b);
+  if (merged === undefined) {
+    merged = Object.freeze(distinct(a.concat(b))) as string[];
+    if (byB.size < CACHE_MAX) byB.set(b, merged);
+  }
+  return merged;
+}
+
+/** No tags, and no ATT&CK ids. */
+const NO_ATTACK = Object.freeze([]) as unknown as string[];
+
+const NO_TAGS = Object.freeze([]) as unknown as string[];
 
 /** CSV with the columns `layout` names. */
 export function parseCsvFeed(text: string, layout: CsvLayout, options: FeedParseOptions = {}): FeedParseReport {
@@ -339,6 +355,7 @@ export function parseCsvFeed(text: string, layout: CsvLayout, options: FeedParse
   let cols: Record<string, number | undefined> = {};
   let tagCols: number[] = [];
   const tagCache = new Map<string, string[]>();
+  const mergeCache = new Map<string[], Map<string[], string[]>>();
   const timeCache = new Map<string, string | null>();
   const resolve = (): void => {
     cols = {
@@ -422,18 +439,17 @@ export function parseCsvFeed(text: string, layout: CsvLayout, options: FeedParse
     let tags = NO_TAGS;
     for (const i of tagCols) {
       const list = tagList(cells[i] ?? '', splitTags, tagCache);
-      if (list.length > 0) tags = tags.length === 0 ? list : distinct(tags.concat(list));
+      if (list.length > 0) tags = tags.length === 0 ? list : mergedTags(tags, list, mergeCache);
     }
     if (extraTags !== undefined) {
       let all = withExtra.get(tags);
       if (all === undefined) {
-        all = distinct([...tags, ...extraTags]);
+        all = Object.freeze(distinct([...tags, ...extraTags])) as string[];
         if (withExtra.size < CACHE_MAX) withExtra.set(tags, all);
       }
       tags = all;
     }
-    // Each indicator gets its own array (callers may change one indicator's tags).
-    tags = tags.length === 0 ? [] : tags.slice();
+    // Rows share their tag lists (frozen): a copy per row cost as much as the rest of the row's metadata.
     const confCell = cellAt(cells, cols.confidence);
     const conf0 = confCell === undefined ? NaN : Number(confCell);
     const validUntil = cachedIsoTime(cellAt(cells, cols.validUntil), timeCache);
@@ -442,10 +458,10 @@ export function parseCsvFeed(text: string, layout: CsvLayout, options: FeedParse
     const conf = confCell !== undefined && conf0 >= 0 && conf0 <= 100 ? conf0 : confidence;
     if (firstSeen && lastSeen && !validUntil && options.feed === undefined) {
       // The commonest row, made as one literal (no properties added afterwards: no separate property store).
-      report.indicators.push({ type, value, confidence: conf, tlp, tags, attack: [], firstSeen, lastSeen });
+      report.indicators.push({ type, value, confidence: conf, tlp, tags, attack: NO_ATTACK, firstSeen, lastSeen });
       continue;
     }
-    const ind: Indicator = { type, value, confidence: conf, tlp, tags, attack: [] };
+    const ind: Indicator = { type, value, confidence: conf, tlp, tags, attack: NO_ATTACK };
     if (options.feed !== undefined) ind.feed = options.feed;
     if (validUntil) ind.validUntil = validUntil;
     if (firstSeen) ind.firstSeen = firstSeen;

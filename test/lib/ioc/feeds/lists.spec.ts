@@ -203,7 +203,7 @@ describe('ioc/feeds/lists', () => {
       assert.throws(() => splitCsvLine('a,"b'), /unterminated/);
     });
 
-    it('reads CRLF lines and repeated tag cells into separate arrays per indicator', () => {
+    it('reads CRLF lines; rows with the same tag cell share one frozen tag list', () => {
       const text = 'ioc,tags\r\n1.2.3.4,"x,y"\r\n5.6.7.8,"x,y"\r\n';
       const r = parseCsvFeed(text, { value: 'ioc', type: 'ipv4', tags: ['tags'] });
       assert.deepEqual(
@@ -213,7 +213,8 @@ describe('ioc/feeds/lists', () => {
           ['5.6.7.8', ['x', 'y']],
         ],
       );
-      assert.notEqual(r.indicators[0].tags, r.indicators[1].tags);
+      assert.equal(r.indicators[0].tags, r.indicators[1].tags);
+      assert.ok(Object.isFrozen(r.indicators[0].tags), 'a shared list cannot be changed through one row');
     });
   });
 });
