@@ -134,6 +134,8 @@ module.exports = {
     protectedAssets: { cidrs: [], hosts: [] },
     // Most device actions a minute over all devices (each device has its own limit too).
     actionsPerMinute: 60,
+    // Seconds a playbook run may stay open before it is recorded as a timeout (a tab's env SOAR_RUN_TIMEOUT_SECONDS wins).
+    runTimeoutSeconds: 300,
   },
 
   // Offline by default: a SOC network is often closed, so nothing calls out.

@@ -19,6 +19,10 @@ export interface SoarSettings {
   protectedAssets?: { cidrs?: string[]; hosts?: string[] };
   /** Most device actions a minute over all devices (the overall blast-radius limit). Default 60. */
   actionsPerMinute?: number;
+  /** Seconds a playbook run may stay open before it is recorded as `timeout` (a tab's SOAR_RUN_TIMEOUT_SECONDS wins). Default 300. */
+  runTimeoutSeconds?: number;
+  /** `false` switches playbook run tracking off. */
+  runTracking?: boolean;
 }
 
 export function dataDir(soar: SoarSettings | undefined, userDir: string | undefined): string {

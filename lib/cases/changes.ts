@@ -18,6 +18,7 @@ import {
   type PlaybookRun,
   type TimelineEntry,
   MAX_ARTIFACTS,
+  MAX_CASE_RUNS,
 } from './model';
 import { randomUUID } from 'node:crypto';
 
@@ -307,9 +308,30 @@ export function recordAction(
   return action;
 }
 
+/**
+ * Records a playbook run on a case. A run with a `runId` the case already has is updated (a run recorded when it
+ * started, then when it finished). The case keeps its newest MAX_CASE_RUNS runs. A run tracked automatically
+ * (with a `runId`) goes into the timeline only when it did not succeed, so that a case of a thousand alerts does
+ * not get a thousand "success" entries; a run recorded by hand always does.
+ */
 export function recordRun(c: Case, run: PlaybookRun, now: string): void {
   if (!run.playbook || !run.started) throw new CaseChangeError('a playbook run needs a playbook and a start time');
-  c.runs.push(run);
-  c.timeline.push({ at: now, kind: 'playbook', message: `playbook ${run.playbook}: ${run.outcome ?? 'started'}` });
+  const entry: PlaybookRun = { playbook: run.playbook, started: run.started };
+  for (const field of ['finished', 'outcome', 'version', 'runId', 'error'] as const) {
+    if (run[field] !== undefined) entry[field] = run[field];
+  }
+  const existing = entry.runId === undefined ? -1 : c.runs.findIndex((r) => r.runId === entry.runId);
+  if (existing >= 0) c.runs[existing] = entry;
+  else c.runs.push(entry);
+  if (c.runs.length > MAX_CASE_RUNS) c.runs.splice(0, c.runs.length - MAX_CASE_RUNS);
+  if (entry.runId === undefined || (entry.outcome !== undefined && entry.outcome !== 'success')) {
+    const version = entry.version ? ` ${entry.version}` : '';
+    const why = entry.error ? ` (${entry.error})` : '';
+    c.timeline.push({
+      at: now,
+      kind: 'playbook',
+      message: `playbook ${entry.playbook}${version}: ${entry.outcome ?? 'started'}${why}`,
+    });
+  }
   c.updated = now;
 }

@@ -63,6 +63,12 @@ export interface PlaybookRun {
   started: string;
   finished?: string;
   outcome?: string;
+  /** The playbook's version (tab env `SOAR_PLAYBOOK_VERSION`). */
+  version?: string;
+  /** The run in the run store (`GET /soar/runs?case=…` lists them with their steps). */
+  runId?: string;
+  /** Why a run failed or timed out. */
+  error?: string;
 }
 
 export interface Case {
@@ -93,6 +99,9 @@ export interface Case {
 
 /** A case keeps the ids of its newest alerts up to this many; the store knows every alert's case regardless. */
 export const MAX_ALERT_IDS = 100;
+
+/** A case keeps its newest playbook runs up to this many; the run store keeps them all. */
+export const MAX_CASE_RUNS = 100;
 
 /** A case keeps at most this many distinct artifacts (it notes in its timeline when it stops adding). */
 export const MAX_ARTIFACTS = 1_000;

@@ -93,6 +93,9 @@ export function applyOperation(c: Case, operation: CaseChangeOperation, payload:
           started: String(p.started ?? now),
           finished: text(p.finished),
           outcome: text(p.outcome),
+          version: text(p.version),
+          runId: text(p.runId),
+          error: text(p.error),
         },
         now,
       );

@@ -1,3 +1,4 @@
+import { reportIntake } from '../../lib/metrics/intake-counters';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import sjson from 'secure-json-parse';
@@ -61,6 +62,7 @@ export = function (RED: NodeAPI) {
       burst: num(config.burst, 200),
       duplicateWindowMs,
     });
+    const stopIntakeReport = reportIntake(node.id, () => endpoint.stats);
 
     const toMessage = (alert: AcceptedAlert): { payload: unknown; intake: IntakeRef } => ({
       payload: alert.record,
@@ -189,6 +191,7 @@ export = function (RED: NodeAPI) {
       closed = true;
       clearTimeout(replayTimer);
       stopJournalReports();
+      stopIntakeReport();
       if (statusTimer) clearTimeout(statusTimer);
       const stack = (
         RED.httpNode as unknown as {

@@ -1,0 +1,4 @@
+export * from './model';
+export * from './intake-counters';
+export { prometheusText, PROMETHEUS_CONTENT_TYPE } from './prometheus';
+export { SqliteMetricsSources } from './sqlite-sources';

@@ -1,0 +1,47 @@
+/**
+ * Where finished playbook runs are kept. Asynchronous, like the case store, so that a PostgreSQL implementation can
+ * stand behind the same interface.
+ */
+import type { FinishedRun, RunOutcome } from './model';
+
+export interface RunQuery {
+  playbook?: string;
+  caseId?: string;
+  outcome?: RunOutcome;
+  limit: number;
+  offset: number;
+}
+
+export interface RunPage {
+  total: number;
+  items: FinishedRun[];
+}
+
+/** The figures of one playbook version. Durations are over the runs that finished (success and failure). */
+export interface PlaybookRunStats {
+  playbook: string;
+  version: string;
+  runs: number;
+  success: number;
+  failure: number;
+  timeout: number;
+  /** success / runs, 0..1. */
+  successRate: number;
+  duration: {
+    /** How many runs the duration figures are over. */
+    count: number;
+    /** Seconds. */
+    sum: number;
+    mean: number | null;
+    p95: number | null;
+  };
+}
+
+export interface PlaybookRunStore {
+  /** Stores finished runs (one transaction); a run id stored before is replaced. */
+  save(runs: readonly FinishedRun[]): Promise<void>;
+  /** Newest first. */
+  list(query: RunQuery): Promise<RunPage>;
+  stats(): Promise<PlaybookRunStats[]>;
+  close(): void;
+}

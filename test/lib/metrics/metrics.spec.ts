@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { normalize } from '../../../lib/alert';
+import { recordAction, setStatus, SqliteCaseStore } from '../../../lib/cases';
+import { collectMetrics, intakeCounts, reportIntake, SqliteMetricsSources } from '../../../lib/metrics';
+import { SqlitePlaybookRunStore } from '../../../lib/playbooks/runs';
+import { tempDir } from '../../helpers/tmp';
+
+const record = JSON.parse(
+  readFileSync(
+    join(__dirname, '..', '..', 'fixtures', 'samples', 'wazuh', 'wazuh-4x-alert-sshd-5712-bruteforce.json'),
+    'utf8',
+  ),
+);
+
+describe('metrics', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let file: string;
+  let runs: SqlitePlaybookRunStore;
+  let cases: SqliteCaseStore;
+  let sources: SqliteMetricsSources;
+  beforeEach(() => {
+    tmp = tempDir('soar-metrics-');
+    file = join(tmp.dir, 'soar-store.db');
+    runs = new SqlitePlaybookRunStore(file);
+    cases = new SqliteCaseStore(file);
+    sources = new SqliteMetricsSources(file, runs, cases);
+  });
+  afterEach(() => {
+    sources.close();
+    runs.close();
+    cases.close();
+    tmp.cleanup();
+  });
+
+  it('collects playbook runs, case counts and times per type, and device actions by outcome from the store', async () => {
+    const alert = normalize(record);
+    if (!alert.ok) throw new Error(alert.reason);
+    const created = new Date('2026-11-28T10:00:00.000Z');
+    const group = (key: string, type: string) =>
+      cases.group({ ...alert.alert, id: `${alert.alert.id}-${key}` }, { type, key, windowMs: 60_000, now: created });
+    const a = (await group('a', 'brute-force')).case.id;
+    const b = (await group('b', 'brute-force')).case.id;
+    await group('c', 'phishing');
+    await cases.update(
+      a,
+      (c, now) => {
+        recordAction(c, { action: 'block-ip', target: '198.51.100.7', device: 'lab firewall', status: 'done' }, now);
+        recordAction(c, { action: 'block-ip', target: '198.51.100.8', device: 'lab firewall', status: 'failed' }, now);
+        recordAction(c, { action: 'isolate-host', target: 'web-1', status: 'pending-approval' }, now);
+      },
+      new Date('2026-11-28T10:00:30.000Z'),
+    );
+    await cases.update(
+      b,
+      (c, now) => {
+        recordAction(c, { action: 'block-ip', target: '198.51.100.9', device: 'lab firewall', status: 'done' }, now);
+        setStatus(c, 'closed', 'ana', now);
+      },
+      new Date('2026-11-28T10:01:30.000Z'),
+    );
+    await runs.save([
+      {
+        runId: 'r1',
+        playbook: 'triage',
+        version: '1.0.0',
+        flow: 't',
+        caseId: a,
+        started: '2026-11-28T10:00:00.000Z',
+        finished: '2026-11-28T10:00:02.000Z',
+        outcome: 'success',
+        steps: [],
+      },
+    ]);
+
+    const m = await collectMetrics(sources, new Date('2026-11-28T11:00:00.000Z'));
+    assert.equal(m.generated, '2026-11-28T11:00:00.000Z');
+    assert.deepEqual(
+      m.playbooks.map((p) => [p.playbook, p.runs, p.success, p.duration.mean, p.duration.p95]),
+      [['triage', 1, 1, 2, 2]],
+    );
+    const bruteForce = m.caseTypes.find((t) => t.type === 'brute-force')!;
+    assert.deepEqual(bruteForce.byStatus, { new: 1, closed: 1 });
+    assert.deepEqual([bruteForce.open, bruteForce.closed, bruteForce.total], [1, 1, 2]);
+    assert.deepEqual(bruteForce.timeToFirstAction, { count: 2, mean: 60, p95: 90 });
+    assert.deepEqual(bruteForce.timeToResolution, { count: 1, mean: 90, p95: 90 });
+    assert.deepEqual(m.caseTypes.find((t) => t.type === 'phishing')!.byStatus, { new: 1 });
+    assert.deepEqual(m.deviceActions, [
+      { device: 'lab firewall', action: 'block-ip', status: 'done', count: 2 },
+      { device: 'lab firewall', action: 'block-ip', status: 'failed', count: 1 },
+      { device: 'none', action: 'isolate-host', status: 'pending-approval', count: 1 },
+    ]);
+  });
+
+  it('adds up the intake counters of this process, keeping what a closed endpoint had counted', () => {
+    const before = intakeCounts();
+    const counts = { accepted: 5, duplicates: 1, rejected: 2, refused: 1 };
+    const stop = reportIntake('node-1', () => counts);
+    counts.accepted += 3; // read when asked, not when reported
+    const other = reportIntake('node-2', () => ({ accepted: 1, duplicates: 0, rejected: 0, refused: 0 }));
+    const during = intakeCounts();
+    assert.equal(during.accepted - before.accepted, 9);
+    assert.equal(during.rejected - before.rejected, 2);
+    stop();
+    stop(); // twice is once
+    other();
+    const after = intakeCounts();
+    assert.deepEqual(
+      [after.accepted, after.duplicates, after.rejected, after.refused],
+      [before.accepted + 9, before.duplicates + 1, before.rejected + 2, before.refused + 1],
+    );
+    assert.equal(after.since, before.since);
+  });
+});
