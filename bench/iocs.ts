@@ -12,7 +12,7 @@
  * the median.
  */
 import type { ObservableType } from '../lib/alert/model';
-import { parseCsvFeed, parseStixBundle, type CsvLayout } from '../lib/ioc/feeds';
+import { parseCsvFeed, parseFeedContent, type CsvLayout } from '../lib/ioc/feeds';
 import { IocIndex, TLP_LEVELS, type Indicator, type IndicatorType } from '../lib/ioc';
 import { seeded } from '../test/lib/ioc/helpers';
 import { median, gc, seconds, ms, type Row } from './measure';
@@ -170,7 +170,12 @@ export function csvText(): string {
     const tags = m.tags.length > 1 ? `"${m.tags.join(',')}"` : m.tags.join(',');
     rows.push(`${value},${type},${m.confidence},${tags},${day(m.firstSeen)} 08:00:00,${day(m.lastSeen)} 17:30:00`);
   }
-  return rows.join('\n') + '\n';
+  return asRead(rows.join('\n') + '\n');
+}
+
+/** The text as a file or HTTP read gives it: one flat string (a join builds a rope, which its first use copies). */
+function asRead(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
 }
 
 const STIX_PATHS: Record<IndicatorType, string> = {
@@ -206,7 +211,7 @@ export function stixText(): string {
       }),
     );
   }
-  return `{"type":"bundle","id":"bundle--${uuid()}","objects":[\n${parts.join(',\n')}\n]}`;
+  return asRead(`{"type":"bundle","id":"bundle--${uuid()}","objects":[\n${parts.join(',\n')}\n]}`);
 }
 
 function heapUsed(): number | undefined {
@@ -287,7 +292,6 @@ function measureLoad(
     const index = new IocIndex();
     gc();
     const started = process.hrtime.bigint();
-    jsonSeconds = 0;
     const parsed = parse(text);
     const parseTime = seconds(started);
     const result = index.replaceFeed('feed', parsed);
@@ -298,7 +302,7 @@ function measureLoad(
   return runs[Math.floor(runs.length / 2)];
 }
 
-/** Set by a parse that starts with `JSON.parse`: how long that took (part of the parse time). */
+/** How long JSON.parse of the whole STIX text takes, for scale (0 before it is measured). */
 let jsonSeconds = 0;
 
 function loadRow(what: string, text: string, parse: (text: string) => Indicator[]): Row {
@@ -306,7 +310,7 @@ function loadRow(what: string, text: string, parse: (text: string) => Indicator[
   return {
     case: `load ${(r.accepted + r.rejected).toLocaleString('en-US')} indicators from ${what} (${mb(text.length)} text)`,
     value: ms(r.total),
-    note: `parse ${ms(r.parse)}${r.json > 0 ? ` (JSON.parse alone ${ms(r.json)})` : ''} + replaceFeed ${ms(r.replace)}; ${r.rejected} rejected; target ≤ 5,000 ms: ${verdict(r.total <= 5)}`,
+    note: `parse ${ms(r.parse)}${r.json > 0 ? ` (JSON.parse of the whole text alone: ${ms(r.json)})` : ''} + replaceFeed ${ms(r.replace)}; ${r.rejected} rejected; target ≤ 5,000 ms: ${verdict(r.total <= 5)}`,
   };
 }
 
@@ -324,12 +328,14 @@ export async function benchIocs(): Promise<Row[]> {
       }),
     );
     text = stixText();
+    // For scale: JSON.parse of the whole text alone (the feed loader reads a bundle one object at a time instead).
+    gc();
+    const started = process.hrtime.bigint();
+    JSON.parse(text);
+    jsonSeconds = seconds(started);
     rows.push(
       loadRow('a STIX 2.1 bundle', text, (t) => {
-        const started = process.hrtime.bigint();
-        const bundle: unknown = JSON.parse(t);
-        jsonSeconds = seconds(started);
-        const report = parseStixBundle(bundle);
+        const report = parseFeedContent(t, { format: 'stix' });
         if (report.errors.length > 0) throw new Error(`STIX: ${report.errors[0].reason}`);
         return report.indicators;
       }),

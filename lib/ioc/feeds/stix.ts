@@ -21,6 +21,7 @@
  *   (the standard TLP 1.0 and 2.0 marking-definition ids, or marking definitions in the bundle of type `tlp` or named
  *   `TLP:…`), the strictest when there are several.
  */
+import { splitJsonArrayMember } from './json-split';
 import { ATTACK_ID_PATTERN } from '../../alert/attack';
 import type { Indicator, IndicatorType, Tlp } from '../model';
 import {
@@ -373,13 +374,32 @@ function cachedIsoTime(value: unknown, cache: Map<string, string | null>): strin
   return iso;
 }
 
-/** `distinct([...strings(a), ...strings(b), ...extra])` without the intermediate arrays in the common cases. */
-function tagsOf(a: unknown, b: unknown, extra: readonly string[] | undefined): string[] {
+/** Past this many distinct tag lists a parse stops sharing new ones (sharing only saves memory). */
+const TAG_CACHE_MAX = 10_000;
+const NO_STRINGS = Object.freeze([]) as unknown as string[];
+
+/**
+ * `distinct([...strings(a), ...strings(b), ...extra])`, frozen and shared by the indicators with the same list:
+ * bundles repeat a few label lists over a million indicators, and a list per indicator is a million arrays to keep.
+ */
+function tagsOf(a: unknown, b: unknown, extra: readonly string[] | undefined, cache: Map<string, string[]>): string[] {
+  let list: string[];
   if (b === undefined && (extra === undefined || extra.length === 0) && Array.isArray(a)) {
-    if (a.length === 0) return [];
-    if (a.length === 1 && typeof a[0] === 'string') return [a[0]];
-  }
-  return distinct([...strings(a), ...strings(b), ...(extra ?? [])]);
+    if (a.length === 0) return NO_STRINGS;
+    if (a.length === 1 && typeof a[0] === 'string') {
+      const shared = cache.get(a[0]);
+      if (shared !== undefined) return shared;
+      list = [a[0]];
+    } else list = distinct(strings(a));
+  } else list = distinct([...strings(a), ...strings(b), ...(extra ?? [])]);
+  if (list.length === 0) return NO_STRINGS;
+  // Tags hold no NUL: the joined list is a key no other list has.
+  const key = list.join('\0');
+  const shared = cache.get(key);
+  if (shared !== undefined) return shared;
+  Object.freeze(list);
+  if (cache.size < TAG_CACHE_MAX) cache.set(key, list);
+  return list;
 }
 
 /**
@@ -387,78 +407,97 @@ function tagsOf(a: unknown, b: unknown, extra: readonly string[] | undefined): s
  * `errors[].index` is the object's position in the object list.
  */
 export function parseStixBundle(input: unknown, options: FeedParseOptions = {}): FeedParseReport {
-  const report: FeedParseReport = { indicators: [], unsupported: 0, errors: [] };
   let objects: StixObject[];
   try {
     objects = objectsOf(input);
   } catch (e) {
-    report.errors.push({ reason: (e as Error).message });
-    return report;
+    return { indicators: [], unsupported: 0, errors: [{ reason: (e as Error).message }] };
   }
-  // Objects by id, built only when a relationship or a custom marking needs it (a bundle of a million indicators
-  // and nothing else never does).
-  let byIdMap: Map<string, StixObject> | undefined;
-  const byId = (): Map<string, StixObject> => {
-    if (byIdMap === undefined) {
-      byIdMap = new Map();
-      for (const o of objects) if (o && typeof o.id === 'string') byIdMap.set(o.id, o);
-    }
-    return byIdMap;
-  };
-  const indicated = new Map<string, string[]>();
-  for (const o of objects) {
-    if (o?.type !== 'relationship' || o.relationship_type !== 'indicates' || typeof o.source_ref !== 'string') continue;
-    const target = byId().get(String(o.target_ref));
-    if (target?.type !== 'attack-pattern') continue;
-    const list = indicated.get(o.source_ref) ?? [];
-    list.push(...attackIds(target));
-    indicated.set(o.source_ref, list);
-  }
-  const markingTlp = (ref: string): Tlp | undefined => {
-    const known = STIX_TLP_MARKINGS[ref];
-    if (known) return known;
-    const m = byId().get(ref);
-    if (!m) return undefined;
-    const def = m.definition as StixObject | undefined;
-    if (m.definition_type === 'tlp' && typeof def?.tlp === 'string') return tlpFromName(def.tlp);
-    return typeof m.name === 'string' ? tlpFromName(m.name) : undefined;
-  };
+  return parseStixObjects(objects.length, (i) => objects[i], options);
+}
 
+/**
+ * Indicators from the text of a STIX bundle (or envelope), read one object at a time (see ./json-split); undefined
+ * when the text is not an object with an `objects` array, to be parsed whole. Throws a SyntaxError when an object
+ * is not JSON.
+ */
+export function parseStixBundleText(text: string, options: FeedParseOptions = {}): FeedParseReport | undefined {
+  const split = splitJsonArrayMember(text, 'objects');
+  if (split === undefined) return undefined;
+  return parseStixObjects(split.count, split.element, options);
+}
+
+/** Indicators whose TLP depends on marking definitions found later in the bundle: report.indicators[from, to). */
+interface PendingTlp {
+  from: number;
+  to: number;
+  refs: string[];
+}
+
+/**
+ * One pass over the objects. Indicators are read as they come; what they may depend on elsewhere in the bundle
+ * (`indicates` relationships to attack patterns, custom TLP marking definitions) is kept — such objects are few —
+ * and applied once every object has been seen.
+ */
+function parseStixObjects(
+  count: number,
+  objectAt: (index: number) => unknown,
+  options: FeedParseOptions,
+): FeedParseReport {
+  const report: FeedParseReport = { indicators: [], unsupported: 0, errors: [] };
+  const others = new Map<string, StixObject>();
+  const relationships: StixObject[] = [];
+  const pendingTlp: PendingTlp[] = [];
   const times = new Map<string, string | null>();
-  objects.forEach((o, index) => {
-    if (o === null || typeof o !== 'object' || o.type !== 'indicator') return;
+  const tagLists = new Map<string, string[]>();
+  for (let index = 0; index < count; index++) {
+    const o = objectAt(index) as StixObject;
+    if (o === null || typeof o !== 'object') continue;
+    if (o.type !== 'indicator') {
+      if (typeof o.id === 'string') others.set(o.id, o);
+      if (o.type === 'relationship' && o.relationship_type === 'indicates' && typeof o.source_ref === 'string') {
+        relationships.push(o);
+      }
+      continue;
+    }
     if (o.revoked === true || (o.pattern_type !== undefined && o.pattern_type !== 'stix')) {
       report.unsupported++;
-      return;
+      continue;
     }
     if (typeof o.pattern !== 'string') {
       report.errors.push({ index, reason: 'indicator without a pattern' });
-      return;
+      continue;
     }
     let extracted: Extracted;
     try {
       extracted = stixPatternIndicators(o.pattern);
     } catch (e) {
       report.errors.push({ index, reason: `pattern ${JSON.stringify(o.pattern)}: ${(e as Error).message}` });
-      return;
+      continue;
     }
     report.unsupported += extracted.unsupported;
-    if (extracted.found.length === 0) return;
+    if (extracted.found.length === 0) continue;
     let tlp: Tlp | undefined;
-    for (const ref of strings(o.object_marking_refs)) {
-      const t = markingTlp(ref);
+    const markings = strings(o.object_marking_refs);
+    let custom = false;
+    for (const ref of markings) {
+      const t = STIX_TLP_MARKINGS[ref];
       if (t) tlp = stricterTlp(tlp, t);
+      else custom = true;
     }
+    if (custom)
+      pendingTlp.push({
+        from: report.indicators.length,
+        to: report.indicators.length + extracted.found.length,
+        refs: markings,
+      });
     const confidence =
       typeof o.confidence === 'number' && o.confidence >= 0 && o.confidence <= 100
         ? o.confidence
         : (options.confidence ?? DEFAULT_CONFIDENCE);
-    const tags = tagsOf(o.labels, o.indicator_types, options.tags);
-    const fromRelationships = typeof o.id === 'string' && indicated.size > 0 ? indicated.get(o.id) : undefined;
+    const tags = tagsOf(o.labels, o.indicator_types, options.tags, tagLists);
     const attack =
-      o.external_references === undefined && o.kill_chain_phases === undefined && fromRelationships === undefined
-        ? []
-        : distinct([...attackIds(o), ...(fromRelationships ?? [])]);
+      o.external_references === undefined && o.kill_chain_phases === undefined ? NO_STRINGS : distinct(attackIds(o));
     const single = extracted.found.length === 1;
     const validFrom = cachedIsoTime(o.valid_from, times);
     const validUntil = cachedIsoTime(o.valid_until, times);
@@ -468,9 +507,9 @@ export function parseStixBundle(input: unknown, options: FeedParseOptions = {}):
         value: f.value,
         confidence,
         tlp: tlp ?? options.tlp ?? DEFAULT_TLP,
-        // Each indicator its own arrays (the first may take the ones just made).
-        tags: single ? tags : [...tags],
-        attack: single ? attack : [...attack],
+        // Tag lists are shared (frozen); each indicator its own ATT&CK list (the first may take the one just made).
+        tags,
+        attack: single || attack.length === 0 ? attack : [...attack],
       };
       if (options.feed !== undefined) ind.feed = options.feed;
       if (validFrom) ind.validFrom = validFrom;
@@ -478,6 +517,55 @@ export function parseStixBundle(input: unknown, options: FeedParseOptions = {}):
       if (typeof o.id === 'string') ind.ref = o.id;
       report.indicators.push(ind);
     }
-  });
+  }
+  if (pendingTlp.length > 0) applyMarkings(report.indicators, pendingTlp, others, options);
+  if (relationships.length > 0) applyRelationships(report.indicators, relationships, others);
   return report;
+}
+
+/** The TLP of indicators marked with marking definitions of the bundle (or of the common TLP 1.0/2.0 ids). */
+function applyMarkings(
+  indicators: Indicator[],
+  pending: readonly PendingTlp[],
+  others: ReadonlyMap<string, StixObject>,
+  options: FeedParseOptions,
+): void {
+  const markingTlp = (ref: string): Tlp | undefined => {
+    const known = STIX_TLP_MARKINGS[ref];
+    if (known) return known;
+    const m = others.get(ref);
+    if (!m) return undefined;
+    const def = m.definition as StixObject | undefined;
+    if (m.definition_type === 'tlp' && typeof def?.tlp === 'string') return tlpFromName(def.tlp);
+    return typeof m.name === 'string' ? tlpFromName(m.name) : undefined;
+  };
+  for (const { from, to, refs } of pending) {
+    let tlp: Tlp | undefined;
+    for (const ref of refs) {
+      const t = markingTlp(ref);
+      if (t) tlp = stricterTlp(tlp, t);
+    }
+    for (let i = from; i < to; i++) indicators[i].tlp = tlp ?? options.tlp ?? DEFAULT_TLP;
+  }
+}
+
+/** ATT&CK ids of the attack patterns each indicator `indicates`, added after its own. */
+function applyRelationships(
+  indicators: Indicator[],
+  relationships: readonly StixObject[],
+  others: ReadonlyMap<string, StixObject>,
+): void {
+  const indicated = new Map<string, string[]>();
+  for (const r of relationships) {
+    const target = others.get(String(r.target_ref));
+    if (target?.type !== 'attack-pattern') continue;
+    const list = indicated.get(r.source_ref as string) ?? [];
+    list.push(...attackIds(target));
+    indicated.set(r.source_ref as string, list);
+  }
+  if (indicated.size === 0) return;
+  for (const ind of indicators) {
+    const more = ind.ref === undefined ? undefined : indicated.get(ind.ref);
+    if (more !== undefined) ind.attack = distinct([...ind.attack, ...more]);
+  }
 }

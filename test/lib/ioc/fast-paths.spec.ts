@@ -279,7 +279,7 @@ describe('feed parsers: per-row shortcuts', () => {
     );
   });
 
-  it('gives each STIX indicator its own tag and ATT&CK arrays, labels and indicator types merged', () => {
+  it('shares one frozen tag list between STIX indicators with the same tags; gives each its own ATT&CK list', () => {
     const r = parseStixBundle({
       type: 'bundle',
       objects: [
@@ -300,7 +300,8 @@ describe('feed parsers: per-row shortcuts', () => {
     const [a, b, c, d] = r.indicators;
     assert.deepEqual(a.tags, ['x', 'malicious-activity']);
     assert.deepEqual(a.attack, ['T1071']);
-    assert.notEqual(a.tags, b.tags);
+    assert.equal(a.tags, b.tags);
+    assert.ok(Object.isFrozen(a.tags));
     assert.notEqual(a.attack, b.attack);
     assert.deepEqual(b.tags, a.tags);
     assert.equal(a.validFrom, '2025-01-01T00:00:00.000Z');
