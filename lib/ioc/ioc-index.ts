@@ -1126,9 +1126,11 @@ function ipMatches(
   obsValue: string,
   via: MatchVia,
 ): IocMatch[] | null {
+  // Both matches name the same observable: one object for both.
+  const observable = { type: obsType, value: obsValue };
   if (exact !== undefined) {
     out = pushMatch(out, {
-      observable: { type: obsType, value: obsValue },
+      observable,
       indicator: { type, value: ip },
       via,
       sources: exact,
@@ -1136,7 +1138,7 @@ function ipMatches(
   }
   if (i !== -1 && cidrs !== null) {
     out = pushMatch(out, {
-      observable: { type: obsType, value: obsValue },
+      observable,
       indicator: cidrs.indicator(i),
       via: via === 'exact' ? 'cidr' : via,
       sources: cidrs.validSources(i),
