@@ -155,6 +155,23 @@ module.exports = {
       catalogues: [],
       categories: ['SOAR', 'subflows', 'common', 'function', 'network', 'sequence', 'parser', 'storage'],
     },
+    // SOAR_LIBRARY_DIR: a shared folder of playbooks (e.g. a git checkout) offered in the Import dialog beside the
+    // local library (plugins/soar-playbooks). Read-only unless SOAR_LIBRARY_WRITABLE=true: changes go through git.
+    ...(process.env.SOAR_LIBRARY_DIR && {
+      library: {
+        sources: [
+          {
+            id: 'soar-library',
+            type: 'soar-playbook-library',
+            path: path.resolve(process.env.SOAR_LIBRARY_DIR),
+            label: 'SOAR playbooks',
+            icon: 'font-awesome/fa-shield',
+            types: ['flows'],
+            readOnly: process.env.SOAR_LIBRARY_WRITABLE !== 'true',
+          },
+        ],
+      },
+    }),
   },
 
   logging: { console: { level: process.env.SOAR_LOG_LEVEL || 'info', metrics: false, audit: false } },

@@ -1,11 +1,12 @@
 /**
- * `npm run screenshots`: renders the editor with the default flow into docs/ for the README. Starts the app on a
- * fresh data dir, posts sample alerts, logs in with Debian's chromium (playwright-core) and takes the picture.
+ * `npm run screenshots`: renders the editor with the default flow (docs/editor.png) and the SOAR sidebar with a case
+ * open (docs/sidebar.png) for the README. Starts the app on a fresh data dir, posts sample alerts, logs in with
+ * Debian's chromium (playwright-core) and takes the pictures.
  */
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { startApp } from '../test/helpers/app';
+import { launchChromium, openEditor } from '../test/helpers/browser';
 import { tempDir } from '../test/helpers/tmp';
 
 const ROOT = join(__dirname, '..');
@@ -21,23 +22,9 @@ async function main() {
     join(tmp.dir, 'feeds', 'feodo-ipblocklist.csv'),
   );
   const app = await startApp(tmp.dir, env);
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  const browser = await launchChromium();
   try {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
-    await page.goto(app.url);
-    await page.fill('#node-dialog-login-username', 'admin');
-    await page.fill('#node-dialog-login-password', env.SOAR_ADMIN_PASSWORD);
-    await page.click('.ui-dialog-buttonset button:has-text("Login"), #node-dialog-login-submit');
-    await page.waitForSelector('#red-ui-workspace-chart .red-ui-flow-node', { timeout: 30_000 });
+    const page = await openEditor(browser, app.url, 'admin', env.SOAR_ADMIN_PASSWORD);
 
     const bodies = [
       readFileSync(join(samples, 'suricata-eve', 'suricata-docs-flow-1676750115612680.ndjson'), 'utf8').split('\n')[0],
@@ -58,6 +45,22 @@ async function main() {
     await page.waitForTimeout(1500); // node status refreshes once a second
     await page.screenshot({ path: join(ROOT, 'docs', 'editor.png') });
     console.log('wrote docs/editor.png');
+
+    // The SOAR sidebar: the cases the alerts opened, and the first one open with its artifacts and timeline.
+    await page.evaluate(() =>
+      (window as unknown as { RED: { sidebar: { show: (id: string) => void } } }).RED.sidebar.show('soar'),
+    );
+    // Wider, so the case's tables read well: drag the sidebar's edge to the left.
+    const edge = (await page.locator('#red-ui-sidebar-separator').boundingBox())!;
+    await page.mouse.move(edge.x + edge.width / 2, edge.y + edge.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(edge.x - 220, edge.y + edge.height / 2, { steps: 5 });
+    await page.mouse.up();
+    await page.click('button.soar-show-cases');
+    await page.locator('.soar-case-row').first().click();
+    await page.waitForSelector('.soar-case-details h4', { state: 'visible', timeout: 10_000 });
+    await page.screenshot({ path: join(ROOT, 'docs', 'sidebar.png') });
+    console.log('wrote docs/sidebar.png');
   } finally {
     await browser.close();
     await app.stop();

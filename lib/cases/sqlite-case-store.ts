@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { SEVERITIES, type Alert } from '../alert/model';
+import { soarEvents } from '../events';
 import { acquireStoreDatabase, releaseStoreDatabase, type StoreDatabaseOptions } from '../store/database';
 import { mergeAlert, newCase, severityRank } from './changes';
 import {
@@ -34,6 +35,9 @@ interface QueuedGroup {
 /** What the count of a case is filed under. */
 type CountKey = { status: string; type: string; severity: number };
 const countKey = (c: Case): CountKey => ({ status: c.status, type: c.type, severity: severityRank(c.severity) });
+
+/** The change notice of a committed case: ids and status only. */
+const changed = (c: Case) => soarEvents.emit('case', { id: c.id, status: c.status, updated: c.updated });
 
 const ms = (iso: string | undefined) => (iso === undefined ? null : Date.parse(iso));
 
@@ -228,6 +232,8 @@ export class SqliteCaseStore implements CaseStore {
       if (result instanceof Error) item.reject(result);
       else item.resolve(result);
     });
+    // Committed: tell the live views (a duplicate changed nothing).
+    for (const result of results) if (!(result instanceof Error) && !result.duplicate) changed(result.case);
   }
 
   async get(id: string): Promise<Case | undefined> {
@@ -236,7 +242,9 @@ export class SqliteCaseStore implements CaseStore {
   }
 
   async update(id: string, change: (c: Case, now: string) => void, now: Date = new Date()): Promise<Case> {
-    return this.updateTx.immediate(id, change, now);
+    const c = this.updateTx.immediate(id, change, now);
+    changed(c);
+    return c;
   }
 
   async query(query: CaseQuery): Promise<CasePage> {

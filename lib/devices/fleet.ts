@@ -4,6 +4,7 @@
  * lazily, on the first selection after a change, so deploying a thousand devices costs one rebuild, not a thousand.
  */
 import type { ValidateFunction } from 'ajv';
+import { soarEvents } from '../events';
 import { CircuitBreaker, type CircuitBreakerOptions } from '../response/circuit-breaker';
 import { CAPABILITIES, type Capability, type DeviceAdapter, type DeviceHealth, type DeviceScope } from './model';
 import { schemaErrors, type CheckedDeviceType } from './registry';
@@ -189,7 +190,9 @@ export class DeviceFleet {
       clearTimeout(timer);
     }
     if (this.devices.get(id) !== device) return health; // replaced or removed meanwhile
+    const before = device.health?.status;
     device.health = health;
+    if (health.status !== before) soarEvents.emit('device', { id, status: health.status });
     if (!this.stale) this.selector.setHealth(id, health);
     for (const listener of this.listeners) listener(device);
     return health;

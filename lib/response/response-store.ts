@@ -5,6 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { ActionResult, Capability } from '../devices/model';
+import { soarEvents } from '../events';
 
 export type ActionRecordStatus = 'active' | 'reverted' | 'expired' | 'revert-failed' | 'failed';
 
@@ -257,6 +258,7 @@ export class ResponseStore {
       JSON.stringify(a.request),
       a.caseId ?? null,
     );
+    soarEvents.emit('approval', { id: a.id, status: 'pending', ...(a.caseId ? { caseId: a.caseId } : {}) });
   }
 
   approval(id: string): ApprovalRecord | undefined {
@@ -279,6 +281,8 @@ export class ResponseStore {
   /** Records a decision once: false when the approval was no longer pending (decided, or timed out). */
   decide(id: string, status: Exclude<ApprovalStatus, 'pending'>, by: string | undefined, comment?: string): boolean {
     const at = new Date().toISOString();
-    return this.stmt.decide.run(status, by ?? null, at, comment ?? null, id).changes > 0;
+    const decided = this.stmt.decide.run(status, by ?? null, at, comment ?? null, id).changes > 0;
+    if (decided) soarEvents.emit('approval', { id, status });
+    return decided;
   }
 }

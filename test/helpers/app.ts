@@ -14,12 +14,16 @@ export interface RunningApp {
 
 /**
  * Starts the product as `npm start` does (Node-RED with settings.js and the same V8 flags) on a free port of 127.0.0.1, in a child
- * process, and resolves once flows have started.
+ * process, and resolves once flows have started. `settingsFile` replaces settings.js (e.g. one that loads it and adds users).
  */
-export async function startApp(dataDir: string, env: Record<string, string> = {}): Promise<RunningApp> {
+export async function startApp(
+  dataDir: string,
+  env: Record<string, string> = {},
+  settingsFile = join(ROOT, 'settings.js'),
+): Promise<RunningApp> {
   const proc = spawn(
     process.execPath,
-    ['--max-semi-space-size=64', require.resolve('node-red/red.js'), '--settings', join(ROOT, 'settings.js')],
+    ['--max-semi-space-size=64', require.resolve('node-red/red.js'), '--settings', settingsFile],
     {
       cwd: ROOT,
       env: { ...process.env, SOAR_DATA_DIR: dataDir, PORT: '0', SOAR_HOST: '127.0.0.1', ...env },

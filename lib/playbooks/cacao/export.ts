@@ -4,7 +4,8 @@
  * wires: a start wired to the entry nodes, one end for every output that leads nowhere, a `parallel` for an output
  * wired to several nodes, a `switch-condition` on the output for a node whose outputs go different ways, and a
  * `while-condition` where a wire loops back (CACAO forbids a loop without one). Ids are UUIDv5 of the playbook id
- * and node ids, so the same flow always exports to the same document.
+ * and node ids, so the same flow always exports to the same document. No secret leaves: credentials, env entries of
+ * type `cred` and properties whose name says secret are taken out first (the playbook package's rules, secrets.ts).
  */
 import { EXTENSION_DEFINITION, EXTENSION_ID, SOAR_IDENTITY, type StepExtension } from './extension';
 import { SOAR_NAMESPACE, identifierType, playbookUuid, scopedId, uuidV5 } from './ids';
@@ -20,6 +21,7 @@ import {
   variableType,
   type SwitchRule,
 } from './mapping';
+import { stripSecrets } from '../package/secrets';
 import { readNotes } from './notes';
 import { nextSteps } from './semantic';
 import {
@@ -564,7 +566,8 @@ class Exporter {
   }
 }
 
-/** One tab (with its nodes and the config nodes they use) as a CACAO 2.0 playbook. */
+/** One tab (with its nodes and the config nodes they use) as a CACAO 2.0 playbook, without secrets. */
 export function flowToCacao(nodes: FlowNode[], meta: CacaoMeta): CacaoPlaybook {
-  return new Exporter(nodes, meta).build();
+  // Names and descriptions stay as written (secrets.ts does not take prose for a credential).
+  return new Exporter(stripSecrets(nodes).nodes as FlowNode[], meta).build();
 }

@@ -2,7 +2,10 @@
  * CACAO 2.0 → a flow skeleton on a new tab, for an analyst to complete in the editor. Every workflow step becomes
  * a node wired as the workflow says, laid out left to right:
  * - a step our export wrote (it carries the node-red-contrib-soar extension) becomes that node again, with its
- *   configuration; the helper steps the export added (start, end, fan-out, loop, outputs) fold back into wires;
+ *   configuration; the helper steps the export added (start, end, fan-out, loop, outputs) fold back into wires.
+ *   Unless the caller trusts the document (`{ trusted: true }`: only for documents you exported yourself), only
+ *   inert node types are restored and never with code, commands, files or URLs (see trust.ts); any other node
+ *   becomes a placeholder function node, wired the same, whose Description shows what the document asked for;
  * - any other step becomes a placeholder that keeps the step's name, description and CACAO fields (commands,
  *   agent, targets, variables) in its Description: start → inject, end → debug, action → function (its body lists
  *   the commands to implement), an action with only manual commands → soar-approval, if-/while-/switch-condition →
@@ -24,9 +27,10 @@ import {
   type Json,
   type JsonObject,
 } from './types';
+import { restores, restoresProperty, type ImportOptions } from './trust';
 import { validateCacao } from './validate';
 
-/** Node types that run code or commands taken from the document. */
+/** Node types that run code or commands taken from the document (restored only from a trusted document). */
 const CODE_NODES = new Set(['function', 'exec']);
 const COLUMN = 220;
 const ROW = 90;
@@ -62,6 +66,7 @@ class Importer {
   constructor(
     readonly doc: CacaoPlaybook,
     warnings: string[],
+    readonly options: ImportOptions,
   ) {
     this.warnings = [...warnings];
     this.workflow = doc.workflow;
@@ -86,22 +91,39 @@ class Importer {
     return !role || !HELPER_ROLES.has(role);
   }
 
-  /** The nodes a message reaches when it goes to `stepId` (helpers are looked through). */
-  private resolve(stepId: string | undefined, seen = new Set<string>()): string[] {
-    if (!stepId || seen.has(stepId) || !(stepId in this.workflow)) return [];
-    seen.add(stepId);
-    const step = this.workflow[stepId]!;
-    if (this.isNode(stepId)) return [this.nodeIds.get(stepId)!];
-    switch (stepExtension(step)?.role) {
-      case 'fan-out':
-        return (step.next_steps ?? []).flatMap((id) => this.resolve(id, seen));
-      case 'loop':
-        return this.resolve(step.on_true, seen);
-      case 'start':
-        return this.resolve(step.on_completion, seen);
-      default:
-        return [];
+  /**
+   * The nodes a message reaches when it goes to `stepId` (helpers are looked through). Iterative: a document may
+   * chain thousands of helper steps.
+   */
+  private resolve(stepId: string | undefined): string[] {
+    const found: string[] = [];
+    const seen = new Set<string>();
+    const pending = stepId ? [stepId] : [];
+    while (pending.length) {
+      const id = pending.pop()!;
+      if (seen.has(id) || !(id in this.workflow)) continue;
+      seen.add(id);
+      const step = this.workflow[id]!;
+      if (this.isNode(id)) {
+        found.push(this.nodeIds.get(id)!);
+        continue;
+      }
+      const next =
+        stepExtension(step)?.role === 'fan-out'
+          ? (step.next_steps ?? [])
+          : stepExtension(step)?.role === 'loop'
+            ? [step.on_true]
+            : stepExtension(step)?.role === 'start'
+              ? [step.on_completion]
+              : [];
+      // Reversed onto the stack, so the nodes come out in the order the step lists them.
+      for (const target of [...next].reverse()) if (typeof target === 'string') pending.push(target);
     }
+    return found;
+  }
+
+  private label(stepId: string, step: CacaoStep): string {
+    return step.name ? `"${step.name}" (${stepId})` : stepId;
   }
 
   private ourNode(stepId: string, step: CacaoStep): FlowNode {
@@ -113,18 +135,69 @@ class Importer {
       return value;
     };
     const config: Record<string, unknown> = {};
+    const dropped: string[] = [];
     for (const [key, value] of Object.entries(ext.config ?? {})) {
       if (NOT_CONFIG.has(key)) continue; // a document must not choose ids, tabs or wires
+      if (!restoresProperty(key, value, this.options)) {
+        dropped.push(key);
+        continue;
+      }
       config[key] = NODE_REFERENCES.has(key) ? swap(value) : value;
     }
     const node: FlowNode = { ...config, id: this.nodeIds.get(stepId)!, type: String(ext.node_type) };
+    // The number of outputs the node shows is the checked one, whatever the configuration says.
+    if ('outputs' in node) node.outputs = ext.outputs ?? 0;
     node.info = writeNotes({ description: step.description, stepId });
     if (CODE_NODES.has(node.type)) {
       this.warnings.push(
-        `${step.name ? `"${step.name}" (${stepId})` : stepId}: restores a node of type "${node.type}", which runs the code or command in the playbook; review it before deploying`,
+        `${this.label(stepId, step)}: restores a node of type "${node.type}", which runs the code or command in the playbook; review it before deploying`,
       );
     }
+    if (dropped.length) {
+      this.warnings.push(
+        `${this.label(stepId, step)}: ${dropped.map((k) => `"${k}"`).join(', ')} of the "${node.type}" node not restored (the playbook is not trusted); set ${dropped.length > 1 ? 'them' : 'it'} in the editor`,
+      );
+    }
+    node.wires = this.wiresOf(step, ext.outputs ?? 0);
+    return node;
+  }
+
+  /**
+   * A node the document describes but an untrusted import does not restore: a function node that runs nothing,
+   * with the node's outputs and wires, the step (extension included) in its Description for the analyst to read.
+   */
+  private refusedNode(stepId: string, step: CacaoStep): FlowNode {
+    const ext = stepExtension(step)!;
     const outputs = ext.outputs ?? 0;
+    const type = String(ext.node_type);
+    const { name: _name, description: _description, ...block } = step;
+    this.warnings.push(
+      `${this.label(stepId, step)}: a "${type}" node is not restored from a playbook that is not trusted; it is a placeholder whose Description shows its configuration`,
+    );
+    const func = [
+      comment(`node-red-contrib-soar: this step was a "${type}" node, not restored (the playbook is not trusted).`),
+      comment('Its configuration is in the Description: review it, then replace this node.'),
+      outputs ? 'return msg;' : 'return null;',
+    ].join('\n');
+    return {
+      id: this.nodeIds.get(stepId)!,
+      type: 'function',
+      name: step.name ?? '',
+      info: writeNotes({ description: step.description, stepId, block: block as JsonObject }),
+      func,
+      outputs,
+      timeout: 0,
+      noerr: 0,
+      initialize: '',
+      finalize: '',
+      libs: [],
+      wires: this.wiresOf(step, outputs),
+    };
+  }
+
+  /** The wires of a node the extension describes, from the step's links (helper steps looked through). */
+  private wiresOf(step: CacaoStep, outputs: number): string[][] {
+    const ext = stepExtension(step)!;
     const wires: string[][] = Array.from({ length: outputs }, () => []);
     const helper = step.on_completion ? this.workflow[step.on_completion] : undefined;
     if (helper && stepExtension(helper)?.role === 'outputs') {
@@ -143,8 +216,7 @@ class Importer {
       const dests = this.resolve(step.on_completion);
       for (const i of ext.wired ?? [0]) if (i < outputs) wires[i] = dests;
     }
-    node.wires = wires;
-    return node;
+    return wires;
   }
 
   private placeholder(stepId: string, step: CacaoStep): FlowNode {
@@ -160,7 +232,7 @@ class Importer {
       info: writeNotes({ description: step.description, stepId, block }),
     };
     const to = (id: string | undefined) => this.resolve(id);
-    const label = step.name ? `"${step.name}" (${stepId})` : stepId;
+    const label = this.label(stepId, step);
     switch (step.type) {
       case 'start':
         return {
@@ -278,16 +350,17 @@ class Importer {
   private layout(): void {
     const depth = new Map<string, number>();
     const queue: { id: string; d: number }[] = [{ id: this.doc.workflow_start, d: 0 }];
-    while (queue.length) {
-      const { id, d } = queue.shift()!;
+    for (let head = 0; head < queue.length; head++) {
+      const { id, d } = queue[head]!;
       if (depth.has(id) || !(id in this.workflow)) continue;
       depth.set(id, d);
       const next = this.isNode(id) ? d + 1 : d;
       for (const { target } of nextSteps(this.workflow[id]!)) queue.push({ id: target, d: next });
     }
     const rows = new Map<number, number>();
+    const unreached = [...depth.values()].reduce((a, b) => Math.max(a, b), 0) + 1;
     for (const [stepId, node] of this.nodes) {
-      const column = depth.get(stepId) ?? Math.max(0, ...depth.values()) + 1;
+      const column = depth.get(stepId) ?? unreached;
       const row = rows.get(column) ?? 0;
       rows.set(column, row + 1);
       node.x = 120 + column * COLUMN;
@@ -300,7 +373,13 @@ class Importer {
     for (const id of ids) this.nodeIds.set(id, freshId());
     for (const id of ids) {
       const step = this.workflow[id]!;
-      const node = stepExtension(step)?.role === 'node' ? this.ourNode(id, step) : this.placeholder(id, step);
+      const ext = stepExtension(step);
+      const node =
+        ext?.role !== 'node'
+          ? this.placeholder(id, step)
+          : restores(String(ext.node_type), this.options)
+            ? this.ourNode(id, step)
+            : this.refusedNode(id, step);
       node.z = this.tab.id;
       this.nodes.set(id, node);
     }
@@ -309,9 +388,12 @@ class Importer {
   }
 }
 
-/** A CACAO 2.0 playbook as a new tab of nodes; throws CacaoError with every reason when it is not usable. */
-export function cacaoToFlow(doc: unknown): { nodes: FlowNode[]; warnings: string[] } {
+/**
+ * A CACAO 2.0 playbook as a new tab of nodes; throws CacaoError with every reason when it is not usable.
+ * `options.trusted` restores every node with its full configuration: only for documents you exported yourself.
+ */
+export function cacaoToFlow(doc: unknown, options: ImportOptions = {}): { nodes: FlowNode[]; warnings: string[] } {
   const validation = validateCacao(doc);
   if (!validation.valid) throw new CacaoError(validation.errors);
-  return new Importer(doc as CacaoPlaybook, validation.warnings).run();
+  return new Importer(doc as CacaoPlaybook, validation.warnings, options).run();
 }

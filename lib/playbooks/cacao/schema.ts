@@ -11,12 +11,14 @@
  *   from the base and check each command against the schema of its own type (the type's schema still forbids
  *   unknown properties); a command type outside the vocabulary is checked against the base.
  * - The schemas are draft-07 files that use 2019-09/2020-12 keywords (`$defs`, `unevaluatedProperties`), so they are
- *   compiled with Ajv's 2020-12 engine, with the draft-07 meta-schema added for their `$schema`.
+ *   compiled with Ajv's 2020-12 engine, with the draft-07 meta-schema added for their `$schema`, and with
+ *   ajv-formats, so that any `format` a schema names is enforced (see ajv.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020';
 import draft07 from 'ajv/dist/refs/json-schema-draft-07.json';
+import { cacaoAjv } from './ajv';
 
 const SCHEMA_BASE = 'https://raw.githubusercontent.com/oasis-open/cacao-json-schemas/main/schemas/';
 export const COMMAND_TYPES = [
@@ -82,7 +84,7 @@ let compiled: ValidateFunction | undefined;
 /** The compiled (corrected) playbook schema; compiled once per process. */
 export function playbookValidator(): ValidateFunction {
   if (compiled) return compiled;
-  const ajv = new Ajv2020({ allErrors: true, strict: false, validateSchema: false });
+  const ajv = cacaoAjv();
   ajv.addMetaSchema(draft07);
   for (const file of schemaFiles(schemaDirectory())) {
     ajv.addSchema(correct(JSON.parse(fs.readFileSync(file, 'utf8')) as Schema));

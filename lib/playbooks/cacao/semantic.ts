@@ -1,10 +1,23 @@
 /**
  * Checks the schema cannot express: references that name nothing, workflows that never end or loop forever,
- * agents of no known type, and values that would reach a shell or a mail client carrying shell metacharacters.
+ * agents of no known type, and values that would reach a shell or a mail client and do not look like what they
+ * claim to be (values.ts: allow-lists per field).
  * Errors make a playbook unusable; warnings are shown to the analyst who completes the imported flow.
  */
 import { IDENTIFIER, identifierType } from './ids';
 import { isObject, type CacaoStep } from './types';
+import {
+  ADDRESS_CHECKS,
+  VARIABLE_CHECKS,
+  email,
+  freeText,
+  phone,
+  port,
+  refusal,
+  token,
+  user,
+  type ValueCheck,
+} from './values';
 
 export interface Findings {
   errors: string[];
@@ -64,7 +77,7 @@ function checkReferences(workflow: Record<string, CacaoStep>, start: unknown, ou
   }
 }
 
-/** Strongly connected components (Tarjan), to find loops. */
+/** Strongly connected components (Tarjan, iterative: a long chain of steps must not overflow the stack). */
 function cycles(workflow: Record<string, CacaoStep>): string[][] {
   const index = new Map<string, number>();
   const low = new Map<string, number>();
@@ -76,31 +89,38 @@ function cycles(workflow: Record<string, CacaoStep>): string[][] {
     nextSteps(workflow[id]!)
       .map((l) => l.target)
       .filter((t) => t in workflow);
-  const visit = (id: string): void => {
+  const enter = (id: string) => {
     index.set(id, counter);
     low.set(id, counter++);
     stack.push(id);
     onStack.add(id);
-    for (const next of successors(id)) {
-      if (!index.has(next)) {
-        visit(next);
-        low.set(id, Math.min(low.get(id)!, low.get(next)!));
-      } else if (onStack.has(next)) {
-        low.set(id, Math.min(low.get(id)!, index.get(next)!));
+    return { id, next: successors(id), at: 0 };
+  };
+  for (const root of Object.keys(workflow)) {
+    if (index.has(root)) continue;
+    const path = [enter(root)];
+    while (path.length) {
+      const frame = path[path.length - 1]!;
+      if (frame.at < frame.next.length) {
+        const next = frame.next[frame.at++]!;
+        if (!index.has(next)) path.push(enter(next));
+        else if (onStack.has(next)) low.set(frame.id, Math.min(low.get(frame.id)!, index.get(next)!));
+        continue;
       }
-    }
-    if (low.get(id) === index.get(id)) {
+      path.pop();
+      const parent = path[path.length - 1];
+      if (parent) low.set(parent.id, Math.min(low.get(parent.id)!, low.get(frame.id)!));
+      if (low.get(frame.id) !== index.get(frame.id)) continue;
       const component: string[] = [];
       let member: string;
       do {
         member = stack.pop()!;
         onStack.delete(member);
         component.push(member);
-      } while (member !== id);
-      if (component.length > 1 || successors(id).includes(id)) found.push(component.reverse());
+      } while (member !== frame.id);
+      if (component.length > 1 || frame.next.includes(frame.id)) found.push(component.reverse());
     }
-  };
-  for (const id of Object.keys(workflow)) if (!index.has(id)) visit(id);
+  }
   return found;
 }
 
@@ -116,8 +136,8 @@ function checkFlow(workflow: Record<string, CacaoStep>, start: unknown, out: Fin
   // What the start reaches, and which steps can still reach an end.
   const reached = new Set<string>();
   const queue = typeof start === 'string' && start in workflow ? [start] : [];
-  while (queue.length) {
-    const id = queue.shift()!;
+  for (let head = 0; head < queue.length; head++) {
+    const id = queue[head]!;
     if (reached.has(id)) continue;
     reached.add(id);
     for (const { target } of nextSteps(workflow[id]!)) if (target in workflow) queue.push(target);
@@ -127,14 +147,22 @@ function checkFlow(workflow: Record<string, CacaoStep>, start: unknown, out: Fin
       out.warnings.push(`step ${label(id, workflow[id])} is never reached from workflow_start`);
   }
   if (ends.length === 0) return;
+  // Backwards from the ends: the steps that lead to a finishing step finish too.
+  const before = new Map<string, string[]>();
+  for (const id of ids) {
+    for (const { target } of nextSteps(workflow[id]!)) {
+      const list = before.get(target);
+      if (list) list.push(id);
+      else before.set(target, [id]);
+    }
+  }
   const finishing = new Set<string>(ends);
-  for (let changed = true; changed;) {
-    changed = false;
-    for (const id of ids) {
-      if (finishing.has(id)) continue;
-      if (nextSteps(workflow[id]!).some((l) => finishing.has(l.target))) {
+  const pending = [...ends];
+  while (pending.length) {
+    for (const id of before.get(pending.pop()!) ?? []) {
+      if (!finishing.has(id)) {
         finishing.add(id);
-        changed = true;
+        pending.push(id);
       }
     }
   }
@@ -190,20 +218,17 @@ function checkAgents(doc: Record<string, unknown>, workflow: Record<string, Caca
   }
 }
 
-/** Characters a shell (or a mail/SMS gateway handing the value to one) would interpret. */
-const SHELL_METACHARACTERS = /[;|&`$<>\\\n\r]|\$\(/;
-/** URLs legitimately carry `&` and `$`; command separators, substitutions and line breaks never. */
-const URL_METACHARACTERS = /[;|`<>\\\n\r]|\$\(/;
-
-function checkValue(path: string, value: unknown, pattern: RegExp, out: Findings): void {
-  if (typeof value !== 'string') return;
-  const hit = pattern.exec(value);
-  if (hit) {
-    out.errors.push(
-      `${path} contains the shell metacharacter ${JSON.stringify(hit[0])} (${JSON.stringify(value)}): refused as a possible command injection`,
-    );
+/** A value outside its allow-list is refused, naming the field: an executor may hand it to a shell. */
+function checkValue(path: string, value: unknown, check: ValueCheck, out: Findings): void {
+  const reason = refusal(value, check);
+  if (reason) {
+    out.errors.push(`${path}: ${JSON.stringify(value)} ${reason}: refused as a possible command injection`);
   }
 }
+
+const CONTACT_CHECKS: Record<string, ValueCheck> = { email, phone };
+/** Agent, target and authentication fields that name who or where to connect to. */
+const FIELD_CHECKS: Record<string, ValueCheck> = { port, user_id: user, username: user };
 
 function checkInjection(doc: Record<string, unknown>, out: Findings): void {
   for (const kind of ['agent_definitions', 'target_definitions'] as const) {
@@ -214,11 +239,11 @@ function checkInjection(doc: Record<string, unknown>, out: Findings): void {
       const base = `${kind}.${id}`;
       const contact = definition.contact;
       if (isObject(contact)) {
-        for (const channel of ['email', 'phone'] as const) {
+        for (const [channel, check] of Object.entries(CONTACT_CHECKS)) {
           const entries = contact[channel];
           if (!isObject(entries)) continue;
           for (const [key, value] of Object.entries(entries)) {
-            checkValue(`${base}.contact.${channel}.${key}`, value, SHELL_METACHARACTERS, out);
+            checkValue(`${base}.contact.${channel}.${key}`, value, check, out);
           }
         }
       }
@@ -226,18 +251,12 @@ function checkInjection(doc: Record<string, unknown>, out: Findings): void {
       if (isObject(address)) {
         for (const [family, values] of Object.entries(address)) {
           if (!Array.isArray(values)) continue;
-          values.forEach((value, i) =>
-            checkValue(
-              `${base}.address.${family}[${i}]`,
-              value,
-              family === 'url' ? URL_METACHARACTERS : SHELL_METACHARACTERS,
-              out,
-            ),
-          );
+          const check = ADDRESS_CHECKS[family] ?? token;
+          values.forEach((value, i) => checkValue(`${base}.address.${family}[${i}]`, value, check, out));
         }
       }
-      for (const field of ['port', 'user_id', 'username'] as const) {
-        checkValue(`${base}.${field}`, definition[field], SHELL_METACHARACTERS, out);
+      for (const [field, check] of Object.entries(FIELD_CHECKS)) {
+        checkValue(`${base}.${field}`, definition[field], check, out);
       }
     }
   }
@@ -246,35 +265,31 @@ function checkInjection(doc: Record<string, unknown>, out: Findings): void {
     for (const [id, info] of Object.entries(auth)) {
       if (!isObject(info)) continue;
       for (const field of ['user_id', 'username']) {
-        checkValue(`authentication_info_definitions.${id}.${field}`, info[field], SHELL_METACHARACTERS, out);
+        checkValue(`authentication_info_definitions.${id}.${field}`, info[field], user, out);
       }
     }
   }
 }
 
-/** Variable types whose values are substituted into commands and never legitimately hold shell syntax. */
-const TYPED_VARIABLES = new Set([
-  'bool',
-  'float',
-  'hexstring',
-  'integer',
-  'ipv4-addr',
-  'ipv6-addr',
-  'long',
-  'mac-addr',
-  'hash',
-  'md5-hash',
-  'sha256-hash',
-  'uri',
-  'uuid',
-]);
-
+/**
+ * Variables: a typed value must look like its type; a `string` is free text (a script may be one), so only control
+ * characters refuse it and shell syntax is reported for the analyst to review.
+ */
 function checkVariables(path: string, variables: unknown, out: Findings): void {
   if (!isObject(variables)) return;
   for (const [name, variable] of Object.entries(variables)) {
-    if (!isObject(variable) || typeof variable.type !== 'string' || !TYPED_VARIABLES.has(variable.type)) continue;
-    const pattern = variable.type === 'uri' ? URL_METACHARACTERS : SHELL_METACHARACTERS;
-    checkValue(`${path}.${name}.value`, variable.value, pattern, out);
+    if (!isObject(variable) || typeof variable.type !== 'string') continue;
+    const where = `${path}.${name}.value`;
+    const check = VARIABLE_CHECKS[variable.type];
+    if (check) {
+      checkValue(where, variable.value, check, out);
+    } else if (typeof variable.value === 'string') {
+      const { error, warning } = freeText(variable.value);
+      if (error) out.errors.push(`${where} ${error}: refused`);
+      if (warning) {
+        out.warnings.push(`${where} ${warning}: it runs as shell code wherever a command uses it unquoted; review it`);
+      }
+    }
   }
 }
 

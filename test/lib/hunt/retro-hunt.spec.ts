@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { SqliteCaseStore, type Case } from '../../../lib/cases';
+import { SqliteCaseStore, type Case, type CaseQuery, type CaseStore } from '../../../lib/cases';
 import { retroHunt, MAX_HIT_ENTRIES } from '../../../lib/hunt';
 import { IocIndex } from '../../../lib/ioc';
 import { tempDir } from '../../helpers/tmp';
@@ -101,6 +101,63 @@ describe('retroHunt over the case store', () => {
     const result = await retroHunt(store, lookup, { pageSize: 2 });
     assert.equal(result.scanned, 7);
     assert.deepEqual(result.raised.map((r) => r.case.id).sort(), cases.map((c) => c.id).sort());
+  });
+
+  /** The store, with an analyst closing the newest open case each time the hunt reads a page (`every`) or once. */
+  function closingWhileReading(every: boolean): CaseStore & { closed: string[] } {
+    const closed: string[] = [];
+    return {
+      closed,
+      group: (alert, options) => store.group(alert, options),
+      get: (id) => store.get(id),
+      update: (id, change, now) => store.update(id, change, now),
+      metrics: (now) => store.metrics(now),
+      close: () => store.close(),
+      async query(query: CaseQuery) {
+        const page = await store.query(query);
+        if (every || closed.length === 0) {
+          const [newest] = (await store.query({ status: ['new', 'in-progress'], limit: 1, offset: 0 })).items;
+          if (newest) {
+            await store.update(newest.id, (c) => void (c.status = 'closed'));
+            closed.push(newest.id);
+          }
+        }
+        return page;
+      },
+    };
+  }
+
+  it('skips no case when one is closed while the hunt reads the first page', async () => {
+    const cases = await openCases(7);
+    index.replaceFeed(
+      'intel',
+      cases.map((c) => ind('ipv4', c.artifacts[0].value)),
+    );
+    const wrapper = closingWhileReading(false);
+    const result = await retroHunt(wrapper, lookup, { pageSize: 2 });
+    assert.equal(wrapper.closed.length, 1);
+    const raised = new Set(result.raised.map((r) => r.case.id));
+    for (const c of cases) {
+      if (!wrapper.closed.includes(c.id)) assert.ok(raised.has(c.id), `case ${c.id} was skipped`);
+    }
+    assert.equal(result.scanned, 7, 'the closed case was read before it closed');
+  });
+
+  it('skips no case when cases keep closing on every page read', async () => {
+    const cases = await openCases(9);
+    index.replaceFeed(
+      'intel',
+      cases.map((c) => ind('ipv4', c.artifacts[0].value)),
+    );
+    const wrapper = closingWhileReading(true);
+    const result = await retroHunt(wrapper, lookup, { pageSize: 3 });
+    assert.ok(wrapper.closed.length > 2, 'several cases closed during the hunt');
+    assert.deepEqual(
+      result.raised.map((r) => r.case.id).sort(),
+      cases.map((c) => c.id).sort(),
+      'each case was read while open, none skipped',
+    );
+    assert.equal(new Set(result.raised.map((r) => r.case.id)).size, result.raised.length, 'none raised twice');
   });
 
   it('raises a suspicious hit to medium only, and never lowers a severity', async () => {

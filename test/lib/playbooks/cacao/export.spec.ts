@@ -37,6 +37,37 @@ function steps(doc: Doc): Step[] {
   return Object.values(doc.workflow) as Step[];
 }
 
+/** Core nodes, among them some that run what their configuration says (http request, exec). */
+function coreFlow(): FlowNode[] {
+  return [
+    { id: 'tab', type: 'tab', label: 'core nodes' },
+    { id: 'c1', type: 'catch', z: 'tab', name: 'errors', scope: ['req'], uncaught: false, wires: [['out']] },
+    {
+      id: 'req',
+      type: 'http request',
+      z: 'tab',
+      name: 'lookup',
+      method: 'GET',
+      url: 'https://example.org/ip/{{payload}}',
+      wires: [['sh']],
+    },
+    {
+      id: 'sh',
+      type: 'exec',
+      z: 'tab',
+      name: 'ping',
+      command: 'ping -c 1',
+      addpay: 'payload',
+      append: '',
+      wires: [['out'], [], []],
+    },
+    { id: 'out', type: 'link out', z: 'tab', name: 'to report', mode: 'link', links: ['lin'], wires: [] },
+    { id: 'lin', type: 'link in', z: 'tab', name: 'report', links: ['out'], wires: [['dbg']] },
+    { id: 'dbg', type: 'debug', z: 'tab', name: 'report', complete: 'payload', targetType: 'msg', wires: [] },
+    { id: 'cfg', type: 'tls-config', z: 'tab', name: 'flow-scoped config node' },
+  ];
+}
+
 describe('CACAO 2.0 export (flow → playbook)', function () {
   it('exports the default flow as a playbook valid against the CACAO 2.0 schema', function () {
     const doc = flowToCacao(defaultFlow(), META);
@@ -188,34 +219,8 @@ describe('CACAO 2.0 export (flow → playbook)', function () {
     }
   });
 
-  it('exports http request, exec and link nodes and restores them on import', function () {
-    const nodes: FlowNode[] = [
-      { id: 'tab', type: 'tab', label: 'core nodes' },
-      { id: 'c1', type: 'catch', z: 'tab', name: 'errors', scope: ['req'], uncaught: false, wires: [['out']] },
-      {
-        id: 'req',
-        type: 'http request',
-        z: 'tab',
-        name: 'lookup',
-        method: 'GET',
-        url: 'https://example.org/ip/{{payload}}',
-        wires: [['sh']],
-      },
-      {
-        id: 'sh',
-        type: 'exec',
-        z: 'tab',
-        name: 'ping',
-        command: 'ping -c 1',
-        addpay: 'payload',
-        append: '',
-        wires: [['out'], [], []],
-      },
-      { id: 'out', type: 'link out', z: 'tab', name: 'to report', mode: 'link', links: ['lin'], wires: [] },
-      { id: 'lin', type: 'link in', z: 'tab', name: 'report', links: ['out'], wires: [['dbg']] },
-      { id: 'dbg', type: 'debug', z: 'tab', name: 'report', complete: 'payload', targetType: 'msg', wires: [] },
-      { id: 'cfg', type: 'tls-config', z: 'tab', name: 'flow-scoped config node' },
-    ];
+  it('exports http request, exec and link nodes and restores them from a trusted document', function () {
+    const nodes = coreFlow();
     const meta: CacaoMeta = { id: 'core', name: 'core nodes', version: '0.0.1', created: META.created };
     const doc = flowToCacao(nodes, meta) as Doc;
     assert.deepEqual(validateCacao(doc).errors, []);
@@ -226,7 +231,9 @@ describe('CACAO 2.0 export (flow → playbook)', function () {
     const linkOut = steps(doc).find((s) => s.name === 'to report')!;
     assert.equal(doc.workflow[linkOut.on_completion as string]!.name, 'report');
 
-    const { nodes: back, warnings } = cacaoToFlow(doc);
+    const { nodes: back, warnings } = cacaoToFlow(doc, { trusted: true });
+    assert.equal(back.find((n) => n.type === 'exec')?.command, 'ping -c 1');
+    assert.equal(back.find((n) => n.type === 'http request')?.url, 'https://example.org/ip/{{payload}}');
     assert.ok(
       warnings.some((w) =>
         /"ping" \(action--.*\): restores a node of type "exec", which runs the code or command/.test(w),
@@ -238,6 +245,98 @@ describe('CACAO 2.0 export (flow → playbook)', function () {
     assert.deepEqual(byName('link in').links, [byName('link out').id]);
     assert.deepEqual(byName('catch').scope, [byName('http request').id]);
     assert.deepEqual(flowToCacao(back, cacaoMetaFromFlow(back)), doc);
+  });
+
+  it('by default restores none of what runs: http request and exec become placeholders, wired the same', function () {
+    const doc = flowToCacao(coreFlow(), { id: 'core', name: 'core nodes', version: '0.0.1', created: META.created });
+    const { nodes: back, warnings } = cacaoToFlow(doc);
+    assert.equal(back.filter((n) => n.type === 'exec' || n.type === 'http request').length, 0);
+    const ping = back.find((n) => n.name === 'ping')!;
+    assert.equal(ping.type, 'function');
+    assert.deepEqual(
+      String(ping.func)
+        .split('\n')
+        .filter((line) => !line.startsWith('//')),
+      ['return msg;'],
+      'the placeholder runs nothing',
+    );
+    assert.equal(ping.initialize, '');
+    assert.deepEqual(ping.libs, []);
+    assert.match(String(ping.info), /"node_type": "exec"/, 'the Description shows what the document asked for');
+    assert.match(String(ping.info), /"command": "ping -c 1"/);
+    assert.equal(ping.wires!.length, 3, 'the outputs of the exec node');
+    assert.deepEqual(ping.wires![0], [back.find((n) => n.type === 'link out')!.id]);
+    assert.deepEqual(back.find((n) => n.name === 'lookup')!.wires, [[ping.id]]);
+    for (const name of ['lookup', 'ping']) {
+      assert.ok(
+        warnings.some(
+          (w) => w.startsWith(`"${name}" (action--`) && /is not restored from a playbook that is not trusted/.test(w),
+        ),
+        warnings.join('\n'),
+      );
+    }
+    // Inert nodes come back with their configuration.
+    assert.deepEqual(back.find((n) => n.type === 'catch')!.scope, [back.find((n) => n.name === 'lookup')!.id]);
+    assert.equal(back.find((n) => n.type === 'debug')!.complete, 'payload');
+    // Exported again, the placeholders give back the steps (their extension included) for a trusted import later.
+    const again = flowToCacao(back, cacaoMetaFromFlow(back));
+    assert.deepEqual(validateCacao(again).errors, []);
+    const restored = cacaoToFlow(again, { trusted: true }).nodes;
+    assert.equal(restored.find((n) => n.type === 'exec')?.command, 'ping -c 1');
+  });
+
+  it('exports no secret: credentials, cred env entries, secret-named properties of nodes and config nodes', function () {
+    const nodes: FlowNode[] = [
+      {
+        id: 'tab',
+        type: 'tab',
+        label: 'secrets',
+        env: [{ name: 'API_TOKEN', type: 'cred', value: 'tab-env-cred-SECRET1' }],
+      },
+      {
+        id: 'req',
+        type: 'http request',
+        z: 'tab',
+        name: 'Basic lookup',
+        method: 'GET',
+        url: 'https://analyst:url-password-SECRET2@intel.example/ip',
+        headers: [
+          { keyType: 'other', keyValue: 'Authorization', valueType: 'other', valueValue: 'Bearer hdr-SECRET3' },
+        ],
+        credentials: { user: 'u', password: 'cred-SECRET4' },
+        wires: [['fn']],
+      },
+      {
+        id: 'fn',
+        type: 'function',
+        z: 'tab',
+        name: 'enrich',
+        func: 'return msg;',
+        apiKey: 'prop-SECRET5',
+        env: [{ name: 'VT_KEY', type: 'cred', value: 'node-env-cred-SECRET6' }],
+        wires: [['dev']],
+      },
+      { id: 'dev', type: 'soar-respond', z: 'tab', name: '', action: 'block-ip', device: 'fw', wires: [[], [], []] },
+      {
+        id: 'fw',
+        type: 'soar-device',
+        name: 'edge firewall',
+        deviceType: 'opnsense',
+        settings: JSON.stringify({ baseUrl: 'https://fw.example', apiSecret: 'settings-SECRET7' }),
+        password: 'config-node-SECRET8',
+        credentials: { apiKey: 'config-cred-SECRET9' },
+      },
+    ];
+    const doc = flowToCacao(nodes, { id: 'secrets', name: 'secrets', version: '0.0.1', created: META.created });
+    const text = JSON.stringify(doc);
+    assert.deepEqual(text.match(/SECRET\d/g), null, text);
+    assert.deepEqual(validateCacao(doc).errors, []);
+    assert.ok(text.includes('intel.example/ip'), 'what is not secret is exported');
+    assert.ok(
+      steps(doc as Doc).some((s) => s.name === 'Basic lookup'),
+      'a name that looks like "Basic <word>" is no credential',
+    );
+    assert.equal(nodes[1]!.credentials !== undefined, true, 'the flow itself is not changed');
   });
 
   it('gives a copied node (same Description, so same step id) a step of its own', function () {

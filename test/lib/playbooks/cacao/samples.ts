@@ -9,7 +9,7 @@ export const DEFAULT_FLOW = join(__dirname, '..', '..', '..', '..', 'flows', 'de
 export const NEGATIVE: Record<string, RegExp> = {
   'soarca-test-invalid_playbook.json': /invalid agent type "invalid"/,
   'soarca-test-invalid_email_playbook.json':
-    /contact\.email\.work contains the shell metacharacter ";".*command injection/,
+    /contact\.email\.work: "banana@business\.com;`shh hack`" is not an e-mail address.*command injection/,
   'soarca-test-missing_step_playbook.json':
     /on_completion names step end--6b23c237-ade8-4d00-9aa1-75999738d558, which is not in the workflow \(dangling reference\)/,
   'soarca-test-infinite_playbook.json': /infinite loop/,

@@ -1,0 +1,80 @@
+/**
+ * What an import restores of a node the document describes (the node-red-contrib-soar step extension). A playbook
+ * comes from a shared library anyone with write access can change, and the extension can name any node type with
+ * any configuration: a `function` whose `initialize` runs on Deploy, a `file` node that overwrites settings.js, an
+ * `inject` that fires on its own. So by default only node types that run nothing taken from the document are
+ * restored, and never with a property that holds code, a command, a path or an address to reach; every other node
+ * becomes a placeholder that shows its configuration in its Description. Restoring everything is an explicit
+ * opt-in (`{ trusted: true }`), for documents you exported yourself.
+ */
+
+/** Node types restored from an untrusted document: ours, and core nodes that only route, set or show messages. */
+export const INERT_NODE_TYPES: ReadonlySet<string> = new Set([
+  'soar-alert-in',
+  'soar-approval',
+  'soar-case',
+  'soar-decide',
+  'soar-enrich',
+  'soar-hunt',
+  'soar-ioc-feed',
+  'soar-ioc-match',
+  'soar-normalize',
+  'soar-respond',
+  'soar-rule',
+  'switch',
+  'change',
+  'debug',
+  'link in',
+  'link out',
+  'link call',
+  'junction',
+  'comment',
+  // They only listen to the nodes of their own tab (errors, status, completion).
+  'catch',
+  'status',
+  'complete',
+]);
+
+/**
+ * Properties never restored from an untrusted document, whatever the node type: code (`func`, `initialize`,
+ * `finalize`, `libs`), commands, files and addresses to reach (`filename`, `url`, a feed's `location`), what
+ * starts a node on its own (`once`), and credentials, which no document should carry.
+ */
+export const NEVER_RESTORED: ReadonlySet<string> = new Set([
+  'func',
+  'initialize',
+  'finalize',
+  'libs',
+  'command',
+  'filename',
+  'url',
+  'location',
+  'once',
+  'credentials',
+]);
+
+export interface ImportOptions {
+  /**
+   * Restore every node the document describes with its full configuration (code, commands, files, URLs). Only for
+   * documents you exported yourself: a trusted document runs its code on the SOAR host when the flow is deployed.
+   */
+  trusted?: boolean;
+}
+
+/** Whether a node of this type is restored (otherwise it becomes a placeholder). */
+export function restores(nodeType: string, options: ImportOptions): boolean {
+  return options.trusted === true || INERT_NODE_TYPES.has(nodeType);
+}
+
+/** An unset value (`''`, `false`, `[]`, `{}`, null): restoring it runs nothing. */
+function isEmpty(value: unknown): boolean {
+  if (value === '' || value === false || value === null || value === undefined) return true;
+  if (Array.isArray(value)) return value.length === 0;
+  return typeof value === 'object' && Object.keys(value).length === 0;
+}
+
+/** Whether this configuration property is restored with this value (credentials never are). */
+export function restoresProperty(key: string, value: unknown, options: ImportOptions): boolean {
+  if (key === 'credentials') return false;
+  return options.trusted === true || !NEVER_RESTORED.has(key) || isEmpty(value);
+}
