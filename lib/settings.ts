@@ -23,6 +23,12 @@ export interface SoarSettings {
   runTimeoutSeconds?: number;
   /** `false` switches playbook run tracking off. */
   runTracking?: boolean;
+  /** Days finished playbook runs are kept in the run store (the run counters are kept for good). Default 30. */
+  runRetentionDays?: number;
+  /** Most playbook runs followed at once; past it new runs are counted as untracked. Default 100,000. */
+  maxOpenRuns?: number;
+  /** Seconds `/soar/metrics` (and the Prometheus scrape) reuse figures computed before. Default 10; 0 never. */
+  metricsCacheSeconds?: number;
 }
 
 export function dataDir(soar: SoarSettings | undefined, userDir: string | undefined): string {

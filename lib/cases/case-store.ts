@@ -69,8 +69,11 @@ export class CaseNotFoundError extends Error {
 export interface CaseStore {
   group(alert: Alert, options: GroupOptions): Promise<GroupResult>;
   get(id: string): Promise<Case | undefined>;
-  /** Atomic read-modify-write of one case; `change` may throw to abort without writing. */
-  update(id: string, change: (c: Case, now: string) => void, now?: Date): Promise<Case>;
+  /**
+   * Atomic read-modify-write of one case; `change` may throw to abort without writing. `quiet`: bookkeeping an
+   * analyst need not see live (no change event).
+   */
+  update(id: string, change: (c: Case, now: string) => void, now?: Date, options?: { quiet?: boolean }): Promise<Case>;
   /** Newest first. */
   query(query: CaseQuery): Promise<CasePage>;
   metrics(now?: Date): Promise<CaseTypeMetrics[]>;

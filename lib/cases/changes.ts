@@ -312,7 +312,8 @@ export function recordAction(
  * Records a playbook run on a case. A run with a `runId` the case already has is updated (a run recorded when it
  * started, then when it finished). The case keeps its newest MAX_CASE_RUNS runs. A run tracked automatically
  * (with a `runId`) goes into the timeline only when it did not succeed, so that a case of a thousand alerts does
- * not get a thousand "success" entries; a run recorded by hand always does.
+ * not get a thousand "success" entries; a run recorded by hand always does. Only a timeline entry makes the case
+ * `updated`: an automatic run that succeeded is no news for the analyst (the case list stays in its order).
  */
 export function recordRun(c: Case, run: PlaybookRun, now: string): void {
   if (!run.playbook || !run.started) throw new CaseChangeError('a playbook run needs a playbook and a start time');
@@ -332,6 +333,6 @@ export function recordRun(c: Case, run: PlaybookRun, now: string): void {
       kind: 'playbook',
       message: `playbook ${entry.playbook}${version}: ${entry.outcome ?? 'started'}${why}`,
     });
+    c.updated = now;
   }
-  c.updated = now;
 }

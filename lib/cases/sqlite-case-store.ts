@@ -241,9 +241,14 @@ export class SqliteCaseStore implements CaseStore {
     return row ? (JSON.parse(row.data) as Case) : undefined;
   }
 
-  async update(id: string, change: (c: Case, now: string) => void, now: Date = new Date()): Promise<Case> {
+  async update(
+    id: string,
+    change: (c: Case, now: string) => void,
+    now: Date = new Date(),
+    options: { quiet?: boolean } = {},
+  ): Promise<Case> {
     const c = this.updateTx.immediate(id, change, now);
-    changed(c);
+    if (!options.quiet) changed(c);
     return c;
   }
 

@@ -29,6 +29,21 @@ export interface SoarMetrics {
   intake: IntakeCounts & { since: string };
   /** From the actions recorded on cases. */
   deviceActions: DeviceActionCount[];
+  /** What run tracking could not follow or record, in this process (plugins/soar-runs adds it). */
+  runTracking?: RunTrackingCounts;
+}
+
+export interface RunTrackingCounts {
+  /** Runs open now. */
+  open: number;
+  /** Runs not followed because too many were open (`soar.maxOpenRuns`). */
+  untracked: number;
+  /** New messages sent by a node busy with several runs, that could be put in none. */
+  unattributed: number;
+  /** Runs stored but not put on their case because too many were waiting. */
+  notAttached: number;
+  /** Runs the store refused after every retry. */
+  lost: number;
 }
 
 /** Where the figures come from; the SQLite store is one implementation, a PostgreSQL one can follow. */

@@ -8,10 +8,15 @@ import type { SoarMetrics } from './model';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-type Labels = Record<string, string>;
+type Labels = Record<string, unknown>;
 type MetricType = 'counter' | 'gauge' | 'summary';
 
-const escapeLabel = (value: string) => value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+/** Any value (a NULL from the store, a number): one bad label must not fail the whole scrape. */
+const escapeLabel = (value: unknown) =>
+  String(value ?? '')
+    .replace(/\\/g, '\\\\')
+    .replace(/\n/g, '\\n')
+    .replace(/"/g, '\\"');
 const escapeHelp = (value: string) => value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 
 function number(value: number | null): string {
@@ -48,20 +53,28 @@ class Exposition {
 export function prometheusText(m: SoarMetrics): string {
   const out = new Exposition();
 
-  out.family('soar_playbook_runs_total', 'counter', 'Playbook runs finished, by outcome.');
+  out.family(
+    'soar_playbook_runs_total',
+    'counter',
+    'Playbook runs finished, by outcome (aborted: cut short by a deploy or a shutdown).',
+  );
   for (const p of m.playbooks) {
-    for (const outcome of ['success', 'failure', 'timeout'] as const) {
+    for (const outcome of ['success', 'failure', 'timeout', 'aborted'] as const) {
       out.sample('soar_playbook_runs_total', { playbook: p.playbook, version: p.version, outcome }, p[outcome]);
     }
   }
-  out.family('soar_playbook_success_ratio', 'gauge', 'Share of the playbook runs that succeeded (0..1).');
+  out.family(
+    'soar_playbook_success_ratio',
+    'gauge',
+    'Share of the playbook runs that succeeded (0..1), aborted runs left out.',
+  );
   for (const p of m.playbooks) {
     out.sample('soar_playbook_success_ratio', { playbook: p.playbook, version: p.version }, p.successRate);
   }
   out.family(
     'soar_playbook_run_duration_seconds',
     'summary',
-    'Duration of the playbook runs that finished (success or failure; timeouts are not timed).',
+    'Duration of the playbook runs that finished (success or failure; timeouts are not timed); p95 over the last 24 h.',
   );
   for (const p of m.playbooks) {
     out.summary('soar_playbook_run_duration_seconds', { playbook: p.playbook, version: p.version }, p.duration);
@@ -117,6 +130,20 @@ export function prometheusText(m: SoarMetrics): string {
   );
   for (const a of m.deviceActions) {
     out.sample('soar_device_actions_total', { device: a.device, action: a.action, status: a.status }, a.count);
+  }
+  const tracking = m.runTracking;
+  if (tracking) {
+    out.family('soar_playbook_runs_open', 'gauge', 'Playbook runs being followed now.');
+    out.sample('soar_playbook_runs_open', {}, tracking.open);
+    out.family(
+      'soar_playbook_runs_unrecorded_total',
+      'counter',
+      'Playbook runs (or parts) not recorded since this process started, by reason.',
+    );
+    out.sample('soar_playbook_runs_unrecorded_total', { reason: 'too-many-open' }, tracking.untracked);
+    out.sample('soar_playbook_runs_unrecorded_total', { reason: 'unattributed-message' }, tracking.unattributed);
+    out.sample('soar_playbook_runs_unrecorded_total', { reason: 'not-on-case' }, tracking.notAttached);
+    out.sample('soar_playbook_runs_unrecorded_total', { reason: 'store-failed' }, tracking.lost);
   }
   return out.text();
 }

@@ -1,19 +1,20 @@
 /**
- * Metrics from the embedded SQLite store: playbook runs from the run store, case figures from the case store, and
- * two aggregate reads of the case table (counts per type and status, device actions per outcome), done in SQL
- * so that no case document is parsed in JavaScript.
+ * Metrics from the embedded SQLite store: playbook runs from the run store, case figures from the case store, case
+ * counts per type and status from `case_counts`, device actions from counts kept up to date incrementally
+ * (device-action-counts.ts), so that no read parses every case document.
  */
 import type Database from 'better-sqlite3';
 import type { SqliteCaseStore } from '../cases/sqlite-case-store';
 import type { PlaybookRunStore } from '../playbooks/runs/run-store';
 import { acquireStoreDatabase, releaseStoreDatabase, type StoreDatabaseOptions } from '../store/database';
+import { DeviceActionCounts } from './device-action-counts';
 import { intakeCounts } from './intake-counters';
 import type { CaseCount, DeviceActionCount, MetricsSources } from './model';
 
 export class SqliteMetricsSources implements MetricsSources {
   private readonly db: Database.Database;
   private readonly counts: Database.Statement<[], CaseCount>;
-  private readonly actions: Database.Statement<[], DeviceActionCount>;
+  private readonly actions: DeviceActionCounts;
 
   /** `cases` must be open on `file` (its tables exist then). */
   constructor(
@@ -27,12 +28,7 @@ export class SqliteMetricsSources implements MetricsSources {
     this.counts = this.db.prepare(
       'SELECT type, status, sum(n) AS count FROM case_counts GROUP BY type, status HAVING sum(n) > 0 ORDER BY type, status',
     );
-    this.actions = this.db.prepare(
-      `SELECT coalesce(json_extract(a.value, '$.device'), 'none') AS device, json_extract(a.value, '$.action') AS action,
-              json_extract(a.value, '$.status') AS status, count(*) AS count
-       FROM cases, json_each(cases.data, '$.actions') AS a
-       GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
-    );
+    this.actions = new DeviceActionCounts(this.db);
   }
 
   async playbookRuns() {
@@ -48,7 +44,7 @@ export class SqliteMetricsSources implements MetricsSources {
   }
 
   async deviceActions(): Promise<DeviceActionCount[]> {
-    return this.actions.all();
+    return this.actions.read();
   }
 
   intake() {
@@ -56,6 +52,7 @@ export class SqliteMetricsSources implements MetricsSources {
   }
 
   close(): void {
+    this.actions.close();
     releaseStoreDatabase(this.file);
   }
 }

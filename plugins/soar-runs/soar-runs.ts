@@ -6,28 +6,45 @@
  *   GET /soar/metrics/prometheus                            the same in the Prometheus text format
  *
  * Settings (settings.js, `soar` section): `runTimeoutSeconds` (default 300; a tab's env `SOAR_RUN_TIMEOUT_SECONDS`
- * wins for its playbook), `runTracking: false` switches the hooks off.
+ * wins for its playbook), `runTracking: false` switches the hooks off, `runRetentionDays` (default 30) how long
+ * finished runs are kept, `maxOpenRuns` (default 100,000), `metricsCacheSeconds` (default 10).
+ *
+ * Errors: Node-RED reports every node error that has a message (`node.error(err, msg)`, a handler that threw,
+ * `done(err)`) through `Node.prototype.error`, which hands it to the Catch nodes; no hook sees it, so the plugin
+ * wraps that one method (once per process) to tell the tracker, whether a Catch node exists or not.
  */
 import type { NodeAPI } from 'node-red';
 import type { Request, Response } from 'express';
 import { acquireCaseStore, recordRun, type SqliteCaseStore } from '../../lib/cases';
-import { collectMetrics, prometheusText, PROMETHEUS_CONTENT_TYPE, SqliteMetricsSources } from '../../lib/metrics';
 import {
+  collectMetrics,
+  prometheusText,
+  PROMETHEUS_CONTENT_TYPE,
+  SqliteMetricsSources,
+  type SoarMetrics,
+} from '../../lib/metrics';
+import {
+  completeWatched,
+  errorText,
   parseRunQuery,
   playbookTabs,
   RunQueryError,
   RunRecorder,
   RunTracker,
   SqlitePlaybookRunStore,
+  DEFAULT_MAX_OPEN_RUNS,
   type FinishedRun,
   type FlowConfigNode,
   type Message,
   type PlaybookTab,
   type TrackedNode,
 } from '../../lib/playbooks/runs';
+import { listenToNodeErrors, stoppedScope, type FlowsStoppedEvent } from '../../lib/playbooks/runs/runtime';
 import { storeFile, type SoarSettings } from '../../lib/settings';
 
 const DEFAULT_TIMEOUT_SECONDS = 300;
+const DEFAULT_RETENTION_DAYS = 30;
+const DEFAULT_METRICS_CACHE_SECONDS = 10;
 
 /** The parts of Node-RED's hook events the tracker reads. */
 type RuntimeNode = TrackedNode & { _expectedDoneCount?: number };
@@ -42,7 +59,7 @@ interface ReceiveEvent {
 interface CompleteEvent {
   msg: Message;
   error?: unknown;
-  node: { node: RuntimeNode };
+  node: { id: string; node: RuntimeNode };
 }
 type Hooks = { add: (name: string, hook: (event: never) => void) => void; remove: (name: string) => void };
 
@@ -53,72 +70,168 @@ export = function (RED: NodeAPI) {
   const settings = () => RED.settings as unknown as { soar?: SoarSettings; userDir?: string };
   const soar = () => settings().soar;
   const file = () => storeFile(soar(), settings().userDir);
-  const timeoutSeconds = () => {
-    const seconds = Number(soar()?.runTimeoutSeconds);
-    return Number.isFinite(seconds) && seconds > 0 ? seconds : DEFAULT_TIMEOUT_SECONDS;
+  const positive = (value: unknown, fallback: number) => {
+    const n = Number(value);
+    return value !== undefined && value !== null && value !== '' && Number.isFinite(n) && n >= 0 ? n : fallback;
   };
+  const timeoutSeconds = () => positive(soar()?.runTimeoutSeconds, DEFAULT_TIMEOUT_SECONDS) || DEFAULT_TIMEOUT_SECONDS;
 
   // Stores are opened on first use, for the life of the process.
   let runs: SqlitePlaybookRunStore | undefined;
   let cases: SqliteCaseStore | undefined;
   let sources: SqliteMetricsSources | undefined;
-  const runStore = () => (runs ??= new SqlitePlaybookRunStore(file(), { synchronous: soar()?.sync }));
+  const runStore = () =>
+    (runs ??= new SqlitePlaybookRunStore(file(), {
+      synchronous: soar()?.sync,
+      retentionDays: positive(soar()?.runRetentionDays, DEFAULT_RETENTION_DAYS),
+    }));
   const caseStore = () => (cases ??= acquireCaseStore(file(), { synchronous: soar()?.sync }));
   const metricsSources = () =>
     (sources ??= new SqliteMetricsSources(file(), runStore(), caseStore(), { synchronous: soar()?.sync }));
 
   const recorder = new RunRecorder({
     store: { save: (batch) => runStore().save(batch) },
-    attachToCase: (run: FinishedRun & { caseId: string }) =>
-      caseStore().update(run.caseId, (c, now) =>
-        recordRun(
-          c,
-          {
-            playbook: run.playbook,
-            version: run.version,
-            runId: run.runId,
-            started: run.started,
-            finished: run.finished,
-            outcome: run.outcome,
-            ...(run.error ? { error: run.error } : {}),
-          },
-          now,
-        ),
+    attachToCase: (caseId: string, finished: FinishedRun[]) =>
+      caseStore().update(
+        caseId,
+        (c, now) => {
+          for (const run of finished) {
+            recordRun(
+              c,
+              {
+                playbook: run.playbook,
+                version: run.version,
+                runId: run.runId,
+                started: run.started,
+                finished: run.finished,
+                outcome: run.outcome,
+                ...(run.error ? { error: run.error } : {}),
+              },
+              now,
+            );
+          }
+        },
+        undefined,
+        // Successful automatic runs are bookkeeping: the sidebar need not hear of each.
+        { quiet: finished.every((run) => run.outcome === 'success') },
       ),
     report: (message) => RED.log.warn(`soar-runs: ${message}`),
   });
 
   RED.plugins.registerPlugin('soar-runs', { type: 'soar-runs' } as never);
 
+  // A hook that throws makes Node-RED drop the message: every hook body is guarded, failures logged once a minute.
+  let lastReport = 0;
+  let unreported = 0;
+  const guard =
+    <E>(name: string, body: (event: E) => void) =>
+    (event: E) => {
+      try {
+        body(event);
+      } catch (err) {
+        const now = Date.now();
+        if (now - lastReport < 60_000) {
+          unreported += 1;
+          return;
+        }
+        const more = unreported > 0 ? ` (and ${unreported} more failures since the last report)` : '';
+        RED.log.warn(`soar-runs: ${name} failed: ${errorText(err)}${more}; the message went on, its run may be off`);
+        lastReport = now;
+        unreported = 0;
+      }
+    };
+
+  let tracker: RunTracker | undefined;
   if (soar()?.runTracking !== false) {
     let playbooks = new Map<string, PlaybookTab>();
-    const tracker = new RunTracker({ playbookOf: (tab) => playbooks.get(tab), onFinished: (run) => recorder.add(run) });
+    let watched = new Set<string>();
+    const active = new RunTracker({
+      playbookOf: (tab) => playbooks.get(tab),
+      onFinished: (run) => recorder.add(run),
+      maxOpenRuns: positive(soar()?.maxOpenRuns, DEFAULT_MAX_OPEN_RUNS) || DEFAULT_MAX_OPEN_RUNS,
+    });
+    tracker = active;
     let sweeper: NodeJS.Timeout | undefined;
 
-    RED.events.on('flows:started', () => {
-      const nodes: FlowConfigNode[] = [];
-      RED.nodes.eachNode((n) => {
-        nodes.push(n as unknown as FlowConfigNode);
-      });
-      playbooks = playbookTabs(nodes, timeoutSeconds());
-      tracker.resetNodes();
-      // Look for timed-out runs a few times per timeout, at most once a second.
-      const shortest = Math.min(timeoutSeconds() * 1000, ...[...playbooks.values()].map((p) => p.timeoutMs));
-      if (sweeper) clearInterval(sweeper);
-      sweeper = setInterval(() => tracker.sweep(), Math.max(50, Math.min(1000, shortest / 4)));
-      sweeper.unref();
-    });
-    // A deploy or a shutdown: what has finished is written now.
+    RED.events.on(
+      'flows:started',
+      guard('flows:started', () => {
+        const nodes: FlowConfigNode[] = [];
+        RED.nodes.eachNode((n) => {
+          nodes.push(n as unknown as FlowConfigNode);
+        });
+        playbooks = playbookTabs(nodes, timeoutSeconds());
+        watched = completeWatched(nodes);
+        // Look for timed-out runs a few times per timeout, at most once a second.
+        const shortest = Math.min(timeoutSeconds() * 1000, ...[...playbooks.values()].map((p) => p.timeoutMs));
+        if (sweeper) clearInterval(sweeper);
+        sweeper = setInterval(
+          guard('sweep', () => active.sweep()),
+          Math.max(50, Math.min(1000, shortest / 4)),
+        );
+        sweeper.unref();
+        for (const n of nodes) {
+          const runtimeNode = n.type === 'tab' ? undefined : RED.nodes.getNode?.(n.id);
+          if (!runtimeNode) continue;
+          listenToNodeErrors(runtimeNode, (node, error, msg) => active.error(msg, node, error));
+          break;
+        }
+      }),
+    );
+    // A deploy or a shutdown. Before the nodes close (some call done() for the messages they drop, as the delay
+    // node does): the runs with a message on a node about to stop are aborted. After: what finished is written.
+    RED.events.on(
+      'flows:stopping',
+      guard('flows:stopping', (event: FlowsStoppedEvent) => active.stopped(stoppedScope(event))),
+    );
     RED.events.on('flows:stopped', () => void recorder.flush());
 
     const hooks = (RED as unknown as { hooks: Hooks }).hooks;
-    hooks.add('preDeliver.soar-runs', (e: DeliverEvent) => tracker.deliver(e.msg, e.source.node));
-    hooks.add('onReceive.soar-runs', (e: ReceiveEvent) => tracker.receive(e.msg, e.destination.node));
-    hooks.add('postReceive.soar-runs', (e: ReceiveEvent) => {
-      if (!takesDone(e.destination.node)) tracker.complete(e.msg, e.destination.node);
-    });
-    hooks.add('onComplete.soar-runs', (e: CompleteEvent) => tracker.complete(e.msg, e.node.node, e.error));
+    hooks.add(
+      'preDeliver.soar-runs',
+      guard('preDeliver', (e: DeliverEvent) => active.deliver(e.msg, e.source.node)),
+    );
+    hooks.add(
+      'onReceive.soar-runs',
+      guard('onReceive', (e: ReceiveEvent) => active.receive(e.msg, e.destination.node)),
+    );
+    hooks.add(
+      'postReceive.soar-runs',
+      guard('postReceive', (e: ReceiveEvent) =>
+        active.handled(e.msg, e.destination.node, takesDone(e.destination.node)),
+      ),
+    );
+    hooks.add(
+      'onComplete.soar-runs',
+      guard('onComplete', (e: CompleteEvent) =>
+        active.complete(e.msg, e.node.node, e.error, watched.has(e.node.id) ? 'later' : 'now'),
+      ),
+    );
   }
+
+  // The figures are read at most every `metricsCacheSeconds` (a Prometheus scrape every few seconds reads once).
+  let cached: { at: number; metrics: Promise<SoarMetrics> } | undefined;
+  const metrics = (): Promise<SoarMetrics> => {
+    const ttl = positive(soar()?.metricsCacheSeconds, DEFAULT_METRICS_CACHE_SECONDS) * 1000;
+    const now = Date.now();
+    if (cached && now - cached.at < ttl) return cached.metrics;
+    const fresh = recorder
+      .flush()
+      .then(() => collectMetrics(metricsSources()))
+      .then((m) => ({
+        ...m,
+        runTracking: {
+          ...(tracker?.counts ?? { open: 0, untracked: 0, unattributed: 0 }),
+          notAttached: recorder.notAttached,
+          lost: recorder.lost,
+        },
+      }));
+    cached = { at: now, metrics: fresh };
+    fresh.catch(() => {
+      if (cached?.metrics === fresh) cached = undefined;
+    });
+    return fresh;
+  };
 
   const fail = (res: Response, err: unknown) => {
     if (err instanceof RunQueryError) res.status(400).json({ error: err.message });
@@ -141,29 +254,23 @@ export = function (RED: NodeAPI) {
       );
   });
   RED.httpAdmin.get('/soar/metrics', RED.auth.needsPermission('soar.read'), (_req: Request, res: Response) => {
-    recorder
-      .flush()
-      .then(() => collectMetrics(metricsSources()))
-      .then(
-        (metrics) => res.json(metrics),
-        (err) => fail(res, err),
-      );
+    metrics().then(
+      (m) => res.json(m),
+      (err) => fail(res, err),
+    );
   });
   RED.httpAdmin.get(
     '/soar/metrics/prometheus',
     RED.auth.needsPermission('soar.read'),
     (_req: Request, res: Response) => {
-      recorder
-        .flush()
-        .then(() => collectMetrics(metricsSources()))
-        .then(
-          (metrics) => {
-            // Set as is: express's res.type/send would reorder the parameters.
-            res.setHeader('Content-Type', PROMETHEUS_CONTENT_TYPE);
-            res.end(prometheusText(metrics));
-          },
-          (err) => fail(res, err),
-        );
+      metrics().then(
+        (m) => {
+          // Set as is: express's res.type/send would reorder the parameters.
+          res.setHeader('Content-Type', PROMETHEUS_CONTENT_TYPE);
+          res.end(prometheusText(m));
+        },
+        (err) => fail(res, err),
+      );
     },
   );
 };

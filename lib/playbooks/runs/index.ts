@@ -1,7 +1,17 @@
 export * from './model';
 export * from './run-store';
-export { RunTracker, RUN_PROPERTY, type PlaybookTab, type TrackedNode, type Message } from './tracker';
+export {
+  RunTracker,
+  RUN_PROPERTY,
+  DEFAULT_MAX_OPEN_RUNS,
+  errorText,
+  type PlaybookTab,
+  type TrackedNode,
+  type Message,
+  type StoppedScope,
+  type TrackingCounts,
+} from './tracker';
 export { RunRecorder } from './recorder';
 export { SqlitePlaybookRunStore } from './sqlite-run-store';
-export { playbookTabs, type FlowConfigNode } from './tabs';
+export { playbookTabs, completeWatched, type FlowConfigNode } from './tabs';
 export { parseRunQuery, RunQueryError } from './query';

@@ -3,7 +3,11 @@
  * message it caused was done. Recorded once, when it finishes.
  */
 
-export const RUN_OUTCOMES = ['success', 'failure', 'timeout'] as const;
+/**
+ * `aborted`: the flows were stopped (a deploy that restarted the run's nodes, or a shutdown) while the run was open;
+ * such runs are counted apart and left out of the success rate.
+ */
+export const RUN_OUTCOMES = ['success', 'failure', 'timeout', 'aborted'] as const;
 export type RunOutcome = (typeof RUN_OUTCOMES)[number];
 
 /** Time spent in one node of the flow during a run (a node the run passed several times is one step). */
@@ -23,13 +27,18 @@ export interface FinishedRun {
   version: string;
   /** The flow tab the run started on. */
   flow: string;
+  /**
+   * The run this one continues: a message of that run reached this playbook's tab (link out → link in, link call),
+   * so the part on this tab is a run of this playbook of its own.
+   */
+  parent?: string;
   /** The case a message of the run carried (`msg.case.id`), if any. */
   caseId?: string;
   /** ISO 8601. */
   started: string;
   finished: string;
   outcome: RunOutcome;
-  /** The first error of a failed run, or why it timed out. */
+  /** The first error of a failed run, or why it timed out or was aborted. */
   error?: string;
   /** In the order the nodes were first reached. */
   steps: RunStep[];

@@ -17,7 +17,10 @@ export interface RunPage {
   items: FinishedRun[];
 }
 
-/** The figures of one playbook version. Durations are over the runs that finished (success and failure). */
+/**
+ * The figures of one playbook version, since its first run (they survive the pruning of old runs). Durations are
+ * over the runs that finished (success and failure); p95 over those that finished in the last 24 h (null if none).
+ */
 export interface PlaybookRunStats {
   playbook: string;
   version: string;
@@ -25,7 +28,9 @@ export interface PlaybookRunStats {
   success: number;
   failure: number;
   timeout: number;
-  /** success / runs, 0..1. */
+  /** Runs cut short by a deploy or a shutdown: counted, but not in the success rate. */
+  aborted: number;
+  /** success / (success + failure + timeout), 0..1. */
   successRate: number;
   duration: {
     /** How many runs the duration figures are over. */

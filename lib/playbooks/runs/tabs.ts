@@ -18,6 +18,8 @@ export interface FlowConfigNode {
   label?: string;
   name?: string;
   env?: FlowTab['env'];
+  /** A Complete (or Catch, Status) node's list of the nodes it watches. */
+  scope?: unknown;
 }
 
 function envValue(tab: FlowConfigNode, name: string): string | undefined {
@@ -41,4 +43,17 @@ export function playbookTabs(nodes: Iterable<FlowConfigNode>, defaultTimeoutSeco
     playbooks.set(tab.id, { id: identity.id, version: identity.version, flow: tab.id, timeoutMs: seconds * 1000 });
   }
   return playbooks;
+}
+
+/**
+ * The nodes whose completion a Complete node watches (Node-RED hands them its message right after `done`, and only
+ * for the nodes listed in its scope): their runs wait for the Complete nodes before finishing.
+ */
+export function completeWatched(nodes: Iterable<FlowConfigNode>): Set<string> {
+  const watched = new Set<string>();
+  for (const n of nodes) {
+    if (n.type !== 'complete' || !Array.isArray(n.scope)) continue;
+    for (const id of n.scope) if (typeof id === 'string') watched.add(id);
+  }
+  return watched;
 }

@@ -11,6 +11,7 @@ import {
   SqliteCaseStore,
   validatePatch,
 } from '../../../lib/cases';
+import { soarEvents } from '../../../lib/events';
 import { tempDir } from '../../helpers/tmp';
 
 const samples = join(__dirname, '..', '..', 'fixtures', 'samples');
@@ -116,6 +117,22 @@ describe('SqliteCaseStore', () => {
     await store.update('CASE-1', (c, now) => applyPatch(c, { status: 'in-progress' }, 'ana', now), t(101));
     const next = await group(variant(3), 'k', t(102), hour);
     assert.deepEqual([next.created, next.case.id, next.case.alertCount], [false, 'CASE-1', 3]);
+  });
+
+  it('tells the change listeners of an update, unless the update is quiet bookkeeping', async () => {
+    await group(wazuh);
+    const seen: string[] = [];
+    const off = soarEvents.on('case', (e) => seen.push(`${e.id} ${e.status}`));
+    try {
+      await store.update('CASE-1', (c, now) => applyPatch(c, { status: 'in-progress' }, 'ana', now));
+      await store.update('CASE-1', (c, now) => applyPatch(c, { status: 'resolved' }, 'ana', now), undefined, {
+        quiet: true,
+      });
+    } finally {
+      off();
+    }
+    assert.deepEqual(seen, ['CASE-1 in-progress']);
+    assert.equal((await store.get('CASE-1'))?.status, 'resolved', 'a quiet update is written all the same');
   });
 
   it('lists cases created in the same millisecond newest first', async () => {

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { normalize } from '../../../lib/alert';
 import { recordAction, setStatus, SqliteCaseStore } from '../../../lib/cases';
-import { collectMetrics, intakeCounts, reportIntake, SqliteMetricsSources } from '../../../lib/metrics';
+import Database from 'better-sqlite3';
+import { collectMetrics, intakeCounts, prometheusText, reportIntake, SqliteMetricsSources } from '../../../lib/metrics';
+import { assertPrometheusText } from './prometheus-format';
 import { SqlitePlaybookRunStore } from '../../../lib/playbooks/runs';
 import { tempDir } from '../../helpers/tmp';
 
@@ -23,7 +25,8 @@ describe('metrics', () => {
   beforeEach(() => {
     tmp = tempDir('soar-metrics-');
     file = join(tmp.dir, 'soar-store.db');
-    runs = new SqlitePlaybookRunStore(file);
+    // The p95 is over the runs of the last 24 h: the store's clock is the test's.
+    runs = new SqlitePlaybookRunStore(file, { now: () => Date.parse('2026-11-28T11:00:00.000Z') });
     cases = new SqliteCaseStore(file);
     sources = new SqliteMetricsSources(file, runs, cases);
   });
@@ -91,6 +94,66 @@ describe('metrics', () => {
       { device: 'lab firewall', action: 'block-ip', status: 'failed', count: 1 },
       { device: 'none', action: 'isolate-host', status: 'pending-approval', count: 1 },
     ]);
+  });
+
+  it('keeps the device action counts up to date from the cases changed since the last read', async () => {
+    const alert = normalize(record);
+    if (!alert.ok) throw new Error(alert.reason);
+    const id = (await cases.group(alert.alert, { type: 'brute-force', key: 'k', windowMs: 60_000 })).case.id;
+    const other = (
+      await cases.group({ ...alert.alert, id: `${alert.alert.id}-2` }, { type: 'phishing', key: 'p', windowMs: 60_000 })
+    ).case.id;
+    await cases.update(other, (c, now) => {
+      recordAction(c, { action: 'block-ip', target: '198.51.100.1', device: 'fw', status: 'done' }, now);
+    });
+    assert.deepEqual(await sources.deviceActions(), [{ device: 'fw', action: 'block-ip', status: 'done', count: 1 }]);
+    await cases.update(id, (c, now) => {
+      recordAction(c, { action: 'block-ip', target: '198.51.100.7', device: 'fw', status: 'pending-approval' }, now);
+    });
+    assert.deepEqual(await sources.deviceActions(), [
+      { device: 'fw', action: 'block-ip', status: 'done', count: 1 },
+      { device: 'fw', action: 'block-ip', status: 'pending-approval', count: 1 },
+    ]);
+    // The approval came: the same action changes status (moved, not added).
+    await cases.update(id, (c, now) => {
+      c.actions[0].status = 'done';
+      c.updated = now;
+    });
+    assert.deepEqual(await sources.deviceActions(), [{ device: 'fw', action: 'block-ip', status: 'done', count: 2 }]);
+    // A new process (a new reader) counts the same from scratch.
+    const fresh = new SqliteMetricsSources(file, runs, cases);
+    try {
+      assert.deepEqual(await fresh.deviceActions(), [{ device: 'fw', action: 'block-ip', status: 'done', count: 2 }]);
+    } finally {
+      fresh.close();
+    }
+  });
+
+  it('still serves a valid Prometheus scrape when a case action lacks its action or status (a hand-edited row)', async () => {
+    const alert = normalize(record);
+    if (!alert.ok) throw new Error(alert.reason);
+    const id = (await cases.group(alert.alert, { type: 'brute-force', key: 'k', windowMs: 60_000 })).case.id;
+    const db = new Database(file);
+    try {
+      db.prepare(`UPDATE cases SET data = json_set(data, '$.actions', json(?)) WHERE id = ?`).run(
+        JSON.stringify([{ id: 'a1', at: '2026-11-28T10:00:00.000Z', target: '198.51.100.7' }]),
+        id,
+      );
+    } finally {
+      db.close();
+    }
+    const m = await collectMetrics(sources);
+    assert.deepEqual(m.deviceActions, [{ device: 'none', action: 'unknown', status: 'unknown', count: 1 }]);
+    const text = prometheusText(m);
+    assertPrometheusText(text);
+    assert.ok(text.includes('soar_device_actions_total{device="none",action="unknown",status="unknown"} 1\n'));
+    // Whatever a source gives, a label is written, never thrown on.
+    const odd = prometheusText({
+      ...m,
+      deviceActions: [{ device: null, action: 42, status: undefined, count: 1 } as never],
+    });
+    assertPrometheusText(odd);
+    assert.ok(odd.includes('soar_device_actions_total{device="",action="42",status=""} 1\n'));
   });
 
   it('adds up the intake counters of this process, keeping what a closed endpoint had counted', () => {

@@ -3,7 +3,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { normalize } from '../../../../lib/alert';
 import { MAX_CASE_RUNS, recordRun, SqliteCaseStore } from '../../../../lib/cases';
+import Database from 'better-sqlite3';
 import { RunRecorder, SqlitePlaybookRunStore, type FinishedRun } from '../../../../lib/playbooks/runs';
+import type { RunRecorderOptions } from '../../../../lib/playbooks/runs/recorder';
+import { acquireStoreDatabase, releaseStoreDatabase } from '../../../../lib/store/database';
 import { tempDir } from '../../../helpers/tmp';
 
 const record = JSON.parse(
@@ -48,28 +51,36 @@ describe('RunRecorder', () => {
     tmp.cleanup();
   });
 
-  const recorder = (reports: string[] = []) =>
-    new RunRecorder({
+  let caseUpdates = 0;
+  const recorder = (reports: string[] = [], options: Partial<RunRecorderOptions> = {}) => {
+    caseUpdates = 0;
+    return new RunRecorder({
       store: runs,
-      attachToCase: (run) =>
-        cases.update(run.caseId, (c, now) =>
-          recordRun(
-            c,
-            {
-              playbook: run.playbook,
-              version: run.version,
-              runId: run.runId,
-              started: run.started,
-              finished: run.finished,
-              outcome: run.outcome,
-              ...(run.error ? { error: run.error } : {}),
-            },
-            now,
-          ),
-        ),
+      attachToCase: (id, batch) => {
+        caseUpdates += 1;
+        return cases.update(id, (c, now) => {
+          for (const run of batch) {
+            recordRun(
+              c,
+              {
+                playbook: run.playbook,
+                version: run.version,
+                runId: run.runId,
+                started: run.started,
+                finished: run.finished,
+                outcome: run.outcome,
+                ...(run.error ? { error: run.error } : {}),
+              },
+              now,
+            );
+          }
+        });
+      },
       report: (m) => reports.push(m),
       batchMs: 10,
+      ...options,
     });
+  };
 
   it('stores finished runs in a batch and records those with a case on it (timeline only when not a success)', async () => {
     const r = recorder();
@@ -88,6 +99,67 @@ describe('RunRecorder', () => {
     );
     const playbookEntries = c.timeline.filter((t) => t.kind === 'playbook').map((t) => t.message);
     assert.deepEqual(playbookEntries, ['playbook triage 1.0.0: failure (boom)']);
+    assert.equal(caseUpdates, 1, 'one case update for the two runs of the batch');
+  });
+
+  it('does not make the case updated for automatic runs that succeeded, only for those that did not', async () => {
+    const before = (await cases.get(caseId))!.updated;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const r = recorder();
+    for (let i = 1; i <= 5; i++) r.add(finished(i, 'success', caseId));
+    await r.flush();
+    let c = (await cases.get(caseId))!;
+    assert.equal(c.runs.length, 5);
+    assert.equal(c.updated, before, 'five successes: no news for the analyst');
+    r.add(finished(6, 'timeout', caseId));
+    await r.flush();
+    c = (await cases.get(caseId))!;
+    assert.notEqual(c.updated, before);
+    assert.equal(caseUpdates, 2);
+  });
+
+  it('caps the runs waiting for their case: past it they are stored only, and counted', async () => {
+    const r = recorder([], { maxPendingCaseRuns: 3 });
+    for (let i = 1; i <= 8; i++) r.add(finished(i, 'success', caseId));
+    assert.equal(r.notAttached, 5);
+    await r.flush();
+    assert.equal((await runs.list({ limit: 10, offset: 0 })).total, 8);
+    assert.equal((await cases.get(caseId))!.runs.length, 3);
+    // Written: the room is back.
+    r.add(finished(9, 'success', caseId));
+    await r.flush();
+    assert.equal(r.notAttached, 5);
+    assert.equal((await cases.get(caseId))!.runs.length, 4);
+  });
+
+  it('tries a batch the database refused (SQLITE_BUSY) again, and reports it only when every try failed', async () => {
+    const file = join(tmp.dir, 'soar-store.db');
+    const db = acquireStoreDatabase(file);
+    db.pragma('busy_timeout = 0');
+    const other = new Database(file);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const reports: string[] = [];
+      const r = recorder(reports, { retries: 3, retryMs: 40 });
+      r.add(finished(1, 'success'));
+      setTimeout(() => other.exec('COMMIT'), 60);
+      await r.flush();
+      assert.deepEqual(reports, []);
+      assert.equal((await runs.list({ limit: 10, offset: 0 })).total, 1);
+
+      other.exec('BEGIN IMMEDIATE');
+      const failing = recorder(reports, { retries: 1, retryMs: 10 });
+      failing.add(finished(2, 'success'));
+      await failing.flush();
+      other.exec('COMMIT');
+      assert.equal(failing.lost, 1);
+      assert.equal(reports.length, 1);
+      assert.match(reports[0], /could not store 1 playbook runs: database is locked/);
+    } finally {
+      other.close();
+      db.pragma('busy_timeout = 5000');
+      releaseStoreDatabase(file);
+    }
   });
 
   it('writes on its own after the batch time, and reports a case that is gone without losing the run', async () => {
@@ -98,7 +170,7 @@ describe('RunRecorder', () => {
     await r.flush();
     assert.equal((await runs.list({ limit: 10, offset: 0 })).items[0].runId, 'run-4');
     assert.equal(reports.length, 1);
-    assert.match(reports[0], /could not record run run-4 on case CASE-404: no case with id "CASE-404"/);
+    assert.match(reports[0], /could not record 1 playbook run\(s\) on case CASE-404: no case with id "CASE-404"/);
   });
 
   it('updates a run the case already has, and keeps the newest runs only', async () => {

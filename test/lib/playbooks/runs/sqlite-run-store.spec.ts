@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { SqlitePlaybookRunStore, type FinishedRun, type RunOutcome } from '../../../../lib/playbooks/runs';
 import { tempDir } from '../../../helpers/tmp';
 
@@ -39,8 +40,11 @@ describe('SqlitePlaybookRunStore', () => {
     tmp.cleanup();
   });
 
+  /** The store's clock: an hour after the runs. */
+  const now = () => base + 3_600_000;
+
   it('computes runs per outcome, success rate, mean and nearest-rank p95 per playbook version', async () => {
-    store = new SqlitePlaybookRunStore(file);
+    store = new SqlitePlaybookRunStore(file, { now });
     // 20 successes of 1..20 s, 2 failures of 30 s, one timeout of 300 s (not timed).
     const runs = [
       ...Array.from({ length: 20 }, (_, i) => run(i, 'triage', 'success', (i + 1) * 1000)),
@@ -103,5 +107,53 @@ describe('SqlitePlaybookRunStore', () => {
     const all = await store.list({ limit: 10, offset: 0 });
     assert.equal(all.total, 1);
     assert.equal(all.items[0].outcome, 'success');
+    const [triage] = await store.stats();
+    assert.deepEqual([triage.runs, triage.success, triage.timeout], [1, 1, 0], 'the counters moved with it');
+  });
+
+  it('keeps its counters when old runs are pruned; the p95 is over the last 24 h; aborted runs are apart', async () => {
+    let clock = base;
+    store = new SqlitePlaybookRunStore(file, { retentionDays: 1, now: () => clock });
+    await store.save([
+      run(1, 'triage', 'success', 60_000),
+      run(2, 'triage', 'failure', 60_000, { error: 'boom' }),
+      run(3, 'triage', 'aborted', 5, { error: 'the flows were stopped' }),
+      run(4, 'triage', 'success', 1000, { parent: 'run-intake-9' }),
+    ]);
+    assert.equal((await store.list({ limit: 10, offset: 0 })).items[0].parent, 'run-intake-9');
+    let [triage] = await store.stats();
+    assert.deepEqual([triage.runs, triage.success, triage.failure, triage.aborted], [4, 2, 1, 1]);
+    assert.equal(triage.successRate, 2 / 3, 'aborted runs are not in the success rate');
+    assert.equal(triage.duration.count, 3);
+    assert.equal(triage.duration.p95, 60);
+
+    // Two days later: the next save prunes the old runs; the counters stay, the p95 has nothing in its window.
+    clock = base + 2 * 86_400_000;
+    await store.save([run(200_000, 'triage', 'success', 2000)]);
+    const left = await store.list({ limit: 10, offset: 0 });
+    assert.deepEqual(
+      left.items.map((r) => r.runId),
+      ['run-triage-200000'],
+    );
+    [triage] = await store.stats();
+    assert.deepEqual([triage.runs, triage.success, triage.failure, triage.aborted], [5, 3, 1, 1]);
+    assert.equal(triage.duration.sum, 60 + 60 + 1 + 2);
+    assert.equal(triage.duration.p95, 2, 'only the run of the last 24 h');
+  });
+
+  it('fills its counters from the runs a store without them had kept (an older version)', async () => {
+    const db = new Database(file);
+    db.exec(`CREATE TABLE playbook_runs (run_id TEXT PRIMARY KEY, playbook TEXT NOT NULL, version TEXT NOT NULL,
+               flow TEXT NOT NULL, case_id TEXT, started INTEGER NOT NULL, finished INTEGER NOT NULL,
+               outcome TEXT NOT NULL, error TEXT, steps TEXT NOT NULL)`);
+    db.prepare(
+      `INSERT INTO playbook_runs VALUES ('r1', 'triage', '1.0.0', 't', NULL, ?, ?, 'success', NULL, '[]')`,
+    ).run(base, base + 4000);
+    db.close();
+    store = new SqlitePlaybookRunStore(file, { now });
+    await store.save([run(2, 'triage', 'timeout', 10)]);
+    const [triage] = await store.stats();
+    assert.deepEqual([triage.runs, triage.success, triage.timeout, triage.duration.sum], [2, 1, 1, 4]);
+    assert.equal((await store.list({ limit: 10, offset: 0 })).total, 2);
   });
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { util } from '@node-red/util';
 import {
   RUN_PROPERTY,
   RunTracker,
@@ -13,21 +14,27 @@ import {
  * or postReceive). The real runtime sequence is covered end to end by test/plugins/soar-runs.spec.ts.
  */
 
+/** Node-RED's own message clone (as Node.send uses for a fan-out). */
+const cloneMessage = (msg: Message) => util.cloneMessage(msg) as Message;
+
 const playbook: PlaybookTab = { id: 'triage', version: '1.0.0', flow: 'tab1', timeoutMs: 1000 };
 const node = (id: string, type = 'function', z = 'tab1', name?: string): TrackedNode => ({ id, type, z, name });
 
-function setup() {
+const response: PlaybookTab = { id: 'response', version: '2.0.0', flow: 'tab2', timeoutMs: 5000 };
+
+function setup(maxOpenRuns?: number) {
   const finished: FinishedRun[] = [];
   let clock = Date.parse('2026-11-28T10:00:00.000Z');
   const tracker = new RunTracker({
-    playbookOf: (tab) => (tab === 'tab1' ? playbook : undefined),
+    playbookOf: (tab) => (tab === 'tab1' ? playbook : tab === 'tab2' ? response : undefined),
     onFinished: (run) => finished.push(run),
     now: () => clock,
+    maxOpenRuns,
   });
   /** A send from `from` to each of `to`, then their receipt (the first gets `msg`, the others clones). */
   const send = (msg: Message, from: TrackedNode, ...to: TrackedNode[]): Message[] => {
     const delivered = to.map((_, i) => {
-      const m = i === 0 ? msg : structuredClone(msg);
+      const m = i === 0 ? msg : (cloneMessage(msg) as Message);
       tracker.deliver(m, from);
       return m;
     });
@@ -46,6 +53,9 @@ describe('RunTracker', () => {
     const msg: Message = { payload: 1 };
     send(msg, entry, a);
     assert.equal(typeof msg[RUN_PROPERTY], 'string');
+    // Node-RED's clone keeps the run; nothing that serialises the message (debug, a stored approval) shows it.
+    assert.equal(cloneMessage(msg)[RUN_PROPERTY], msg[RUN_PROPERTY]);
+    assert.deepEqual(JSON.parse(JSON.stringify(msg)), { payload: 1 });
     send(msg, a, b);
     tracker.complete(msg, a);
     assert.equal(finished.length, 0, 'b still has it');
@@ -210,7 +220,7 @@ describe('RunTracker', () => {
     const [entry, approval, respond] = [node('in', 'inject'), node('ap', 'soar-approval'), node('r', 'soar-respond')];
     const msg: Message = {};
     send(msg, entry, approval);
-    const held = structuredClone(msg); // stored until an analyst decides
+    const held = cloneMessage(msg) as Message; // held until an analyst decides
     tracker.complete(msg, approval);
     assert.equal(finished.length, 1);
     send(held, approval, respond);
@@ -262,6 +272,160 @@ describe('RunTracker', () => {
     assert.deepEqual(
       finished.map((r) => r.outcome),
       ['success', 'success', 'success'],
+    );
+  });
+
+  it('puts a new object into the run its _msgid came from, even when the sending node holds several runs', () => {
+    const { tracker, finished, send } = setup();
+    const [entry, fn, out] = [node('in', 'inject'), node('fn', 'function'), node('o', 'debug')];
+    const first: Message = { _msgid: 'm1', case: { id: 'CASE-1' } };
+    const second: Message = { _msgid: 'm2', case: { id: 'CASE-2' } };
+    send(first, entry, fn);
+    send(second, entry, fn);
+    // The function node answers the first (its node.send gives the new object the first's _msgid).
+    const answer: Message = { _msgid: 'm1', payload: 'later' };
+    send(answer, fn, out);
+    assert.equal(answer[RUN_PROPERTY], first[RUN_PROPERTY]);
+    tracker.complete(first, fn);
+    tracker.complete(answer, out);
+    assert.deepEqual(
+      finished.map((r) => [r.caseId, r.steps.map((x) => x.node)]),
+      [['CASE-1', ['fn', 'o']]],
+    );
+    // A brand-new object (unknown _msgid) from a node holding one run only joins that run.
+    const alone: Message = { _msgid: 'fresh' };
+    send(alone, fn, out);
+    assert.equal(alone[RUN_PROPERTY], second[RUN_PROPERTY]);
+    tracker.complete(second, fn);
+    tracker.complete(alone, out);
+    assert.equal(finished.length, 2);
+    assert.equal(tracker.counts.unattributed, 0);
+  });
+
+  it('puts a new object of a node holding two runs, with no _msgid of either, in no run (and counts it)', () => {
+    const { tracker, finished, send } = setup();
+    const [entry, slow, out] = [node('in', 'inject'), node('s', 't-slow'), node('o', 'debug')];
+    const [a, b]: Message[] = [{ _msgid: 'a' }, { _msgid: 'b' }];
+    send(a, entry, slow);
+    send(b, entry, slow);
+    const fresh: Message = { _msgid: 'fresh' };
+    send(fresh, slow, out);
+    assert.equal(fresh[RUN_PROPERTY], undefined);
+    assert.equal(tracker.counts.unattributed, 1);
+    tracker.complete(a, slow);
+    tracker.complete(b, slow);
+    assert.equal(finished.length, 2);
+  });
+
+  it('starts a child run when a message reaches another playbook tab; the parent finishes with its own part', () => {
+    const { tracker, finished, send } = setup();
+    const [entry, linkOut, linkIn, out] = [
+      node('in', 'inject'),
+      node('lo', 'link out'),
+      node('li', 'link in', 'tab2'),
+      node('o', 'debug', 'tab2'),
+    ];
+    const msg: Message = { _msgid: 'x', case: { id: 'CASE-9' } };
+    send(msg, entry, linkOut);
+    const parent = msg[RUN_PROPERTY];
+    tracker.receive(msg, linkIn); // link out hands it over without a send
+    tracker.complete(msg, linkOut);
+    assert.deepEqual(
+      finished.map((r) => [r.playbook, r.steps.map((x) => x.node)]),
+      [['triage', ['lo']]],
+    );
+    assert.notEqual(msg[RUN_PROPERTY], parent);
+    send(msg, linkIn, out);
+    tracker.complete(msg, linkIn);
+    tracker.complete(msg, out);
+    const child = finished[1];
+    assert.deepEqual(
+      [child.playbook, child.version, child.flow, child.parent, child.caseId, child.outcome],
+      ['response', '2.0.0', 'tab2', parent, 'CASE-9', 'success'],
+    );
+    assert.deepEqual(
+      child.steps.map((x) => x.node),
+      ['li', 'o'],
+    );
+  });
+
+  it('fails a run on an error reported with its message; a node that threw while taking done ends there', () => {
+    const { tracker, finished, send } = setup();
+    const [entry, thrower] = [node('in', 'inject'), node('t', 'lookup', 'tab1', 'geo')];
+    const msg: Message = {};
+    send(msg, entry, thrower);
+    tracker.error(msg, thrower, Object.assign(Object.create(null) as object, { code: 'E_NULL' }));
+    tracker.handled(msg, thrower, true);
+    assert.deepEqual(
+      finished.map((r) => [r.outcome, r.error]),
+      [['failure', 'lookup "geo": {"code":"E_NULL"}']],
+    );
+    // An error reported later (the handler had returned): the node still owes its done().
+    const later: Message = {};
+    send(later, entry, thrower);
+    tracker.handled(later, thrower, true);
+    tracker.error(later, thrower, new Error('timeout talking to geo'));
+    assert.equal(finished.length, 1);
+    tracker.complete(later, thrower);
+    assert.deepEqual([finished[1].outcome, finished[1].error], ['failure', 'lookup "geo": timeout talking to geo']);
+  });
+
+  it('aborts the runs of the nodes a deploy stops, keeps the others and their nodes', () => {
+    const { tracker, finished, send } = setup();
+    const [entry, delay, slow, out] = [node('in', 'inject'), node('d', 'delay'), node('s', 't-slow'), node('o')];
+    const held: Message = { _msgid: 'held' };
+    const kept: Message = { _msgid: 'kept' };
+    send(held, entry, delay);
+    send(kept, entry, slow);
+    tracker.stopped({ nodes: ['d'], tabs: [] });
+    assert.deepEqual(
+      finished.map((r) => [r.outcome, r.error]),
+      [['aborted', 'the flows were stopped (a deploy or a shutdown) while it ran']],
+    );
+    // The slow node still knows its run: its new object joins it.
+    const fresh: Message = { _msgid: 'fresh' };
+    send(fresh, slow, out);
+    assert.equal(fresh[RUN_PROPERTY], kept[RUN_PROPERTY]);
+    // The stopped node's late done is no new record; a full stop aborts what is left.
+    tracker.complete(held, delay);
+    tracker.stopped({ all: true });
+    assert.deepEqual(
+      finished.map((r) => r.outcome),
+      ['aborted', 'aborted'],
+    );
+    assert.equal(tracker.openRuns, 0);
+  });
+
+  it('sweeps in deadline order per timeout, and counts the runs past maxOpenRuns as untracked', () => {
+    const { tracker, finished, send, advance } = setup(3);
+    const entry = node('in', 'inject');
+    const other = node('in2', 'inject', 'tab2');
+    for (let i = 0; i < 2; i++) {
+      send({}, entry, node('a'));
+      advance(100);
+    }
+    send({}, other, node('b', 'function', 'tab2'));
+    const extra: Message = {};
+    send(extra, entry, node('a'));
+    assert.equal(extra[RUN_PROPERTY], undefined);
+    assert.deepEqual(tracker.counts, { open: 3, untracked: 1, unattributed: 0 });
+    advance(850); // the first triage run is 1000 ms old
+    tracker.sweep();
+    assert.deepEqual(
+      finished.map((r) => r.outcome),
+      ['timeout'],
+    );
+    advance(100);
+    tracker.sweep();
+    assert.equal(finished.length, 2);
+    advance(4000); // the response run (5 s timeout, started at 200 ms) is due at 5200 ms
+    tracker.sweep();
+    assert.equal(finished.length, 2);
+    advance(100);
+    tracker.sweep();
+    assert.deepEqual(
+      finished.map((r) => r.playbook),
+      ['triage', 'triage', 'response'],
     );
   });
 });
