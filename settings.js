@@ -136,6 +136,12 @@ module.exports = {
     actionsPerMinute: 60,
     // Seconds a playbook run may stay open before it is recorded as a timeout (a tab's env SOAR_RUN_TIMEOUT_SECONDS wins).
     runTimeoutSeconds: 300,
+    // Days finished playbook runs are kept (the run counters are kept for good).
+    runRetentionDays: 30,
+    // Most playbook runs followed at once; past it new runs are counted as untracked.
+    maxOpenRuns: 100000,
+    // Seconds /soar/metrics and the Prometheus scrape reuse figures computed before (0: never).
+    metricsCacheSeconds: 10,
   },
 
   // Offline by default: a SOC network is often closed, so nothing calls out.
@@ -168,6 +174,7 @@ module.exports = {
             icon: 'font-awesome/fa-shield',
             types: ['flows'],
             readOnly: process.env.SOAR_LIBRARY_WRITABLE !== 'true',
+            trusted: process.env.SOAR_LIBRARY_TRUSTED === 'true', // flows served with their code (else placeholders)
           },
         ],
       },

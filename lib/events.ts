@@ -20,12 +20,9 @@ export type SoarEventName = keyof SoarEventMap;
 export type SoarEventListener<K extends SoarEventName> = (event: SoarEventMap[K]) => void;
 
 export class SoarEvents {
+  // Listeners are few (the sidebar plugin holds one per event and removes it when loaded again), so Node's default
+  // limit of 10 stays: its warning points at a real leak.
   private readonly emitter = new EventEmitter();
-
-  constructor() {
-    // Listeners are few (one sidebar plugin per runtime) but a test process may start many runtimes.
-    this.emitter.setMaxListeners(100);
-  }
 
   /** Tells the listeners; one that throws is not allowed to break the change that emitted. */
   emit<K extends SoarEventName>(name: K, event: SoarEventMap[K]): void {

@@ -40,7 +40,13 @@ Commands:
       --update                   replace the tab that holds the same playbook id, if the package is newer
       --force                    with --update: replace even with the same or an older version;
                                  without: import although node modules are missing
-  validate <file>                check a package, and what it needs against this installation
+      --trusted                  restore every node with its code, commands, files and URLs, and on --update
+                                 keep this installation's credentials (the tab id, config nodes of the same id);
+                                 only for packages you exported yourself. Without it, nodes that run code (function,
+                                 exec, inject, http request, file...) become placeholders that run nothing and show
+                                 their configuration in their Description, and an update asks for credentials again
+  validate <file>                check a package, and what it needs against this installation; lists the nodes
+                                 that carry code (codeNodes with --json)
 
 Options:
   --data-dir <dir>               the data dir (default: $SOAR_DATA_DIR or ./.soar); its flows.json is used
@@ -48,10 +54,12 @@ Options:
   --json                         machine-readable output (list, validate)
   -h, --help
 
-Secrets never leave: credentials, env variables of type credential and properties named like a secret are taken
-out on export; the importer fills them in again.
+Secrets never leave: credentials, env variables of type credential, properties named like a secret, secret query
+parameters (?apikey=, &token=, &sig=) and webhook URLs (Slack, Discord, Teams) are taken out on export; the
+importer fills them in again. Code (function, exec commands) is exported as it is: export warns about it.
 
-import rewrites the flows file (atomically, the previous one kept as .flows.json.backup). A running Node-RED does
+import rewrites the flows file (atomically and flushed to disk, the previous one kept as .flows.json.backup, with
+the same mode and owner: run it as the user Node-RED runs as, or as root). A running Node-RED does
 not see the change: restart it (npm start) or reload the flows from the editor afterwards, and do not deploy from
 an editor opened before the import, or it overwrites the imported tab.
 
@@ -74,6 +82,7 @@ const OPTIONS = {
   format: { type: 'string' },
   update: { type: 'boolean' },
   force: { type: 'boolean' },
+  trusted: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -173,7 +182,14 @@ function validateCommand(file: string, values: Values, io: CliIo): number {
   }
   const ok = result.valid && missing.length === 0;
   if (values.json) {
-    const out = { format: converted.from, valid: result.valid, errors: result.errors, missing, warnings };
+    const out = {
+      format: converted.from,
+      valid: result.valid,
+      errors: result.errors,
+      missing,
+      warnings,
+      codeNodes: result.codeNodes,
+    };
     io.stdout(JSON.stringify(out, null, 2) + '\n');
   } else {
     for (const e of result.errors) io.stdout(`error: ${e}\n`);
@@ -196,7 +212,8 @@ function importCommand(file: string, values: Values, io: CliIo): number {
   const { dataDir, flowsFile } = locations(values, io);
   const flows = readFlowsFile(flowsFile);
   const index = scanInstalledTypes({ dataDir });
-  const converted = asPackage(readDocument(file, io), index);
+  const trusted = values.trusted === true;
+  const converted = asPackage(readDocument(file, io), index, { trusted });
   const doc = converted.doc;
   for (const w of converted.warnings) io.stderr(`warning: ${w}\n`);
   const result = validatePackage(doc);
@@ -206,7 +223,10 @@ function importCommand(file: string, values: Values, io: CliIo): number {
     return EXIT_PROBLEM;
   }
   const report = checkRequires(doc as never, { index, flows, dataDir });
-  for (const w of report.warnings) io.stderr(`warning: ${w}\n`);
+  // validatePackage's own warnings name every node with code; the import's say what became of them.
+  for (const w of [...result.warnings.filter((w) => trusted || !/carries code/.test(w)), ...report.warnings]) {
+    io.stderr(`warning: ${w}\n`);
+  }
   for (const m of report.missing) io.stderr(`missing: ${m}\n`);
   // Node-RED starts no flow at all while a type is missing, so an import that needs absent modules would stop every
   // playbook on this installation: only on request.
@@ -214,8 +234,17 @@ function importCommand(file: string, values: Values, io: CliIo): number {
     io.stderr('nothing imported: install what is missing first, or import with --force to add the tab anyway\n');
     return EXIT_PROBLEM;
   }
-  const imported = importPlaybook(flows, doc, { update: values.update, force: values.force && values.update });
+  const imported = importPlaybook(flows, doc, {
+    update: values.update,
+    force: values.force && values.update,
+    trusted,
+  });
   writeFlowsFile(flowsFile, imported.flows);
+  for (const w of imported.warnings) io.stderr(`warning: ${w}\n`);
+  if (!trusted && imported.warnings.length > 0) {
+    io.stderr('imported without trust: review the placeholders; import with --trusted only a package you trust\n');
+  }
+  for (const n of imported.notes) io.stderr(`note: ${n}\n`);
   const meta = (doc as { playbook: { name: string; version: string } }).playbook;
   io.stdout(
     imported.action === 'added'

@@ -1,9 +1,13 @@
 /**
  * Runtime plugin: playbook packages from the editor, and the shared playbook library.
  *   POST /soar/playbooks/export    {id, author?, format?}  the deployed tab or subflow `id` as a package, or with
- *                                  format `cacao` as a CACAO 2.0 playbook (soar.read)
+ *                                  format `cacao` as a CACAO 2.0 playbook (soar.read and flows.read: it carries
+ *                                  the flow's code, commands and URLs)
  *   POST /soar/playbooks/validate  a package or a CACAO playbook → {valid, errors, warnings, missing, existing,
- *                                  package} (`package`: what to import; a CACAO playbook converted) (soar.read)
+ *                                  codeNodes, package, trustedPackage, changes} (soar.read). `package` is what to
+ *                                  import without trust (non-inert nodes as placeholders), `trustedPackage` the
+ *                                  document with its code, for the editor to import only after the analyst
+ *                                  confirmed the listed `codeNodes`; `changes` compares with the installed version.
  * The editor side (soar-playbooks.html) downloads the package and imports a chosen file with Node-RED's own
  * importer. The library source `soar-playbook-library` serves SOAR_LIBRARY_DIR in the Import dialog (settings.js).
  * All the work is in lib/playbooks/package; this file only adapts it to Node-RED.
@@ -12,6 +16,7 @@ import type { NodeAPI } from 'node-red';
 import type { Request, Response } from 'express';
 import {
   asPackage,
+  applyTrust,
   checkRequires,
   compareVersions,
   exportCacao,
@@ -21,6 +26,7 @@ import {
   packageFromCacao,
   PlaybookError,
   PlaybookLibrary,
+  remapIds,
   rootIdentity,
   scanInstalledTypes,
   validatePackage,
@@ -34,6 +40,8 @@ interface LibrarySourceConfig {
   path: string;
   label?: string;
   readOnly?: boolean;
+  /** Serve flows with their code: settings.js sets it from SOAR_LIBRARY_TRUSTED=true. */
+  trusted?: boolean;
 }
 
 type PluginApi = { registerPlugin: (id: string, definition: Record<string, unknown>) => void };
@@ -58,33 +66,39 @@ export = function (RED: NodeAPI) {
     res.status(500).json({ error: (err as Error).message });
   }
 
-  RED.httpAdmin.post('/soar/playbooks/export', RED.auth.needsPermission('soar.read'), (req: Request, res: Response) => {
-    try {
-      const body = (req.body ?? {}) as { id?: unknown; author?: unknown; format?: unknown };
-      if (typeof body.id !== 'string' || body.id === '') {
-        res.status(400).json({ error: 'give the tab or subflow to export as {"id": "<its id>"}' });
-        return;
+  // An export carries the flow's function code, exec commands, URLs and env values: reading flows, not only cases.
+  RED.httpAdmin.post(
+    '/soar/playbooks/export',
+    RED.auth.needsPermission('soar.read'),
+    RED.auth.needsPermission('flows.read'),
+    (req: Request, res: Response) => {
+      try {
+        const body = (req.body ?? {}) as { id?: unknown; author?: unknown; format?: unknown };
+        if (typeof body.id !== 'string' || body.id === '') {
+          res.status(400).json({ error: 'give the tab or subflow to export as {"id": "<its id>"}' });
+          return;
+        }
+        const author = typeof body.author === 'string' ? body.author : undefined;
+        if (body.format === 'cacao') {
+          const cacao = exportCacao(deployedFlows(), body.id, { author });
+          res.json({ package: cacao.doc, fileName: cacao.fileName, removed: cacao.removed, warnings: cacao.warnings });
+          return;
+        }
+        const result = exportPlaybook(deployedFlows(), body.id, {
+          index: scanInstalledTypes({ dataDir: userDir() }),
+          author,
+        });
+        res.json({
+          package: result.pkg,
+          fileName: packageFileName(result.pkg),
+          removed: result.removed,
+          warnings: result.warnings,
+        });
+      } catch (err) {
+        fail(res, err);
       }
-      const author = typeof body.author === 'string' ? body.author : undefined;
-      if (body.format === 'cacao') {
-        const cacao = exportCacao(deployedFlows(), body.id, { author });
-        res.json({ package: cacao.doc, fileName: cacao.fileName, removed: cacao.removed, warnings: cacao.warnings });
-        return;
-      }
-      const result = exportPlaybook(deployedFlows(), body.id, {
-        index: scanInstalledTypes({ dataDir: userDir() }),
-        author,
-      });
-      res.json({
-        package: result.pkg,
-        fileName: packageFileName(result.pkg),
-        removed: result.removed,
-        warnings: result.warnings,
-      });
-    } catch (err) {
-      fail(res, err);
-    }
-  });
+    },
+  );
 
   RED.httpAdmin.post(
     '/soar/playbooks/validate',
@@ -92,15 +106,20 @@ export = function (RED: NodeAPI) {
     (req: Request, res: Response) => {
       try {
         const index = scanInstalledTypes({ dataDir: userDir() });
-        const converted = asPackage(req.body as unknown, index);
+        // A CACAO playbook converted with trust gives the nodes with their code; `package` below is without.
+        const converted = asPackage(req.body as unknown, index, { trusted: true });
         const result = validatePackage(converted.doc);
         if (!result.valid) {
-          res.json({ ...result, missing: [], existing: null, package: null });
+          res.json({ ...result, missing: [], existing: null, package: null, trustedPackage: null, changes: null });
           return;
         }
-        const pkg = converted.doc as PlaybookPackage;
+        const trustedPackage = converted.doc as PlaybookPackage;
+        // Every id new: Node-RED's importer would otherwise reuse this installation's config node of the same id
+        // (ids such as soar.device.lab are public), with its credentials, for the package's nodes.
+        const untrusted = remapIds(applyTrust(trustedPackage.flow, {}).flow).nodes;
+        const pkg: PlaybookPackage = { ...trustedPackage, flow: untrusted };
         const flows = deployedFlows();
-        const report = checkRequires(pkg, { index, flows, dataDir: userDir() });
+        const report = checkRequires(trustedPackage, { index, flows, dataDir: userDir() });
         const installed = flows.find((n) => n.type === pkg.playbook.kind && rootIdentity(n).id === pkg.playbook.id);
         res.json({
           valid: true,
@@ -115,14 +134,34 @@ export = function (RED: NodeAPI) {
                 newer: compareVersions(pkg.playbook.version, rootIdentity(installed).version) > 0,
               }
             : null,
+          codeNodes: result.codeNodes,
+          changes: installed ? changesFrom(flows, installed, trustedPackage) : null,
           format: converted.from,
           package: pkg,
+          trustedPackage,
         });
       } catch (err) {
         fail(res, err);
       }
     },
   );
+
+  /** What an update changes, for its confirmation: node types added and removed, and nodes that carry code. */
+  function changesFrom(flows: readonly FlowNode[], installed: FlowNode, pkg: PlaybookPackage) {
+    const count = (nodes: readonly FlowNode[]) => {
+      const by = new Map<string, number>();
+      for (const n of nodes) by.set(n.type, (by.get(n.type) ?? 0) + 1);
+      return by;
+    };
+    const before = count(flows.filter((n) => n.z === installed.id));
+    const after = count(pkg.flow.filter((n) => n.z === pkg.flow[0].id));
+    const diff = (a: Map<string, number>, b: Map<string, number>) =>
+      [...a]
+        .filter(([type, n]) => n > (b.get(type) ?? 0))
+        .map(([type, n]) => `${type} ×${n - (b.get(type) ?? 0)}`)
+        .sort();
+    return { typesAdded: diff(after, before), typesRemoved: diff(before, after) };
+  }
 
   const plugins = RED.plugins as unknown as PluginApi;
   plugins.registerPlugin('soar-playbooks', { type: 'soar-playbooks' });
@@ -139,11 +178,12 @@ export = function (RED: NodeAPI) {
       this.label = config.label ?? config.id;
       this.library = new PlaybookLibrary(config.path, {
         writable: config.readOnly === false,
-        // A CACAO playbook in the library imports as the flow it converts to.
+        trusted: config.trusted === true,
+        // A CACAO playbook in the library imports as the flow it converts to, with the CACAO import's own trust.
         converters: [
-          (doc) =>
+          (doc, _file, trust) =>
             isCacaoDocument(doc)
-              ? packageFromCacao(doc, scanInstalledTypes({ dataDir: userDir() })).pkg.flow
+              ? packageFromCacao(doc, scanInstalledTypes({ dataDir: userDir() }), trust).pkg.flow
               : undefined,
         ],
       });
@@ -154,8 +194,13 @@ export = function (RED: NodeAPI) {
     getEntry(type: string, path: string) {
       return this.library.getEntry(type, path);
     }
-    saveEntry(type: string, path: string, meta: unknown, body: string) {
-      return this.library.saveEntry(type, path, meta, body);
+    async saveEntry(type: string, path: string, meta: unknown, body: string): Promise<void> {
+      const { removed } = await this.library.saveEntry(type, path, meta, body);
+      if (removed.length > 0) {
+        RED.log.warn(
+          `soar-playbooks: saved ${path} to the library without ${removed.length} secret(s): ${removed.join('; ')}`,
+        );
+      }
     }
   }
   plugins.registerPlugin('soar-playbook-library', {

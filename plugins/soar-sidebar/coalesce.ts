@@ -1,13 +1,13 @@
 /**
- * Coalesces change notices (lib/events) into comms messages: each topic at most once per FLUSH_MS, with the latest
- * status of every id that changed (at most MAX_ITEMS of them; `total` counts them all).
+ * Coalesces change notices (lib/events) into comms messages: each topic at most once per FLUSH_MS, and the message is
+ * a bare "something changed" signal. It names no id and no status: RED.comms sends it to every editor connection
+ * (any user with status.read, with or without soar.read), so it must tell nothing; the sidebar re-reads what it shows
+ * through the admin API, which checks the user's soar.read permission.
  */
-import type { SoarEventMap, SoarEventName } from '../../lib/events';
+import type { SoarEventName } from '../../lib/events';
 
 /** At most one message per topic this often. */
 const FLUSH_MS = 500;
-/** The ids one message lists; the editor re-reads its list anyway when there are more. */
-const MAX_ITEMS = 50;
 
 export const TOPICS: Record<SoarEventName, string> = {
   case: 'soar/cases',
@@ -15,11 +15,14 @@ export const TOPICS: Record<SoarEventName, string> = {
   device: 'soar/devices',
 };
 
-type Publish = (topic: string, data: unknown) => void;
+/** The whole content of a comms message. */
+export const CHANGED = { changed: true } as const;
 
-/** Collects the notices of a moment and publishes them per topic, newest status per id. */
+type Publish = (topic: string, data: typeof CHANGED) => void;
+
+/** Collects the notices of a moment and publishes one signal per topic that changed. */
 export class CoalescingPublisher {
-  private readonly pending = new Map<SoarEventName, Map<string, unknown>>();
+  private readonly pending = new Set<SoarEventName>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -27,11 +30,8 @@ export class CoalescingPublisher {
     private readonly flushMs = FLUSH_MS,
   ) {}
 
-  add<K extends SoarEventName>(name: K, event: SoarEventMap[K]): void {
-    let byId = this.pending.get(name);
-    if (!byId) this.pending.set(name, (byId = new Map()));
-    byId.delete(event.id); // re-inserted last: the newest change comes first in the message
-    byId.set(event.id, event);
+  add(name: SoarEventName): void {
+    this.pending.add(name);
     if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), this.flushMs);
       this.timer.unref();
@@ -43,13 +43,10 @@ export class CoalescingPublisher {
     this.timer = undefined;
     const pending = [...this.pending];
     this.pending.clear();
-    for (const [name, byId] of pending) {
-      const items = [...byId.values()].reverse().slice(0, MAX_ITEMS);
-      this.publish(TOPICS[name], { total: byId.size, items });
-    }
+    for (const name of pending) this.publish(TOPICS[name], CHANGED);
   }
 
-  /** Drops what is pending: the runtime is stopping. */
+  /** Drops what is pending: the plugin is unloaded. */
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;

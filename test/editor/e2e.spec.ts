@@ -61,6 +61,8 @@ describe('the editor in a browser (end to end)', function () {
   };
 
   before(async function () {
+    // The app's start (up to 30 s) plus the editor's load (up to 60 s) on a loaded CI machine; a few seconds normally.
+    this.timeout(180_000);
     requireChromium(this);
     tmp = tempDir('soar-e2e-');
     dropFeed(tmp.dir, suricata.src_ip);
@@ -181,8 +183,13 @@ describe('the editor in a browser (end to end)', function () {
         id,
       );
     const triangle = (id: string) => page.locator(`[id="${id}"] .red-ui-flow-node-error:not(.hide)`);
-    assert.equal(await triangle('soar.respond').count(), 0, 'valid as deployed');
-    assert.equal(await triangle('soar.rule').count(), 0, 'valid as deployed');
+    // Drawn and validated first (the editor validates a node before it draws it): no triangle before then proves
+    // nothing.
+    for (const id of ['soar.respond', 'soar.rule']) {
+      await page.locator(`[id="${id}"] .red-ui-flow-node-error`).waitFor({ state: 'attached' });
+      assert.equal(await invalid(id), false, `${id} valid as deployed`);
+      assert.equal(await triangle(id).count(), 0, `${id}: no triangle as deployed`);
+    }
 
     // soar-respond: "revert after" takes whole seconds.
     await page.locator('[id="soar.respond"]').dblclick();

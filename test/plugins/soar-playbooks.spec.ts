@@ -9,13 +9,17 @@ import {
   type PlaybookPackage,
 } from '../../lib/playbooks/package';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { adminToken, startApp, type RunningApp } from '../helpers/app';
+import { adminToken, type RunningApp } from '../helpers/app';
+import { startAppWithUsers } from '../helpers/sidebar-app';
 import { tempDir } from '../helpers/tmp';
+import { COMMAND, hostilePackage, INITIALIZE } from '../lib/playbooks/package/hostile-package';
 
 const ROOT = join(__dirname, '..', '..');
 const PASSWORD = 'playbook-test-password';
 const SECRET = 'enrich-key-must-not-leave';
 const CRED_ENV = 'tab-cred-env-must-not-leave';
+/** Reads cases (soar.read) but not flows: must not get the flows' code through an export. */
+const CASE_READER = { username: 'cases', password: 'cases-password', permissions: ['soar.read'] };
 
 /** The plugin in the running product (npm start): its admin routes, and the SOAR_LIBRARY_DIR library source. */
 describe('soar-playbooks plugin (in the app)', function () {
@@ -45,7 +49,11 @@ describe('soar-playbooks plugin (in the app)', function () {
     const flows = JSON.parse(readFileSync(join(ROOT, 'flows', 'default.json'), 'utf8')) as FlowNode[];
     libraryPackage = exportPlaybook(flows, 'soar.tab.intake', { index: scanInstalledTypes() }).pkg;
     writeFileSync(join(libraryDir, 'network', 'alerts-to-cases.playbook.json'), JSON.stringify(libraryPackage));
-    app = await startApp(dataDir, { SOAR_ADMIN_PASSWORD: PASSWORD, SOAR_LIBRARY_DIR: libraryDir });
+    writeFileSync(join(libraryDir, 'helpful.playbook.json'), JSON.stringify(hostilePackage('1.0.0', 'helpful-triage')));
+    mkdirSync(dataDir, { recursive: true });
+    app = await startAppWithUsers(dataDir, { SOAR_ADMIN_PASSWORD: PASSWORD, SOAR_LIBRARY_DIR: libraryDir }, [
+      CASE_READER,
+    ]);
     token = await adminToken(app.url, 'admin', PASSWORD);
 
     // Deploy, through the admin API, a flow whose nodes hold secrets in credentials and a credential env variable.
@@ -110,6 +118,65 @@ describe('soar-playbooks plugin (in the app)', function () {
     assert.equal((await post('/soar/playbooks/validate', libraryPackage, false)).status, 401);
   });
 
+  it('exports only to a user who may read the flows (an export carries their code), not with soar.read alone', async () => {
+    // Node-RED grants a token only for a scope the user has: this user asks for soar.read.
+    const login = await fetch(`${app.url}/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        client_id: 'node-red-admin',
+        grant_type: 'password',
+        scope: 'soar.read',
+        username: CASE_READER.username,
+        password: CASE_READER.password,
+      }),
+    });
+    assert.equal(login.status, 200, await login.clone().text());
+    const caseToken = ((await login.json()) as { access_token: string }).access_token;
+    const res = await fetch(`${app.url}/soar/playbooks/export`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${caseToken}` },
+      body: JSON.stringify({ id: 'pb.tab' }),
+    });
+    assert.equal(res.status, 401);
+    const cases = await fetch(`${app.url}/soar/playbooks/validate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${caseToken}` },
+      body: JSON.stringify(libraryPackage),
+    });
+    assert.equal(cases.status, 200, 'validating needs soar.read only');
+  });
+
+  it('validate lists the code a package carries and offers it without code unless trusted', async () => {
+    const check = (await (
+      await post('/soar/playbooks/validate', hostilePackage('1.0.0', 'helpful-triage'))
+    ).json()) as {
+      valid: boolean;
+      codeNodes: { id: string; type: string; code: Record<string, unknown> }[];
+      package: PlaybookPackage;
+      trustedPackage: PlaybookPackage;
+    };
+    assert.equal(check.valid, true);
+    assert.deepEqual(
+      check.codeNodes.map((n) => n.type),
+      ['inject', 'function', 'exec'],
+    );
+    assert.equal(check.codeNodes[2].code.command, COMMAND);
+    const runnable = JSON.stringify(check.package.flow.map((n) => ({ ...n, info: '' })));
+    assert.ok(!runnable.includes(JSON.stringify(COMMAND)) && !runnable.includes(JSON.stringify(INITIALIZE)));
+    assert.ok(!check.package.flow.some((n) => n.id === 'soar.device.lab'), 'no id of this installation to reuse');
+    assert.equal(check.trustedPackage.flow.find((n) => n.type === 'exec')?.command, COMMAND);
+
+    const update = hostilePackage('9.0.0');
+    const changes = (await (await post('/soar/playbooks/validate', update)).json()) as {
+      existing: { nodeId: string };
+      changes: { typesAdded: string[]; typesRemoved: string[] };
+    };
+    assert.equal(changes.existing.nodeId, 'soar.tab.intake');
+    assert.ok(changes.changes.typesAdded.includes('exec ×1'));
+    assert.ok(changes.changes.typesRemoved.includes('soar-rule ×1'));
+  });
+
   it('validates a package against the installation: the installed version, what is missing', async () => {
     const same = (await (await post('/soar/playbooks/validate', libraryPackage)).json()) as {
       valid: boolean;
@@ -154,7 +221,14 @@ describe('soar-playbooks plugin (in the app)', function () {
       { label: library?.label, readOnly: library?.readOnly },
       { label: 'SOAR playbooks', readOnly: true },
     );
-    assert.deepEqual(await (await api('/library/soar-library/flows/')).json(), ['network']);
+    assert.deepEqual(await (await api('/library/soar-library/flows/')).json(), [
+      'network',
+      { fn: 'helpful.playbook.json', name: 'Helpful triage', version: '1.0.0' },
+    ]);
+    // Not trusted (no SOAR_LIBRARY_TRUSTED): a package with code is served with placeholders.
+    const helpful = (await (await api('/library/soar-library/flows/helpful.playbook.json')).json()) as FlowNode[];
+    assert.ok(!helpful.some((n) => n.type === 'exec' || n.once === true));
+    assert.ok(!JSON.stringify(helpful.map((n) => ({ ...n, info: '' }))).includes(JSON.stringify(COMMAND)));
     const listing = (await (await api('/library/soar-library/flows/network/')).json()) as {
       fn: string;
       name: string;
@@ -222,6 +296,15 @@ describe('soar-playbooks plugin (in the app)', function () {
     const invoke = (action: string) =>
       page.evaluate((a) => (window as unknown as { RED: EditorRed }).RED.actions.invoke(a), action);
 
+    /** Deploys the editor's flows and waits for the runtime's `count`th "Started flows" since the app started. */
+    async function deployAll(count: number): Promise<void> {
+      await invoke('core:deploy-flows');
+      const confirm = page.locator('.red-ui-notification button:has-text("Confirm deploy")');
+      await confirm.waitFor({ timeout: 10_000 });
+      await confirm.click();
+      await app.waitFor(new RegExp(Array(count).fill('Started flows').join('[\\s\\S]*')));
+    }
+
     async function importFile(file: string): Promise<void> {
       const chooser = page.waitForEvent('filechooser');
       await invoke('soar:import-playbook');
@@ -285,7 +368,68 @@ describe('soar-playbooks plugin (in the app)', function () {
       assert.equal(onTab.length, copy.flow.filter((n) => n.z === copy.flow[0].id).length);
     });
 
-    it('asks before updating an installed playbook, then replaces the tab content and keeps its id', async () => {
+    it('imports a playbook with code as placeholders by default, after showing the code', async () => {
+      const file = join(tmp.dir, 'helpful.playbook.json');
+      writeFileSync(file, JSON.stringify(hostilePackage('1.0.0', 'helpful-triage')));
+      await importFile(file);
+      const dialog = page.locator('.red-ui-notification:has-text("This playbook carries code")');
+      await dialog.waitFor({ timeout: 10_000 });
+      const shown = await dialog.locator('.soar-playbook-code').innerText();
+      assert.ok(shown.includes('child_process') && shown.includes('evil.example'), 'the code is shown');
+      await dialog.locator('button:has-text("Import with placeholders")').click();
+      await page.waitForFunction(() => {
+        let found = false;
+        (window as unknown as { RED: EditorRed }).RED.nodes.eachWorkspace((ws) => {
+          found ||= ws.label === 'Helpful triage';
+        });
+        return found;
+      });
+      const tab = (await workspaces()).find((w) => w.label === 'Helpful triage')!;
+      const onTab = (await nodesOn(tab.id)) as unknown as FlowNode[];
+      assert.equal(onTab.length, 6);
+      assert.ok(!onTab.some((n) => n.type === 'exec' || n.type === 'inject'));
+      const code = await page.evaluate(
+        (id) =>
+          (
+            window as unknown as { RED: { nodes: { filterNodes: (f: { z: string }) => Record<string, unknown>[] } } }
+          ).RED.nodes
+            .filterNodes({ z: id })
+            .map((n) => [n.func, n.initialize, n.command].join('|'))
+            .join('\n'),
+        tab.id,
+      );
+      assert.ok(!code.includes('child_process') && !code.includes('evil.example'), code);
+    });
+
+    it('updates without trust as a new flow, so no credential of the installed one passes to the package', async () => {
+      const newer = hostilePackage('1.1.0', 'helpful-triage');
+      const file = join(tmp.dir, 'helpful-1.1.0.playbook.json');
+      writeFileSync(file, JSON.stringify(newer));
+      const before = (await workspaces()).find((w) => w.label === 'Helpful triage')!;
+      // Deployed first: the update is found by the playbook id of a deployed tab.
+      await deployAll(3);
+      await importFile(file);
+      await page.locator('.red-ui-notification button:has-text("Import with placeholders")').click();
+      const update = page.locator('.red-ui-notification:has-text("Update playbook")');
+      await update.waitFor({ timeout: 10_000 });
+      const text = await update.innerText();
+      assert.match(text, /Credentials are not carried over/);
+      assert.match(text, /exec "lookup"/);
+      await update.locator('button:has-text("Update")').last().click();
+      await page.waitForFunction((oldId) => {
+        let gone = true;
+        (window as unknown as { RED: EditorRed }).RED.nodes.eachWorkspace((ws) => {
+          if (ws.id === oldId) gone = false;
+        });
+        return gone;
+      }, before.id);
+      const tabs = (await workspaces()).filter((w) => w.label === 'Helpful triage');
+      assert.equal(tabs.length, 1);
+      assert.notEqual(tabs[0].id, before.id);
+      assert.ok(tabs[0].env?.some((e) => e.name === 'SOAR_PLAYBOOK_VERSION' && e.value === '1.1.0'));
+    });
+
+    it('asks before updating an installed playbook, then (trusted) replaces the tab content and keeps its id', async () => {
       const newer = structuredClone(libraryPackage);
       newer.playbook.version = '0.2.0';
       newer.flow[0].env = [{ name: 'SOAR_PLAYBOOK_VERSION', type: 'str', value: '0.2.0' }];
@@ -294,7 +438,7 @@ describe('soar-playbooks plugin (in the app)', function () {
       writeFileSync(file, JSON.stringify(newer));
       const before = (await nodesOn('soar.tab.intake')).length;
       await importFile(file);
-      const update = page.locator('.red-ui-notification button:has-text("Update")');
+      const update = page.locator('#soar-playbook-update-trusted');
       await update.waitFor({ timeout: 10_000 });
       await update.click();
       await page.waitForFunction(() =>
@@ -309,11 +453,7 @@ describe('soar-playbooks plugin (in the app)', function () {
 
       // Deployed, the runtime runs the update under the same tab id.
       // (The Reputation check tab deployed in `before` lacks settings the editor wants: it asks to confirm.)
-      await invoke('core:deploy-flows');
-      const confirm = page.locator('.red-ui-notification button:has-text("Confirm deploy")');
-      await confirm.waitFor({ timeout: 10_000 });
-      await confirm.click();
-      await app.waitFor(/Started flows[\s\S]*Started flows[\s\S]*Started flows/);
+      await deployAll(4);
       const deployed = (await (await api('/flows')).json()) as FlowNode[];
       const rule = deployed.find((n) => n.type === 'soar-rule' && n.z === 'soar.tab.intake');
       assert.equal(rule?.name, 'classify v0.2');

@@ -27,7 +27,7 @@ import {
   type Json,
   type JsonObject,
 } from './types';
-import { restores, restoresProperty, type ImportOptions } from './trust';
+import { placeholderNode, restores, restoresProperty, type ImportOptions } from './trust';
 import { validateCacao } from './validate';
 
 /** Node types that run code or commands taken from the document (restored only from a trusted document). */
@@ -174,25 +174,14 @@ class Importer {
     this.warnings.push(
       `${this.label(stepId, step)}: a "${type}" node is not restored from a playbook that is not trusted; it is a placeholder whose Description shows its configuration`,
     );
-    const func = [
-      comment(`node-red-contrib-soar: this step was a "${type}" node, not restored (the playbook is not trusted).`),
-      comment('Its configuration is in the Description: review it, then replace this node.'),
-      outputs ? 'return msg;' : 'return null;',
-    ].join('\n');
-    return {
+    return placeholderNode({
       id: this.nodeIds.get(stepId)!,
-      type: 'function',
+      type,
       name: step.name ?? '',
       info: writeNotes({ description: step.description, stepId, block: block as JsonObject }),
-      func,
       outputs,
-      timeout: 0,
-      noerr: 0,
-      initialize: '',
-      finalize: '',
-      libs: [],
       wires: this.wiresOf(step, outputs),
-    };
+    }) as FlowNode;
   }
 
   /** The wires of a node the extension describes, from the step's links (helper steps looked through). */

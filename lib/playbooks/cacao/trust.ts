@@ -78,3 +78,37 @@ export function restoresProperty(key: string, value: unknown, options: ImportOpt
   if (key === 'credentials') return false;
   return options.trusted === true || !NEVER_RESTORED.has(key) || isEmpty(value);
 }
+
+/**
+ * The node an untrusted import puts where it does not restore one: a function node that runs nothing (no code, no
+ * `initialize`, no libraries), with the same outputs and wires, and `info` (the Description) showing what it was.
+ * Shared by the CACAO import and playbook packages (lib/playbooks/package/trust.ts).
+ */
+export function placeholderNode(fields: {
+  id: string;
+  type: string;
+  name: string;
+  info: string;
+  outputs: number;
+  wires: string[][];
+}): Record<string, unknown> {
+  const line = (text: string) => `// ${text.replace(/[\r\n\u2028\u2029]+/g, ' ')}`;
+  return {
+    id: fields.id,
+    type: 'function',
+    name: fields.name,
+    info: fields.info,
+    func: [
+      line(`node-red-contrib-soar: this was a "${fields.type}" node, not restored (the playbook is not trusted).`),
+      line('Its configuration is in the Description: review it, then replace this node.'),
+      fields.outputs ? 'return msg;' : 'return null;',
+    ].join('\n'),
+    outputs: fields.outputs,
+    timeout: 0,
+    noerr: 0,
+    initialize: '',
+    finalize: '',
+    libs: [],
+    wires: fields.wires,
+  };
+}

@@ -4,7 +4,7 @@
  * it into a package first, so the same checks and the same import apply.
  */
 import { cacaoToFlow, flowToCacao, validateCacao } from '../cacao';
-import { findPlaybookRoot } from './export';
+import { codeWarnings, findPlaybookRoot } from './export';
 import { collectPlaybookNodes } from './flow-graph';
 import { playbookMeta } from './metadata';
 import {
@@ -17,6 +17,7 @@ import {
 } from './model';
 import { computeRequires, type TypeIndex } from './requires';
 import { stripSecrets } from './secrets';
+import type { TrustOptions } from './trust';
 import { assertValidPackage } from './validate';
 
 /** A CACAO 2.0 playbook (`spec_version` `cacao-2.0`), as opposed to one of our packages or a flow export. */
@@ -49,19 +50,28 @@ export function exportCacao(
     created: meta.created,
     modified: meta.modified,
   }) as Record<string, unknown>;
-  return { doc, removed, warnings, fileName: `${meta.id}-${meta.version}.cacao.json` };
+  return {
+    doc,
+    removed,
+    warnings: [...warnings, ...codeWarnings(nodes)],
+    fileName: `${meta.id}-${meta.version}.cacao.json`,
+  };
 }
 
 /**
  * A CACAO playbook as a package (its flow, metadata and requirements computed here), with the converter's warnings.
  * Throws a PlaybookError with the CACAO validation errors when the document is not a valid playbook.
  */
-export function packageFromCacao(doc: unknown, index: TypeIndex): { pkg: PlaybookPackage; warnings: string[] } {
+export function packageFromCacao(
+  doc: unknown,
+  index: TypeIndex,
+  options: TrustOptions = {},
+): { pkg: PlaybookPackage; warnings: string[] } {
   const validation = validateCacao(doc);
   if (!validation.valid) throw new PlaybookError(`invalid CACAO playbook: ${validation.errors.join('; ')}`);
   let converted: { nodes: FlowNode[]; warnings: string[] };
   try {
-    converted = cacaoToFlow(doc) as { nodes: FlowNode[]; warnings: string[] };
+    converted = cacaoToFlow(doc, options) as { nodes: FlowNode[]; warnings: string[] };
   } catch (err) {
     throw new PlaybookError(`cannot turn the CACAO playbook into a flow: ${(err as Error).message}`);
   }
@@ -84,8 +94,9 @@ export function packageFromCacao(doc: unknown, index: TypeIndex): { pkg: Playboo
 export function asPackage(
   doc: unknown,
   index: TypeIndex,
+  options: TrustOptions = {},
 ): { doc: unknown; warnings: string[]; from: 'package' | 'cacao' } {
   if (!isCacaoDocument(doc)) return { doc, warnings: [], from: 'package' };
-  const { pkg, warnings } = packageFromCacao(doc, index);
+  const { pkg, warnings } = packageFromCacao(doc, index, options);
   return { doc: pkg, warnings, from: 'cacao' };
 }

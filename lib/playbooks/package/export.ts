@@ -7,7 +7,25 @@ import { playbookMeta, rootIdentity } from './metadata';
 import { PACKAGE_FORMAT, PACKAGE_FORMAT_VERSION, PlaybookError, type FlowNode, type PlaybookPackage } from './model';
 import { computeRequires, type TypeIndex } from './requires';
 import { stripSecrets } from './secrets';
+import { runsNothing } from './trust';
 import { assertValidPackage } from './validate';
+
+/** Properties that hold code or a command, exported as they are. */
+const CODE_PROPERTIES = ['func', 'initialize', 'finalize', 'command'] as const;
+
+/** Code travels with an export as it is (an importer sees it as code): the person exporting should know it leaves. */
+export function codeWarnings(nodes: readonly FlowNode[]): string[] {
+  const warnings: string[] = [];
+  for (const n of nodes.filter((m) => !runsNothing(m))) {
+    const code = CODE_PROPERTIES.filter((k) => typeof n[k] === 'string' && (n[k] as string).trim() !== '');
+    if (code.length > 0) {
+      warnings.push(
+        `node ${n.id} (${n.type}) exports its ${code.join(', ')}: review it for hosts, paths and secrets before sharing`,
+      );
+    }
+  }
+  return warnings;
+}
 
 export interface ExportOptions {
   /** Node type → module on this installation (scanInstalledTypes, or Node-RED's registry when running). */
@@ -80,6 +98,7 @@ export function exportPlaybook(flows: readonly FlowNode[], selector: string, opt
   for (const n of disabledConfig) warnings.push(`config node ${n.id} (${n.type}) is disabled`);
 
   const { nodes, removed } = stripSecrets(flow);
+  warnings.push(...codeWarnings(nodes));
   const { meta, warnings: metaWarnings } = playbookMeta(nodes, { author: options.author, now: options.now });
   const { requires, unresolved } = computeRequires(nodes, options.index);
   if (unresolved.length > 0) {

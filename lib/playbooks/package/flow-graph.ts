@@ -1,8 +1,9 @@
 /**
  * Walking a flows file: which nodes belong to a tab or subflow, which config nodes and subflows they use, and
- * replacing ids. A reference is any string property (at any depth) equal to another node's id: that covers `z`,
- * `g`, `wires`, `links`, group `nodes`, catch/status `scope`, config-node properties and our rules' `caseType`
- * without a list of every node type's fields.
+ * replacing ids. Finding what a tab uses looks at any string equal to a config node's id. Replacing ids touches only
+ * reference fields (`z`, `g`, `wires`, `links`, group `nodes`, catch/status `scope`, a subflow's `in`/`out` wires,
+ * `subflow:<id>` types) and values equal to the id of a config node of the package (at any depth: our rules'
+ * `caseType`): a node whose id is `payload` must not rewrite every change node's `p: "payload"`.
  */
 import { isObject, type FlowNode } from './model';
 
@@ -34,6 +35,54 @@ export function replaceIds<T>(value: T, ids: ReadonlyMap<string, string>): T {
     return out as T;
   }
   return value;
+}
+
+/** Properties that hold node ids on any node. */
+const REFERENCE_FIELDS: ReadonlySet<string> = new Set(['z', 'g', 'wires', 'links', 'scope']);
+
+/** A config node: neither a container nor a node with wires (config nodes scoped to a tab keep their `z`). */
+export function isConfigNode(node: FlowNode): boolean {
+  return !STRUCTURAL_TYPES.has(node.type) && !('wires' in node);
+}
+
+/** A subflow's `in`/`out` ports: `[{x, y, wires: [{id, port?}]}]`. */
+function remapPorts(ports: unknown, ids: ReadonlyMap<string, string>): unknown {
+  if (!Array.isArray(ports)) return ports;
+  return ports.map((p) =>
+    isObject(p) && Array.isArray(p.wires)
+      ? {
+          ...p,
+          wires: p.wires.map((w) =>
+            isObject(w) && typeof w.id === 'string' ? { ...w, id: ids.get(w.id) ?? w.id } : w,
+          ),
+        }
+      : p,
+  );
+}
+
+/**
+ * Copies a node with its id and every reference to a node of `ids` replaced (see the file comment for which
+ * fields are references). `configIds`: the ids of the package's config nodes, replaced wherever they appear.
+ */
+export function remapReferences(
+  node: FlowNode,
+  ids: ReadonlyMap<string, string>,
+  configIds: ReadonlySet<string>,
+): FlowNode {
+  const configOnly = new Map([...ids].filter(([from]) => configIds.has(from)));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) {
+    if (k === 'id') out[k] = ids.get(node.id) ?? node.id;
+    else if (k === 'type') out[k] = v;
+    else if (REFERENCE_FIELDS.has(k) || (node.type === 'group' && k === 'nodes')) out[k] = replaceIds(v, ids);
+    else if (node.type === 'subflow' && (k === 'in' || k === 'out')) out[k] = remapPorts(v, ids);
+    else out[k] = replaceIds(v, configOnly);
+  }
+  if (node.type.startsWith(SUBFLOW_INSTANCE)) {
+    const target = node.type.slice(SUBFLOW_INSTANCE.length);
+    out.type = SUBFLOW_INSTANCE + (ids.get(target) ?? target);
+  }
+  return out as FlowNode;
 }
 
 /**

@@ -15,5 +15,14 @@ export {
 export { compareVersions, isSemver } from './semver';
 export { readFlowsFile, writeFlowsFile } from './flows-file';
 export { playbookMeta, rootIdentity } from './metadata';
-export { PlaybookLibrary, type LibraryFile, type FlowConverter } from './library';
+export { PlaybookLibrary, MAX_LIBRARY_FILE_BYTES, type LibraryFile, type FlowConverter } from './library';
 export { isCacaoDocument, exportCacao, packageFromCacao, asPackage } from './cacao';
+export {
+  applyTrust,
+  untrustedFlow,
+  codeNodes,
+  runsNothing,
+  type TrustOptions,
+  type CodeNode,
+  type UntrustedFlow,
+} from './trust';

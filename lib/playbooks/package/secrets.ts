@@ -8,7 +8,9 @@
  *   so the importer sees what to fill in), and so do env entries whose name says secret;
  * - any property, at any depth, whose name says secret goes (see SECRET_NAME);
  * - header lists (`[{keyValue: 'Authorization', valueValue: '…'}]`, the http request node) lose secret values;
- * - strings that are a credential by shape go: `Bearer …` / `Basic …`, and the user:password of a URL;
+ * - strings that are a credential by shape go: `Bearer …` / `Basic …`, the user:password of a URL, the values of
+ *   query parameters named like a secret (`?apikey=`, `&token=`, `&sig=`), and webhook URLs whose path is the secret
+ *   (Slack, Discord, Microsoft Teams / Office 365), wherever they are in the string (code included);
  * - JSON held in a string property (soar-device `settings`) is stripped by the same rules.
  */
 import { isObject, type FlowNode } from './model';
@@ -28,6 +30,29 @@ const NOT_A_SECRET = /(url|uri|type|expiry|expires|field|prop|property|location|
 /** Values that are a credential by their shape, whatever the property is called. */
 const AUTH_VALUE = /^\s*(bearer|basic|digest|token)\s+\S+/i;
 const URL_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/i;
+
+/** Query parameters that hold a secret: named like one, or the short names signed URLs use (`key`, `sig`). */
+const QUERY_PARAM = /([?&])([A-Za-z0-9_.-]+)=([^&#\s"'`<>]*)/g;
+const SHORT_SECRET_PARAMS = /^(key|sig|sv?sig|auth|code|k)$/i;
+/** Webhook URLs whose path is the credential: anyone holding one can post. */
+const WEBHOOK_URL =
+  /https?:\/\/(hooks\.slack\.com\/(services|workflows|triggers)\/|(?:[a-z0-9-]+\.)?discord(?:app)?\.com\/api\/webhooks\/|[a-z0-9-]+\.webhook\.office\.com\/|outlook\.office(?:365)?\.com\/webhook\/)[^\s"'`<>]*/gi;
+export const REMOVED_WEBHOOK = '<webhook URL removed>';
+
+/** A string with secret query values and webhook URLs taken out, and whether anything was. */
+function stripSecretsInText(value: string): { text: string; what: string[] } {
+  const what: string[] = [];
+  let text = value.replace(WEBHOOK_URL, () => {
+    what.push('webhook URL');
+    return REMOVED_WEBHOOK;
+  });
+  text = text.replace(QUERY_PARAM, (match, sep: string, name: string, val: string) => {
+    if (val === '' || !(isSecretName(name) || SHORT_SECRET_PARAMS.test(name))) return match;
+    what.push(`query parameter ${name}`);
+    return `${sep}${name}=`;
+  });
+  return { text, what };
+}
 
 /** Node properties that are prose written for people: the value-shape rule does not apply to them. */
 const DESCRIPTIVE: ReadonlySet<string> = new Set(['name', 'label', 'info']);
@@ -53,11 +78,14 @@ function stripValue(value: unknown, path: string, removed: string[]): unknown {
       removed.push(path);
       return '';
     }
-    if (URL_USERINFO.test(value)) {
+    let text = value;
+    if (URL_USERINFO.test(text)) {
       removed.push(path + ' (user:password in the URL)');
-      return value.replace(URL_USERINFO, '$1');
+      text = text.replace(URL_USERINFO, '$1');
     }
-    return value;
+    const inText = stripSecretsInText(text);
+    for (const w of inText.what) removed.push(`${path} (${w})`);
+    return inText.text;
   }
   if (Array.isArray(value)) return value.map((v, i) => stripValue(v, `${path}[${i}]`, removed));
   if (!isObject(value)) return value;

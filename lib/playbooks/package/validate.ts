@@ -5,6 +5,7 @@
 import Ajv from 'ajv';
 import schema from './playbook-package.schema.json';
 import { isObject, PACKAGE_FORMAT, PACKAGE_FORMAT_VERSION, PlaybookError, type PlaybookPackage } from './model';
+import { codeNodes, type CodeNode } from './trust';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validateSchema = ajv.compile(schema);
@@ -13,6 +14,11 @@ export interface PackageValidation {
   valid: boolean;
   errors: string[];
   warnings: string[];
+  /**
+   * The nodes that carry code, commands, files or addresses (or are of a type that is not inert): imported without
+   * trust they become placeholders or lose those properties; with trust they run on the SOAR host on Deploy.
+   */
+  codeNodes: CodeNode[];
 }
 
 function schemaProblems(): string[] {
@@ -30,6 +36,14 @@ function structureProblems(pkg: PlaybookPackage, errors: string[], warnings: str
   const root = pkg.flow[0];
   if (root.type !== pkg.playbook.kind) {
     errors.push(`flow[0] must be the ${pkg.playbook.kind} node (playbook.kind), not a ${root.type}`);
+  }
+  // One flow tab (or none, for a subflow): an update replaces one tab, and extra tabs would be added every time.
+  const tabs = pkg.flow.filter((n) => n.type === 'tab').length;
+  const allowed = pkg.playbook.kind === 'tab' ? 1 : 0;
+  if (tabs > allowed) {
+    errors.push(
+      `the package holds ${tabs} flow tabs; a playbook package holds ${allowed ? 'one' : 'none (a subflow)'}`,
+    );
   }
   const ids = new Set<string>();
   for (const n of pkg.flow) {
@@ -61,19 +75,30 @@ export function validatePackage(doc: unknown): PackageValidation {
   const warnings: string[] = [];
   if (Array.isArray(doc)) {
     const why = "not a playbook package but a flow export (a JSON array of nodes): import it with Node-RED's Import";
-    return { valid: false, errors: [why], warnings };
+    return { valid: false, errors: [why], warnings, codeNodes: [] };
   }
-  if (!isObject(doc)) return { valid: false, errors: ['not a playbook package: a package is a JSON object'], warnings };
+  if (!isObject(doc)) {
+    return { valid: false, errors: ['not a playbook package: a package is a JSON object'], warnings, codeNodes: [] };
+  }
   if (doc.format !== PACKAGE_FORMAT) {
     return {
       valid: false,
       errors: [`not a playbook package: "format" must be "${PACKAGE_FORMAT}", not ${JSON.stringify(doc.format)}`],
       warnings,
+      codeNodes: [],
     };
   }
   if (!validateSchema(doc)) errors.push(...schemaProblems());
   else structureProblems(doc as unknown as PlaybookPackage, errors, warnings);
-  return { valid: errors.length === 0, errors, warnings };
+  const code = errors.length === 0 ? codeNodes((doc as unknown as PlaybookPackage).flow) : [];
+  for (const n of code) {
+    warnings.push(
+      `node ${n.id} (${n.type}${n.name ? `, "${n.name}"` : ''}) carries code, a command, a file or an address ` +
+        `(${Object.keys(n.code).join(', ') || 'its type runs what it is configured with'}): imported without trust it ` +
+        'becomes a placeholder or loses it; review it before importing with trust',
+    );
+  }
+  return { valid: errors.length === 0, errors, warnings, codeNodes: code };
 }
 
 /** The document as a package, or a PlaybookError listing every problem. */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { runCli } from '../../../lib/playbooks/cli';
 import type { FlowNode, PlaybookPackage } from '../../../lib/playbooks/package';
 import { tempDir } from '../../helpers/tmp';
+import { COMMAND, hostilePackage, INITIALIZE } from './package/hostile-package';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const CLI = join(ROOT, 'lib', 'playbooks', 'cli.ts');
@@ -94,7 +95,7 @@ describe('soar playbook (CLI)', function () {
     assert.equal(again.code, 1);
     assert.match(again.stderr, /already installed as the flow tab "SOAR: alerts to cases" .*--update/);
 
-    // A newer version: the tab keeps its id, its nodes are replaced.
+    // A newer version, trusted: the tab keeps its id (and so its credentials), its nodes are replaced.
     pkg.playbook.version = '1.0.0';
     pkg.flow[0].env = [{ name: 'SOAR_PLAYBOOK_VERSION', type: 'str', value: '1.0.0' }];
     const newer = join(dataDir, 'newer.json');
@@ -102,7 +103,7 @@ describe('soar playbook (CLI)', function () {
     const sameAgain = await soar(['playbook', 'import', file, '--update', '--data-dir', dataDir]);
     assert.equal(sameAgain.code, 1);
     assert.match(sameAgain.stderr, /the same version \(0\.0\.0\): nothing to update; use --force/);
-    const updated = await soar(['playbook', 'import', newer, '--update', '--data-dir', dataDir]);
+    const updated = await soar(['playbook', 'import', newer, '--update', '--trusted', '--data-dir', dataDir]);
     assert.equal(updated.code, 0, updated.stderr);
     assert.match(updated.stdout, /updated "SOAR: alerts to cases" from 0\.0\.0 to 1\.0\.0 \(soar\.tab\.intake\)/);
     assert.match(updated.stderr, /restart Node-RED/);
@@ -234,5 +235,61 @@ describe('soar playbook (CLI)', function () {
     const help = await soar(['--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /restart it \(npm start\) or reload the flows/);
+  });
+
+  it('imports a package with code as placeholders unless --trusted, and validate lists the code', async () => {
+    const file = join(tmp.dir, 'helpful.playbook.json');
+    writeFileSync(file, JSON.stringify(hostilePackage('1.0.0', 'helpful-triage')));
+    const valid = await soar(['playbook', 'validate', file, '--json', '--data-dir', dataDir]);
+    const report = JSON.parse(valid.stdout) as { codeNodes: { id: string; code: Record<string, unknown> }[] };
+    assert.deepEqual(
+      report.codeNodes.map((n) => n.id),
+      ['h.inject', 'h.func', 'h.exec'],
+    );
+    const text = await soar(['playbook', 'validate', file, '--data-dir', dataDir]);
+    assert.match(text.stdout, /warning: node h\.exec \(exec, "lookup"\) carries code/);
+
+    const imported = await soar(['playbook', 'import', file, '--force', '--data-dir', dataDir]);
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.match(imported.stderr, /"exec" node is not restored from a playbook that is not trusted/);
+    assert.match(imported.stderr, /imported without trust: review the placeholders/);
+    let flows = readJson<FlowNode[]>(join(dataDir, 'flows.json'));
+    const onDisk = JSON.stringify(flows.map((n) => ({ ...n, info: '' })));
+    assert.ok(!onDisk.includes(JSON.stringify(COMMAND)) && !onDisk.includes(JSON.stringify(INITIALIZE)));
+    assert.ok(!flows.some((n) => n.once === true));
+
+    // An update without trust: the credentials stay behind, and the CLI says so.
+    const newer = join(tmp.dir, 'newer.playbook.json');
+    writeFileSync(newer, JSON.stringify(hostilePackage('1.1.0', 'helpful-triage')));
+    const tabBefore = flows.find((n) => n.type === 'tab' && n.label === 'Helpful triage')!.id;
+    const updated = await soar(['playbook', 'import', newer, '--update', '--force', '--data-dir', dataDir]);
+    assert.equal(updated.code, 0, updated.stderr);
+    assert.match(updated.stderr, /note: credentials were not carried over/);
+    flows = readJson<FlowNode[]>(join(dataDir, 'flows.json'));
+    assert.ok(!flows.some((n) => n.id === tabBefore), 'the tab got a new id');
+
+    const trusted = await soar([
+      'playbook',
+      'import',
+      file,
+      '--trusted',
+      '--force',
+      '--flows',
+      join(tmp.dir, 'f2.json'),
+    ]);
+    assert.equal(trusted.code, 1, 'no such flows file');
+    writeFileSync(join(tmp.dir, 'f2.json'), '[]');
+    const withCode = await soar([
+      'playbook',
+      'import',
+      file,
+      '--trusted',
+      '--force',
+      '--flows',
+      join(tmp.dir, 'f2.json'),
+    ]);
+    assert.equal(withCode.code, 0, withCode.stderr);
+    const f2 = readJson<FlowNode[]>(join(tmp.dir, 'f2.json'));
+    assert.equal(f2.find((n) => n.type === 'exec')!.command, COMMAND);
   });
 });

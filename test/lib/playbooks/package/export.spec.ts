@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  exportCacao,
   exportPlaybook,
   PlaybookError,
   scanInstalledTypes,
@@ -20,7 +21,7 @@ describe('playbook packages: export', () => {
   it('exports the default flow as a schema-valid package with its metadata and requirements', () => {
     const flows = defaultFlow();
     const { pkg, warnings } = exportPlaybook(flows, 'soar.tab.intake', { index, now });
-    assert.deepEqual(validatePackage(pkg), { valid: true, errors: [], warnings: [] });
+    assert.deepEqual(validatePackage(pkg), { valid: true, errors: [], warnings: [], codeNodes: [] });
     assert.equal(pkg.playbook.id, 'soar-alerts-to-cases');
     assert.equal(pkg.playbook.name, 'SOAR: alerts to cases');
     assert.equal(pkg.playbook.version, '0.0.0');
@@ -121,6 +122,28 @@ describe('playbook packages: export', () => {
       () => exportPlaybook(flows, 'tab1', { index }),
       (err: Error) =>
         err instanceof PlaybookError && /"v2", not a semantic version: set SOAR_PLAYBOOK_VERSION/.test(err.message),
+    );
+  });
+
+  it('warns that code and commands leave with the package (they are exported as they are)', () => {
+    const flows: FlowNode[] = [
+      { id: 't', type: 'tab', label: 'Code' },
+      { id: 'f', type: 'function', z: 't', func: 'msg.x = 1;\nreturn msg;', wires: [['e']] },
+      { id: 'e', type: 'exec', z: 't', command: 'nslookup', wires: [[], [], []] },
+      { id: 'p', type: 'function', z: 't', func: '// placeholder\nreturn msg;', wires: [[]] },
+    ];
+    const { warnings } = exportPlaybook(flows, 't', { index, now });
+    assert.ok(
+      warnings.includes('node f (function) exports its func: review it for hosts, paths and secrets before sharing'),
+    );
+    assert.ok(
+      warnings.includes('node e (exec) exports its command: review it for hosts, paths and secrets before sharing'),
+    );
+    assert.ok(!warnings.some((w) => w.startsWith('node p ')), 'a function that runs nothing is not flagged');
+    const cacao = exportCacao(flows, 't', { now });
+    assert.ok(
+      cacao.warnings.some((w) => /^node e \(exec\) exports its command/.test(w)),
+      cacao.warnings.join('; '),
     );
   });
 });

@@ -84,7 +84,7 @@ describe('playbook packages: import', () => {
     );
   });
 
-  it('with update, replaces the installed tab by a newer version, keeping its tab id and place', () => {
+  it('with update and trust, replaces the installed tab by a newer version, keeping its tab id and place', () => {
     const flows: FlowNode[] = [
       { id: 'first', type: 'tab', label: 'First' },
       ...defaultFlow(),
@@ -94,10 +94,11 @@ describe('playbook packages: import', () => {
     const newer = withVersion(pkg, '1.0.0');
     newer.flow.find((n) => n.type === 'soar-rule')!.name = 'classify v1';
 
-    const result = importPlaybook(flows, newer, { update: true });
+    const result = importPlaybook(flows, newer, { update: true, trusted: true });
     assert.equal(result.action, 'updated');
     assert.equal(result.previousVersion, '0.0.0');
     assert.equal(result.rootId, 'soar.tab.intake');
+    assert.deepEqual(result.notes, []);
     assert.deepEqual(
       result.flows.filter((n) => n.type === 'tab').map((n) => n.id),
       ['first', 'soar.tab.intake', 'last'],

@@ -114,4 +114,38 @@ describe('playbook packages: stripSecrets', () => {
       assert.ok(!isSecretName(name), name);
     }
   });
+
+  it('strips secret query parameters and webhook URLs wherever they are in a string, code included', () => {
+    const slack = 'https://hooks.slack.com/services/T000/B000/slack-secret-path';
+    const discord = 'https://discord.com/api/webhooks/123/discord-secret-path';
+    const teams = 'https://contoso.webhook.office.com/webhookb2/teams-secret-path';
+    const nodes: FlowNode[] = [
+      { id: 'r', type: 'http request', url: 'https://api.example/v1/ip?apikey=qs-secret-1&ip=1.2.3.4' },
+      { id: 's', type: 'http request', url: 'https://blob.example/f?sv=2022&sig=qs-secret-2&x=1' },
+      { id: 'c', type: 'soar-respond', target: `${slack}` },
+      {
+        id: 'f',
+        type: 'function',
+        func: `msg.url = "${discord}"; msg.t = "${teams}"; msg.u = "https://x.example/?token=qs-secret-3&key=qs-secret-4";`,
+      },
+    ];
+    const { nodes: out, removed } = stripSecrets(nodes);
+    const text = JSON.stringify(out);
+    for (const secret of [
+      'qs-secret-1',
+      'qs-secret-2',
+      'qs-secret-3',
+      'qs-secret-4',
+      'slack-secret',
+      'discord-secret',
+      'teams-secret',
+    ]) {
+      assert.ok(!text.includes(secret), `${secret} was left in`);
+    }
+    assert.equal(out[0].url, 'https://api.example/v1/ip?apikey=&ip=1.2.3.4', 'harmless parameters stay');
+    assert.equal(out[1].url, 'https://blob.example/f?sv=2022&sig=&x=1');
+    assert.ok(removed.includes('node r (http request): url (query parameter apikey)'), removed.join('; '));
+    assert.ok(removed.some((r) => /node c \(soar-respond\): target \(webhook URL\)/.test(r)));
+    assert.equal(removed.filter((r) => r.startsWith('node f ')).length, 4);
+  });
 });

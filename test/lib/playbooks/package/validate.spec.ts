@@ -20,7 +20,7 @@ const changed = (change: (p: PlaybookPackage) => void) => {
 
 describe('playbook packages: validate', () => {
   it('accepts an exported package', () => {
-    assert.deepEqual(validatePackage(pkg), { valid: true, errors: [], warnings: [] });
+    assert.deepEqual(validatePackage(pkg), { valid: true, errors: [], warnings: [], codeNodes: [] });
   });
 
   it('says what is wrong with the shape, naming the field', () => {
