@@ -27,6 +27,7 @@ import {
   completeWatched,
   errorText,
   parseRunQuery,
+  caseRun,
   playbookTabs,
   RunQueryError,
   RunRecorder,
@@ -96,19 +97,7 @@ export = function (RED: NodeAPI) {
         caseId,
         (c, now) => {
           for (const run of finished) {
-            recordRun(
-              c,
-              {
-                playbook: run.playbook,
-                version: run.version,
-                runId: run.runId,
-                started: run.started,
-                finished: run.finished,
-                outcome: run.outcome,
-                ...(run.error ? { error: run.error } : {}),
-              },
-              now,
-            );
+            recordRun(c, caseRun(run), now);
           }
         },
         undefined,

@@ -2,6 +2,7 @@
  * A playbook run: the handling of one message by a playbook flow, from the node that started it until every
  * message it caused was done. Recorded once, when it finishes.
  */
+import type { PlaybookRun } from '../../cases/model';
 
 /**
  * `aborted`: the flows were stopped (a deploy that restarted the run's nodes, or a shutdown) while the run was open;
@@ -46,4 +47,17 @@ export interface FinishedRun {
 
 export function runDurationMs(run: Pick<FinishedRun, 'started' | 'finished'>): number {
   return Date.parse(run.finished) - Date.parse(run.started);
+}
+
+/** What a case keeps of a run (`Case.runs`): no steps, which stay in the run store. */
+export function caseRun(run: FinishedRun): PlaybookRun {
+  return {
+    playbook: run.playbook,
+    version: run.version,
+    runId: run.runId,
+    started: run.started,
+    finished: run.finished,
+    outcome: run.outcome,
+    ...(run.error ? { error: run.error } : {}),
+  };
 }

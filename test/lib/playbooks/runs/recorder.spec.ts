@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { normalize } from '../../../../lib/alert';
 import { MAX_CASE_RUNS, recordRun, SqliteCaseStore } from '../../../../lib/cases';
 import Database from 'better-sqlite3';
-import { RunRecorder, SqlitePlaybookRunStore, type FinishedRun } from '../../../../lib/playbooks/runs';
+import { caseRun, RunRecorder, SqlitePlaybookRunStore, type FinishedRun } from '../../../../lib/playbooks/runs';
 import type { RunRecorderOptions } from '../../../../lib/playbooks/runs/recorder';
 import { acquireStoreDatabase, releaseStoreDatabase } from '../../../../lib/store/database';
 import { tempDir } from '../../../helpers/tmp';
@@ -60,19 +60,7 @@ describe('RunRecorder', () => {
         caseUpdates += 1;
         return cases.update(id, (c, now) => {
           for (const run of batch) {
-            recordRun(
-              c,
-              {
-                playbook: run.playbook,
-                version: run.version,
-                runId: run.runId,
-                started: run.started,
-                finished: run.finished,
-                outcome: run.outcome,
-                ...(run.error ? { error: run.error } : {}),
-              },
-              now,
-            );
+            recordRun(c, caseRun(run), now);
           }
         });
       },
