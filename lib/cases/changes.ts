@@ -102,11 +102,20 @@ function mergeArtifact(
 
 /** Marks an artifact as an IOC: the worse verdict wins (`malicious` is never downgraded), the feeds join its sources. */
 function markIoc(artifact: Artifact, match: AlertMatch): void {
+  markArtifactIoc(
+    artifact,
+    match.verdict,
+    match.sources.map((s) => s.feed),
+  );
+}
+
+/** An artifact an IOC feed lists: `ioc: true`, the worse verdict (never a better one), `ioc:<feed>` sources. */
+export function markArtifactIoc(artifact: Artifact, verdict: string | undefined, feeds: readonly string[]): void {
   artifact.ioc = true;
-  const verdict = worseVerdict<string | undefined>(artifact.verdict, match.verdict);
-  if (verdict !== undefined) artifact.verdict = verdict;
-  for (const s of match.sources) {
-    const source = `ioc:${s.feed}`;
+  const worse = worseVerdict<string | undefined>(artifact.verdict, verdict);
+  if (worse !== undefined) artifact.verdict = worse;
+  for (const feed of feeds) {
+    const source = `ioc:${feed}`;
     if (!artifact.sources.includes(source)) artifact.sources.push(source);
   }
 }

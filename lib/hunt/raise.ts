@@ -4,9 +4,9 @@
  * feeds' ATT&CK ids join the TTPs, and the timeline says which indicator of which feed was found.
  */
 import type { Severity } from '../alert/model';
-import { severityRank } from '../cases/changes';
+import { markArtifactIoc, severityRank } from '../cases/changes';
 import type { Case } from '../cases/model';
-import { verdictRank, worseVerdict } from '../ioc/verdict';
+import { verdictRank } from '../ioc/verdict';
 import type { HuntHit } from './hits';
 
 export interface RaiseOptions {
@@ -37,12 +37,7 @@ export function raiseCase(c: Case, hits: readonly HuntHit[], now: string, option
   let worst: HuntHit['verdict'] | undefined;
   hits.forEach((hit, i) => {
     const artifact = c.artifacts.find((a) => a.type === hit.artifact.type && a.value === hit.artifact.value);
-    if (artifact) {
-      artifact.ioc = true;
-      const verdict = worseVerdict<string | undefined>(artifact.verdict, hit.verdict);
-      if (verdict !== undefined) artifact.verdict = verdict;
-      for (const feed of hit.feeds) if (!artifact.sources.includes(`ioc:${feed}`)) artifact.sources.push(`ioc:${feed}`);
-    }
+    if (artifact) markArtifactIoc(artifact, hit.verdict, hit.feeds);
     for (const t of hit.attack) if (!c.ttps.includes(t)) c.ttps.push(t);
     if (verdictRank(hit.verdict) > verdictRank(worst)) worst = hit.verdict;
     if (i < MAX_HIT_ENTRIES - 1 || hits.length === MAX_HIT_ENTRIES) {
