@@ -62,6 +62,10 @@ describe('crashes under a steady stream of alerts', function () {
   it(`puts every alert acknowledged with 202 into exactly one case, SIGKILLed at random moments ${CYCLES} times`, async () => {
     const acknowledged = new Set<string>();
     let sent = 0;
+    // How many alerts the restarts replayed: none would mean no kill found work in progress, and the test proved nothing.
+    let replayed = 0;
+    const replaysIn = (output: string) =>
+      [...output.matchAll(/replayed (\d+) journaled alert/g)].reduce((n, m) => n + Number(m[1]), 0);
     for (let cycle = 0; cycle < CYCLES; cycle++) {
       const running = await startApp(tmp.dir, env);
       app = running;
@@ -95,6 +99,7 @@ describe('crashes under a steady stream of alerts', function () {
           ? resolve()
           : running.proc.once('exit', () => resolve()),
       );
+      replayed += replaysIn(running.output());
       app = undefined;
     }
 
@@ -124,5 +129,7 @@ describe('crashes under a steady stream of alerts', function () {
       'an alert counted twice in its case',
     );
     assert.ok(acknowledged.size >= CYCLES * 40, `${acknowledged.size} alerts acknowledged`);
+    replayed += replaysIn(app.output());
+    assert.ok(replayed > 0, 'no restart replayed an alert: the kills never caught alerts in flight');
   });
 });
