@@ -29,6 +29,11 @@ export interface SoarSettings {
   maxOpenRuns?: number;
   /** Seconds `/soar/metrics` (and the Prometheus scrape) reuse figures computed before. Default 10; 0 never. */
   metricsCacheSeconds?: number;
+  /**
+   * `postgres://…` (settings.js takes it from SOAR_STORE_URL): the shared store of several instances lives in
+   * PostgreSQL instead of the SQLite files of the data dir.
+   */
+  storeUrl?: string;
 }
 
 export function dataDir(soar: SoarSettings | undefined, userDir: string | undefined): string {
@@ -38,6 +43,26 @@ export function dataDir(soar: SoarSettings | undefined, userDir: string | undefi
 /** The embedded store (context and cases). */
 export function storeFile(soar: SoarSettings | undefined, userDir: string | undefined): string {
   return join(dataDir(soar, userDir), 'soar-store.db');
+}
+
+/** The PostgreSQL store's URL when one is configured, else undefined (the embedded SQLite store). */
+export function postgresStoreUrl(soar: SoarSettings | undefined): string | undefined {
+  const url = soar?.storeUrl;
+  return url && /^postgres(ql)?:\/\//i.test(url) ? url : undefined;
+}
+
+/**
+ * Where the shared store lives: the PostgreSQL URL when one is configured, else the SQLite file of the data dir.
+ * Every `acquire…` of a store part (cases, context, runs, response, IOC library) takes this and picks its
+ * implementation by it.
+ */
+export function storeLocation(soar: SoarSettings | undefined, userDir: string | undefined): string {
+  return postgresStoreUrl(soar) ?? storeFile(soar, userDir);
+}
+
+/** Where the intake journal lives: the PostgreSQL URL when one is configured, else its own SQLite file. */
+export function journalLocation(soar: SoarSettings | undefined, userDir: string | undefined): string {
+  return postgresStoreUrl(soar) ?? journalFile(soar, userDir);
 }
 
 export function journalFile(soar: SoarSettings | undefined, userDir: string | undefined): string {
