@@ -11,8 +11,13 @@ const fs = require('node:fs');
 const path = require('node:path');
 const bcrypt = require('bcryptjs');
 
-if (process.env.SOAR_STORE_URL) {
-  throw new Error('SOAR_STORE_URL (PostgreSQL) is not supported yet: unset it to use the embedded SQLite store');
+// Several instances share one PostgreSQL store (cases, context, journal, approvals, actions, IOC library, runs);
+// unset, everything lives in SQLite files in the data dir.
+const STORE_URL = process.env.SOAR_STORE_URL || undefined;
+if (STORE_URL && !/^postgres(ql)?:\/\//i.test(STORE_URL)) {
+  throw new Error(
+    'SOAR_STORE_URL must be a postgres:// or postgresql:// URL (unset it to use the embedded SQLite store)',
+  );
 }
 
 const dataDir = path.resolve(process.env.SOAR_DATA_DIR || '.soar');
@@ -111,12 +116,13 @@ module.exports = {
   },
 
   // Durable context (store `soar`, the default): flow and global context survive restarts and crashes. The case
-  // store lives in the same database.
+  // store lives in the same database. In PostgreSQL (SOAR_STORE_URL) every instance sees the same context, read
+  // with a callback only (`flow.get(key, (err, value) => …)`); the `memory` store stays per instance.
   contextStorage: {
     default: 'soar',
     soar: {
       module: require('./dist/lib/store/context-module'),
-      config: { file: path.join(dataDir, 'soar-store.db'), synchronous: SYNC },
+      config: STORE_URL ? { url: STORE_URL } : { file: path.join(dataDir, 'soar-store.db'), synchronous: SYNC },
     },
     memory: { module: 'memory' },
   },
@@ -124,6 +130,7 @@ module.exports = {
   // Shared with our nodes as RED.settings.soar.
   soar: {
     dataDir,
+    storeUrl: STORE_URL,
     intakeToken: process.env.SOAR_INTAKE_TOKEN || secrets.intakeToken,
     sync: SYNC,
     // The IOC library's default allowlists (values on them never match), each switchable, e.g.

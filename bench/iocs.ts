@@ -14,6 +14,7 @@
 import type { ObservableType } from '../lib/alert/model';
 import { parseCsvFeed, parseFeedContent, type CsvLayout } from '../lib/ioc/feeds';
 import { IocIndex, TLP_LEVELS, type Indicator, type IndicatorType } from '../lib/ioc';
+import { loadFeedContent } from '../lib/ioc/feed-stream';
 import { seeded } from '../test/lib/ioc/helpers';
 import { median, gc, seconds, ms, type Row } from './measure';
 
@@ -356,6 +357,24 @@ function measureLoad(
 /** How long JSON.parse of the whole STIX text takes, for scale (0 before it is measured). */
 let jsonSeconds = 0;
 
+/**
+ * Text → `loadFeedContent` (how soar-ioc-feed loads content: a bundle read and indexed a batch at a time) into an
+ * index with the default allowlists, LOAD_REPS times; the median.
+ */
+async function measureStreamedLoad(text: string): Promise<{ total: number; accepted: number; rejected: number }> {
+  const runs: { total: number; accepted: number; rejected: number }[] = [];
+  for (let rep = 0; rep < LOAD_REPS; rep++) {
+    const index = new IocIndex();
+    gc();
+    const started = process.hrtime.bigint();
+    const { report, result } = await loadFeedContent(index, 'feed', text, { format: 'stix' });
+    if (report.errors.length > 0) throw new Error(`STIX: ${report.errors[0].reason}`);
+    runs.push({ total: seconds(started), accepted: result.accepted, rejected: result.rejected });
+  }
+  runs.sort((a, b) => a.total - b.total);
+  return runs[Math.floor(runs.length / 2)];
+}
+
 function loadRow(what: string, text: string, parse: (text: string) => Indicator[]): Row {
   const r = measureLoad(text, parse);
   return {
@@ -379,18 +398,23 @@ export async function benchIocs(): Promise<Row[]> {
       }),
     );
     text = stixText();
-    // For scale: JSON.parse of the whole text alone (the feed loader reads a bundle one object at a time instead).
+    const streamed = await measureStreamedLoad(text);
+    // For scale: JSON.parse of the whole text alone, and the whole bundle parsed before any of it is indexed.
     gc();
     const started = process.hrtime.bigint();
     JSON.parse(text);
     jsonSeconds = seconds(started);
-    rows.push(
-      loadRow('a STIX 2.1 bundle', text, (t) => {
-        const report = parseFeedContent(t, { format: 'stix' });
-        if (report.errors.length > 0) throw new Error(`STIX: ${report.errors[0].reason}`);
-        return report.indicators;
-      }),
-    );
+    const whole = loadRow('a STIX 2.1 bundle parsed whole, then indexed', text, (t) => {
+      const report = parseFeedContent(t, { format: 'stix' });
+      if (report.errors.length > 0) throw new Error(`STIX: ${report.errors[0].reason}`);
+      return report.indicators;
+    });
+    rows.push({
+      case: `load ${(streamed.accepted + streamed.rejected).toLocaleString('en-US')} indicators from a STIX 2.1 bundle (${mb(text.length)} text)`,
+      value: ms(streamed.total),
+      note: `read and indexed a batch at a time (loadFeedContent, as soar-ioc-feed loads it); ${streamed.rejected} rejected; target ≤ 5,000 ms: ${verdict(streamed.total <= 5)}`,
+    });
+    rows.push({ ...whole, note: `for scale, no target: ${whole.note.replace(/; target.*$/, '')}` });
   }
 
   // Baseline: plain Sets of the same values, built and measured first.

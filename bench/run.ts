@@ -4,6 +4,7 @@
  */
 import type { Row } from './measure';
 import { benchCases } from './cases';
+import { benchE2e } from './e2e';
 import { benchEnrich } from './enrich';
 import { benchIntake } from './intake';
 import { benchIocLibrary } from './ioc-library';
@@ -17,6 +18,7 @@ const benches: Record<string, () => Promise<Row[]>> = {
   'ioc-library': benchIocLibrary,
   respond: benchRespond,
   enrich: benchEnrich,
+  e2e: benchE2e,
 };
 
 async function main() {

@@ -66,6 +66,21 @@ export class CaseNotFoundError extends Error {
   }
 }
 
+/**
+ * The store could not do an operation (PostgreSQL unreachable, a connection lost mid-way): names the store (its URL
+ * without a password) and the operation, so a Catch node's message says where to look.
+ */
+export class CaseStoreError extends Error {
+  constructor(
+    readonly store: string,
+    readonly operation: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`case store ${store}: ${operation} failed: ${reason}`, options);
+  }
+}
+
 export interface CaseStore {
   group(alert: Alert, options: GroupOptions): Promise<GroupResult>;
   get(id: string): Promise<Case | undefined>;

@@ -3,18 +3,33 @@ export * from './case-store';
 export * from './changes';
 export { parseCaseQuery, DEFAULT_PAGE, MAX_PAGE } from './query';
 export { SqliteCaseStore } from './sqlite-case-store';
+export { PgCaseStore } from './pg-case-store';
 import type { StoreDatabaseOptions } from '../store/database';
+import { isPostgresUrl, redactStoreUrl } from '../store/pg/pool';
+import type { CaseStore } from './case-store';
+import { PgCaseStore } from './pg-case-store';
 import { SqliteCaseStore } from './sqlite-case-store';
 import { SharedResources } from '../shared';
 
-const shared = new SharedResources<SqliteCaseStore>((store) => store.close());
+const shared = new SharedResources<CaseStore>((store) => store.close());
 
-/** One case store per file in a process (nodes and the admin API share it); pair with `releaseCaseStore`. */
-export function acquireCaseStore(file: string, options: StoreDatabaseOptions = {}): SqliteCaseStore {
-  return shared.acquire(file, () => new SqliteCaseStore(file, options));
+/**
+ * One case store per location in a process (nodes and the admin API share it); pair with `releaseCaseStore`.
+ * `location` is what `storeLocation(soar, userDir)` gives: a `postgres://` URL (the store several instances share)
+ * or the SQLite file of the data dir. `options` apply to SQLite.
+ */
+export function acquireCaseStore(location: string, options: StoreDatabaseOptions = {}): CaseStore {
+  return shared.acquire(location, () =>
+    isPostgresUrl(location) ? new PgCaseStore(location) : new SqliteCaseStore(location, options),
+  );
 }
 
-export function releaseCaseStore(file: string): void {
-  shared.release(file);
+export function releaseCaseStore(location: string): void {
+  shared.release(location);
+}
+
+/** A store location fit for messages and logs: a PostgreSQL URL without its password, or the file path. */
+export function describeStoreLocation(location: string): string {
+  return isPostgresUrl(location) ? redactStoreUrl(location) : location;
 }
 export * from './operations';

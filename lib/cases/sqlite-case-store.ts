@@ -1,7 +1,14 @@
 import type Database from 'better-sqlite3';
 import { SEVERITIES, type Alert } from '../alert/model';
 import { soarEvents } from '../events';
-import { acquireStoreDatabase, releaseStoreDatabase, type StoreDatabaseOptions } from '../store/database';
+import {
+  acquireStoreDatabase,
+  BUSY_RETRY_FOR_MS,
+  isBusy,
+  releaseStoreDatabase,
+  retryWhileBusy,
+  type StoreDatabaseOptions,
+} from '../store/database';
 import { mergeAlert, newCase, severityRank } from './changes';
 import {
   CaseNotFoundError,
@@ -39,6 +46,9 @@ const countKey = (c: Case): CountKey => ({ status: c.status, type: c.type, sever
 /** The change notice of a committed case: ids and status only. */
 const changed = (c: Case) => soarEvents.emit('case', { id: c.id, status: c.status, updated: c.updated });
 
+/** The longest pause between two tries of a grouping batch that found the database locked. */
+const BUSY_RETRY_MAX_MS = 1_000;
+
 const ms = (iso: string | undefined) => (iso === undefined ? null : Date.parse(iso));
 
 export class SqliteCaseStore implements CaseStore {
@@ -46,6 +56,9 @@ export class SqliteCaseStore implements CaseStore {
   private readonly stmt: ReturnType<SqliteCaseStore['prepare']>;
   private readonly groupTx: Database.Transaction<(batch: QueuedGroup[]) => (GroupResult | Error)[]>;
   private queue: QueuedGroup[] = [];
+  /** When the pending batch first found the database locked by another process (retrying until then + BUSY_RETRY_FOR_MS). */
+  private busySince: number | undefined;
+  private busyDelay = 0;
   private readonly groupOneTx: (alert: Alert, options: GroupOptions, now: Date) => GroupResult;
   private readonly updateTx: Database.Transaction<
     (id: string, change: (c: Case, now: string) => void, now: Date) => Case
@@ -213,7 +226,8 @@ export class SqliteCaseStore implements CaseStore {
   group(alert: Alert, options: GroupOptions): Promise<GroupResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ alert, options, resolve, reject });
-      if (this.queue.length === 1) setImmediate(() => this.flushGroups());
+      // While a busy batch waits for its retry, new groupings join it.
+      if (this.queue.length === 1 && this.busySince === undefined) setImmediate(() => this.flushGroups());
     });
   }
 
@@ -224,9 +238,23 @@ export class SqliteCaseStore implements CaseStore {
     try {
       results = this.groupTx.immediate(batch);
     } catch (err) {
+      // Another process holds the write lock: the batch waits its turn (off the event loop) rather than failing,
+      // for up to BUSY_RETRY_FOR_MS; an alert's grouping must not be lost to a few seconds of contention.
+      const first = this.busySince ?? Date.now();
+      if (isBusy(err) && Date.now() - first < BUSY_RETRY_FOR_MS && this.db.open) {
+        this.busySince = first;
+        this.queue = [...batch, ...this.queue];
+        this.busyDelay = Math.min(BUSY_RETRY_MAX_MS, (this.busyDelay || 25) * 2);
+        setTimeout(() => this.flushGroups(), this.busyDelay);
+        return;
+      }
+      this.busySince = undefined;
+      this.busyDelay = 0;
       for (const item of batch) item.reject(err);
       return;
     }
+    this.busySince = undefined;
+    this.busyDelay = 0;
     batch.forEach((item, i) => {
       const result = results[i];
       if (result instanceof Error) item.reject(result);
@@ -247,7 +275,8 @@ export class SqliteCaseStore implements CaseStore {
     now: Date = new Date(),
     options: { quiet?: boolean } = {},
   ): Promise<Case> {
-    const c = this.updateTx.immediate(id, change, now);
+    // Another process holding the write lock delays the change rather than failing it.
+    const c = await retryWhileBusy(() => this.updateTx.immediate(id, change, now));
     if (!options.quiet) changed(c);
     return c;
   }

@@ -4,7 +4,7 @@ import { alertId, contentRef } from '../alert/id';
 import { identify } from '../alert/normalize';
 import { authScheme, verifyBearer, verifySignature } from './auth';
 import { bodyKind, parseBody, type BodyError } from './body';
-import type { IntakeJournal, JournalRecord } from './journal';
+import type { IntakeJournalStore, JournalRecord } from './journal-store';
 import { RateLimiter } from './rate-limit';
 
 /**
@@ -16,7 +16,7 @@ import { RateLimiter } from './rate-limit';
 export interface IntakeOptions {
   /** Journal owner: the intake node's id (pending alerts are replayed by the node that accepted them). */
   node: string;
-  journal: IntakeJournal;
+  journal: Pick<IntakeJournalStore, 'commit'>;
   /** The shared secret for bearer and HMAC authentication; empty means nobody can authenticate. */
   token: () => string;
   /** Largest accepted body in bytes. */

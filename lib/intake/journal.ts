@@ -3,9 +3,21 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SharedResources } from '../shared';
+import { isPostgresUrl } from '../store/pg/pool';
+import {
+  JournalError,
+  type AppendOutcome,
+  type IntakeJournalStore,
+  type JournalEntry,
+  type JournalOptions,
+  type JournalRecord,
+  type JournalSync,
+} from './journal-store';
+import { PgIntakeJournal } from './pg-journal';
 
 /**
- * The durable intake journal: every accepted alert is written here, in one transaction per commit, before the
+ * The durable intake journal of one instance, in a SQLite file of the data dir (./pg-journal is the one several
+ * instances share in PostgreSQL; `acquireJournal` picks by the location). Every accepted alert is written here, in one transaction per commit, before the
  * intake answers 202. An alert stays in the journal until a downstream node marks it processed; what is still there
  * is replayed when the intake node starts again (at-least-once delivery).
  *
@@ -19,30 +31,8 @@ import { SharedResources } from '../shared';
  * `kill -9` of the process; `synchronous=FULL` also survives power loss, at the cost of an fsync per commit.
  */
 
-export type JournalSync = 'normal' | 'full';
-
-export interface JournalOptions {
-  synchronous?: JournalSync;
-  /** Most alert ids kept in memory for duplicate detection (default 2,000,000). */
-  maxSeen?: number;
-}
-
-export interface JournalRecord {
-  /** The alert id used to recognise duplicate deliveries. */
-  alertId: string;
-  /** The record as JSON text. */
-  body: string;
-}
-
-export interface JournalEntry extends JournalRecord {
-  seq: number;
-  node: string;
-  /** Epoch milliseconds. */
-  received: number;
-}
-
-/** The outcome of one record: its journal sequence number, or `null` when it duplicates an earlier delivery. */
-export type AppendOutcome = number | null;
+export type { AppendOutcome, IntakeJournalStore, JournalEntry, JournalOptions, JournalRecord, JournalSync };
+export { JournalError };
 
 interface QueuedCommit {
   node: string;
@@ -55,7 +45,7 @@ interface QueuedCommit {
 
 const PRUNE_EVERY_MS = 60_000;
 
-export class IntakeJournal {
+export class IntakeJournal implements IntakeJournalStore {
   private readonly db: Database.Database;
   private readonly seenStmt: Database.Statement<[string, number]>;
   private readonly insertStmt: Database.Statement<[string, string, number, string]>;
@@ -87,7 +77,9 @@ export class IntakeJournal {
     options: JournalOptions = {},
   ) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    this.db = new Database(file);
+    // No long busy wait: better-sqlite3 would wait on the event loop, freezing the process while another process
+    // holds the write lock. A commit that finds the journal locked fails at once, and the intake answers 503.
+    this.db = new Database(file, { timeout: 100 });
     // Larger pages make fewer WAL frames for our ~1 KB rows (takes effect when the file is created).
     this.db.pragma('page_size = 16384');
     this.db.pragma('journal_mode = WAL');
@@ -243,6 +235,41 @@ export class IntakeJournal {
     }
   }
 
+  get location(): string {
+    return this.file;
+  }
+
+  get describe(): string {
+    return this.file;
+  }
+
+  // The asynchronous interface shared with the PostgreSQL journal (SQLite answers at once).
+
+  async markProcessedNow(seqs: number[]): Promise<number> {
+    return this.markProcessed(seqs);
+  }
+
+  async pendingEntries(node: string, afterSeq?: number, uptoSeq?: number, limit?: number): Promise<JournalEntry[]> {
+    return this.pending(node, afterSeq, uptoSeq, limit);
+  }
+
+  async pendingCounts(): Promise<Map<string, number>> {
+    return this.pendingOwners();
+  }
+
+  async lastPendingSeq(): Promise<number> {
+    return this.lastSeq();
+  }
+
+  async forgetSeen(before: number): Promise<number> {
+    return this.prune(before);
+  }
+
+  /** One instance owns the file: there is never anybody else's work to adopt. */
+  onAdopted(): () => void {
+    return () => undefined;
+  }
+
   /** Subscribes to failures of work done in the background (deferred marks, pruning); returns the unsubscribe. */
   onBackgroundError(listener: (err: Error, what: string) => void): () => void {
     this.events.on('background-error', listener);
@@ -294,28 +321,37 @@ export class IntakeJournal {
   }
 }
 
-const shared = new SharedResources<IntakeJournal>((journal) => journal.close());
+const shared = new SharedResources<IntakeJournalStore>((journal) => void journal.close());
 
 /** How long a journal nobody uses stays open: a redeploy releases and re-acquires it within this time. */
 const CLOSE_GRACE_MS = 5_000;
 
+function openJournal(location: string, options: JournalOptions): IntakeJournalStore {
+  if (isPostgresUrl(location)) return new PgIntakeJournal(location, options);
+  try {
+    return new IntakeJournal(location, options);
+  } catch (err) {
+    throw new JournalError(`cannot open the intake journal ${location}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /**
- * One journal per file in a process, shared by every intake node (and the nodes that mark alerts processed).
- * Pair each call with `releaseJournal`.
+ * One journal per location in a process (a SQLite file, or a PostgreSQL URL from `journalLocation`), shared by every
+ * intake node and the nodes that mark alerts processed. Pair each call with `releaseJournal`.
  */
-export function acquireJournal(file: string, options: JournalOptions = {}): IntakeJournal {
-  return shared.acquire(file, () => new IntakeJournal(file, options));
+export function acquireJournal(location: string, options: JournalOptions = {}): IntakeJournalStore {
+  return shared.acquire(location, () => openJournal(location, options));
 }
 
 /**
  * Releases a journal. The last release closes it after a grace period, so that a redeploy (close, then start of
  * the same nodes) keeps it open: marks from messages still in flight land, and the duplicate index is not reloaded.
  */
-export function releaseJournal(file: string, graceMs = CLOSE_GRACE_MS): void {
-  shared.release(file, graceMs);
+export function releaseJournal(location: string, graceMs = CLOSE_GRACE_MS): void {
+  shared.release(location, graceMs);
 }
 
-/** The journal open for `file`, if any (for nodes that only mark alerts processed). */
-export function openedJournal(file: string): IntakeJournal | undefined {
-  return shared.peek(file);
+/** The journal open for `location`, if any (for nodes that only mark alerts processed). */
+export function openedJournal(location: string): IntakeJournalStore | undefined {
+  return shared.peek(location);
 }

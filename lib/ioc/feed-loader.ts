@@ -12,7 +12,7 @@
  *   that left the folder).
  */
 import { readFile, stat } from 'node:fs/promises';
-import { parseFeedContent, type CsvPresetName, type FeedContentReport, type FeedFormat } from './feeds/detect';
+import type { CsvPresetName, FeedFormat } from './feeds/detect';
 import { parseStixBundle } from './feeds/stix';
 import type { FeedParseOptions, FeedParseReport } from './feeds/report';
 import type { IocLibrary } from './library';
@@ -79,6 +79,11 @@ const MAX_ERRORS = 10;
 /** A file changed this recently may still be being written (a copy in progress): read it on the next scan. */
 export const SETTLE_MS = 1500;
 
+/** The first few parse errors, each a sentence. */
+function describeErrors(errors: FeedParseReport['errors']): string[] {
+  return errors.slice(0, MAX_ERRORS).map((e) => (e.index === undefined ? e.reason : `#${e.index}: ${e.reason}`));
+}
+
 export class FeedLoader {
   private readonly fingerprint: string;
 
@@ -136,7 +141,7 @@ export class FeedLoader {
         if (message === undefined || message.content === undefined || message.content === null) {
           throw new FeedRefreshError('msg.payload must hold the feed content (text, a Buffer or parsed JSON)');
         }
-        report = this.load(this.config.feed, this.parse(message.content, message.name), {});
+        report = await this.loadContent(this.config.feed, message.content, message.name, {});
         break;
       }
       case 'file': {
@@ -148,7 +153,7 @@ export class FeedLoader {
         if (state?.size === size && state.mtimeMs === mtimeMs) report = this.unchanged(this.config.feed);
         else {
           const content = await readFile(location).catch(unreadable);
-          report = this.load(this.config.feed, this.parse(content, location), { size, mtimeMs });
+          report = await this.loadContent(this.config.feed, content, location, { size, mtimeMs });
         }
         break;
       }
@@ -162,8 +167,8 @@ export class FeedLoader {
         });
         if (!got.modified) report = this.unchanged(this.config.feed);
         else {
-          const parsed = this.parse(got.body, new URL(location).pathname);
-          report = this.load(this.config.feed, parsed, { etag: got.etag, lastModified: got.lastModified });
+          const state = { etag: got.etag, lastModified: got.lastModified };
+          report = await this.loadContent(this.config.feed, got.body, new URL(location).pathname, state);
         }
         break;
       }
@@ -191,15 +196,27 @@ export class FeedLoader {
     return state?.fingerprint === this.fingerprint ? state : undefined;
   }
 
-  private parse(content: unknown, name?: string): FeedContentReport {
+  /**
+   * Parses content and replaces the feed with it (a large STIX bundle a batch at a time), unless nothing but errors
+   * came out of it. Content that cannot be read at all is a FeedRefreshError: the feed keeps what it had.
+   */
+  private async loadContent(
+    name: string,
+    content: unknown,
+    sourceName: string | undefined,
+    state: Omit<FeedState, 'owner' | 'fingerprint'>,
+  ): Promise<FeedRefreshReport> {
     try {
-      return parseFeedContent(content as string | Buffer | object, {
-        ...this.config.parse,
-        format: this.config.format,
-        csv: this.config.csv,
+      const { report, result } = await this.library.loadContent(
         name,
-      });
+        content as string | Buffer | object,
+        { ...this.config.parse, format: this.config.format, csv: this.config.csv, name: sourceName },
+        { allow: this.config.allow, state: this.stateToSave(state) },
+        (parsed, indicators) => this.refuseEmpty(name, parsed, indicators),
+      );
+      return this.outcome(name, report, result);
     } catch (err) {
+      if (err instanceof FeedRefreshError) throw err;
       throw new FeedRefreshError((err as Error).message);
     }
   }
@@ -221,23 +238,40 @@ export class FeedLoader {
     return this.library.index.stats().feeds.find((f) => f.feed === name)?.indicators ?? 0;
   }
 
-  /** Replaces the feed with what was parsed, unless nothing but errors came out of it. */
+  /** Replaces the feed with parsed indicators, unless nothing but errors came out of it. */
   private load(
     name: string,
     parsed: FeedParseReport,
     state: Omit<FeedState, 'owner' | 'fingerprint'>,
     indicators: readonly Indicator[] = parsed.indicators,
   ): FeedRefreshReport {
-    const errors = parsed.errors
-      .slice(0, MAX_ERRORS)
-      .map((e) => (e.index === undefined ? e.reason : `#${e.index}: ${e.reason}`));
-    if (indicators.length === 0 && parsed.errors.length > 0) {
-      throw new FeedRefreshError(`${name}: no indicators loaded, ${parsed.errors.length} errors, first: ${errors[0]}`);
-    }
+    this.refuseEmpty(name, parsed, indicators.length);
     const result = this.library.replaceFeed(name, indicators, {
       allow: this.config.allow,
-      state: { ...state, owner: this.config.owner, fingerprint: this.fingerprint },
+      state: this.stateToSave(state),
     });
+    return this.outcome(name, parsed, result);
+  }
+
+  private stateToSave(state: Omit<FeedState, 'owner' | 'fingerprint'>): FeedState {
+    return { ...state, owner: this.config.owner, fingerprint: this.fingerprint };
+  }
+
+  /** A refresh that yields no indicator but errors keeps what the feed had. */
+  private refuseEmpty(name: string, parsed: Pick<FeedParseReport, 'errors'>, indicators: number): void {
+    if (indicators === 0 && parsed.errors.length > 0) {
+      throw new FeedRefreshError(
+        `${name}: no indicators loaded, ${parsed.errors.length} errors, first: ${describeErrors(parsed.errors)[0]}`,
+      );
+    }
+  }
+
+  private outcome(
+    name: string,
+    parsed: Omit<FeedParseReport, 'indicators'>,
+    result: ReturnType<IocLibrary['replaceFeed']>,
+  ): FeedRefreshReport {
+    const errors = describeErrors(parsed.errors);
     for (const e of result.errors) {
       if (errors.length < MAX_ERRORS) errors.push(`${JSON.stringify(e.value)}: ${e.error}`);
     }
@@ -312,7 +346,7 @@ export class FeedLoader {
           one = this.load(name, await loadMispFeed(file.path, { ...this.config.parse, signal }), fileState);
         } else {
           const content = await readFile(file.path);
-          one = this.load(name, this.parse(content, file.name), fileState);
+          one = await this.loadContent(name, content, file.name, fileState);
         }
       } catch (err) {
         // One bad file is reported and keeps what it had; the other files still load.

@@ -21,7 +21,9 @@ export { IocFeedStore, GROUP_SIZE, type SavedFeedInfo } from './ioc-store';
 export {
   acquireIocLibrary,
   IocLibrary,
+  openIocLibrary,
   releaseIocLibrary,
   type IocLibraryOptions,
   type SaveFeedOptions,
 } from './library';
+export { IocStoreError } from './pg-library';

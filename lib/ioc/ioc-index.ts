@@ -912,11 +912,12 @@ class FeedLoad {
     }
   }
 
-  /** Indicators as given to `replaceFeed`. */
-  addIndicators(indicators: readonly Indicator[]): void {
+  /** Indicators as given to `replaceFeed`; `offset` is the position of the first in the feed (for rejections). */
+  addIndicators(indicators: readonly Indicator[], offset = 0): void {
     const name = this.name;
-    for (let i = 0; i < indicators.length; i++) {
-      const ind = indicators[i];
+    for (let n = 0; n < indicators.length; n++) {
+      const ind = indicators[n];
+      const i = offset + n;
       if (typeof ind !== 'object' || ind === null) {
         this.reject(i, ind, 'not an indicator object');
         continue;
@@ -1147,8 +1148,32 @@ function ipMatches(
   return out;
 }
 
+/** A feed being built from batches (`IocIndex.beginFeed`). */
+export interface FeedBuild {
+  /** Adds a batch of indicators (as `replaceFeed` takes them). */
+  addIndicators(indicators: readonly Indicator[]): void;
+  /** Swaps the feed in (as `replaceFeed` would); throws an `IndexChangedError` when the index changed since begin. */
+  commit(): ReplaceFeedGroupsResult;
+}
+
+/** A feed build could not be committed: the index changed since it began (build it again). */
+export class IndexChangedError extends Error {
+  constructor(readonly feed: string) {
+    super(`the IOC index changed while feed ${JSON.stringify(feed)} was being built`);
+  }
+}
+
+interface StartedLoads {
+  generation: number;
+  block: SideBuild;
+  allowed: SideBuild;
+  loads: FeedLoad[];
+}
+
 export class IocIndex {
   private readonly feeds = new Map<string, FeedInfo>();
+  /** Counts the changes, so that a feed build begun before a change is not committed over it. */
+  private generation = 0;
   /** Every data feed's values, merged; swapped whole on every change. */
   private block: Combined = EMPTY_COMBINED;
   /** Every allowlist's values, merged; swapped whole on every change. */
@@ -1213,12 +1238,47 @@ export class IocIndex {
     );
   }
 
+  /**
+   * Starts building feed `feed` from batches (`FeedBuild.addIndicators`), to be swapped in whole by `commit`: a
+   * large feed is parsed and indexed a batch at a time, so its indicators are garbage as soon as they are indexed. Nothing changes until the commit; if the index changed in
+   * the meantime (another feed loaded or removed), the commit throws an `IndexChangedError` and changes nothing.
+   */
+  beginFeed(feed: string, options: ReplaceFeedOptions = {}): FeedBuild {
+    if (typeof feed !== 'string' || feed.trim() === '') throw new TypeError('a feed needs a non-empty name');
+    const started = this.begin([{ name: feed, allow: options.allow === true }], options.keepGroups === true);
+    const load = started.loads[0];
+    let offset = 0;
+    let done = false;
+    const open = (): void => {
+      if (done) throw new Error(`the build of feed ${JSON.stringify(feed)} is over`);
+    };
+    return {
+      addIndicators: (indicators) => {
+        open();
+        load.addIndicators(indicators, offset);
+        offset += indicators.length;
+      },
+      commit: () => {
+        open();
+        done = true;
+        if (started.generation !== this.generation) throw new IndexChangedError(feed);
+        return this.commitLoads(started)[0];
+      },
+    };
+  }
+
   /** Builds the feeds into new combined structures (each side built once) and swaps them in. */
   private load(
     feeds: readonly { name: string; allow: boolean }[],
     keepGroups: boolean,
     fill: (load: FeedLoad, i: number) => void,
   ): ReplaceFeedGroupsResult[] {
+    const started = this.begin(feeds, keepGroups);
+    started.loads.forEach(fill);
+    return this.commitLoads(started);
+  }
+
+  private begin(feeds: readonly { name: string; allow: boolean }[], keepGroups: boolean): StartedLoads {
     const names = [...this.feeds.keys()];
     for (const f of feeds) if (!this.feeds.has(f.name)) names.push(f.name);
     const rank = new Map(names.map((n, i) => [n, i]));
@@ -1230,16 +1290,15 @@ export class IocIndex {
     }
     const block = new SideBuild(this.block, rank, dropBlock);
     const allowed = new SideBuild(this.allow, rank, dropAllow);
-    const loads = feeds.map((f, i) => {
-      const load = new FeedLoad(f.name, f.allow, f.allow ? allowed : block, keepGroups);
-      fill(load, i);
-      return load;
-    });
+    const loads = feeds.map((f) => new FeedLoad(f.name, f.allow, f.allow ? allowed : block, keepGroups));
+    return { generation: this.generation, block, allowed, loads };
+  }
+
+  private commitLoads({ block, allowed, loads }: StartedLoads): ReplaceFeedGroupsResult[] {
     const newBlock = block.finish();
     const newAllow = allowed.finish();
     for (const load of loads) this.feeds.set(load.name, load.info());
-    this.block = newBlock;
-    this.allow = newAllow;
+    this.swap(newBlock, newAllow);
     return loads.map((load) => {
       const result: ReplaceFeedGroupsResult = load.result();
       if (load.groups !== undefined) result.groups = load.groups;
@@ -1247,14 +1306,21 @@ export class IocIndex {
     });
   }
 
+  /** Every change goes through here: a build begun before it cannot be committed. */
+  private swap(block: Combined, allow: Combined): void {
+    this.block = block;
+    this.allow = allow;
+    this.generation++;
+  }
+
   /** Drops a feed and all it said; true when there was one. */
   removeFeed(feed: string): boolean {
     const previous = this.feeds.get(feed);
     if (previous === undefined) return false;
     const side = new SideBuild(previous.allow ? this.allow : this.block, new Map(), [previous]).finish();
-    if (previous.allow) this.allow = side;
-    else this.block = side;
     this.feeds.delete(feed);
+    if (previous.allow) this.swap(this.block, side);
+    else this.swap(side, this.allow);
     return true;
   }
 

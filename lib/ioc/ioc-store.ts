@@ -80,15 +80,6 @@ interface Group {
   hasRefs: boolean;
 }
 
-interface ValueRow {
-  type: string;
-  meta: number;
-  ioc_values: string;
-  refs: string | null;
-  /** Per-value indexes into the feed's metadata, comma-separated; null when `meta` holds for every value. */
-  meta_ids: string | null;
-}
-
 export class IocFeedStore {
   private readonly statements;
 
@@ -109,7 +100,7 @@ export class IocFeedStore {
         'SELECT name, allow, saved, count, state, rejected FROM ioc_feeds WHERE name = ?',
       ),
       metas: db.prepare<[string], { metas: string }>('SELECT metas FROM ioc_feeds WHERE name = ?'),
-      values: db.prepare<[string], ValueRow>(
+      values: db.prepare<[string], Omit<FeedRow, 'seq'>>(
         'SELECT type, meta, ioc_values, refs, meta_ids FROM ioc_feed_values WHERE feed = ? ORDER BY seq',
       ),
       upsert: db.prepare(
@@ -137,112 +128,38 @@ export class IocFeedStore {
 
   /** Replaces what is saved for the feed, in one transaction: the indicators as given, grouped by metadata. */
   save(name: string, indicators: readonly Indicator[], options: { allow: boolean; state?: unknown }): void {
-    const metas: Meta[] = [];
-    const groups = new Map<string, Group>();
-    for (const ind of indicators) {
-      if (typeof ind !== 'object' || ind === null || typeof ind.value !== 'string' || typeof ind.type !== 'string') {
-        continue; // the index rejects it too, and counts it for this load; a reload need not count it again
-      }
-      if (LINE_BREAK.test(ind.value) || LINE_BREAK.test(ind.type)) continue;
-      const key = metaKey(ind);
-      let group = groups.get(key);
-      if (group === undefined) {
-        group = { type: ind.type, meta: metas.push(metaOf(ind)) - 1, values: [], refs: [], hasRefs: false };
-        groups.set(key, group);
-      }
-      const ref = typeof ind.ref === 'string' && !LINE_BREAK.test(ind.ref) ? ind.ref : '';
-      group.values.push(ind.value);
-      group.refs.push(ref);
-      if (ref !== '') group.hasRefs = true;
-    }
-    this.write(name, metas, [...groups.values()], options);
+    this.write(name, indicatorRows(indicators), options);
   }
 
   /**
    * Replaces what is saved for the feed with these groups (as `IocIndex.replaceFeed` hands back with `keepGroups`),
-   * in one transaction: a save is a join per group. Groups with equal metadata (by identity) share one metadata
-   * record; values (and refs) holding a line break are left out.
+   * in one transaction: a save is a join per group (see `groupRows`).
    */
   saveGroups(
     name: string,
     groups: readonly IndicatorGroup[],
     options: { allow: boolean; state?: unknown; rejected?: number },
   ): void {
-    const metas: Meta[] = [];
-    const metaIds = new Map<Meta, number>();
-    const idOf = (meta: Meta): number => {
-      let id = metaIds.get(meta);
-      if (id === undefined) metaIds.set(meta, (id = metas.push(metaOf(meta)) - 1));
-      return id;
-    };
-    /** Per `metas` array of the groups (a feed's groups share one): its indexes translated to ours. */
-    const translated = new Map<readonly Meta[], number[]>();
-    const rows: Group[] = [];
-    for (const g of groups) {
-      if (LINE_BREAK.test(g.type)) continue;
-      let values = g.values as string[];
-      let refs = g.refs !== undefined && g.refs.length === values.length ? (g.refs as string[]) : [];
-      let hasRefs = refs.some((r) => r !== '');
-      let ids: ArrayLike<number> | undefined;
-      let meta = -1;
-      if (g.metaIds !== undefined && g.metas !== undefined) {
-        const theirs = g.metas;
-        let ours = translated.get(theirs);
-        if (ours === undefined) translated.set(theirs, (ours = new Array<number>(theirs.length).fill(-1)));
-        const out = new Array<number>(g.metaIds.length);
-        for (let i = 0; i < out.length; i++) {
-          const k = g.metaIds[i];
-          out[i] = ours[k] === -1 ? (ours[k] = idOf(theirs[k])) : ours[k];
-        }
-        ids = out;
-      } else if (g.meta !== undefined) meta = idOf(g.meta);
-      else continue;
-      if (values.some((v) => LINE_BREAK.test(v)) || (hasRefs && refs.some((r) => LINE_BREAK.test(r)))) {
-        const kept = values.flatMap((v, i) => (LINE_BREAK.test(v) ? [] : [i]));
-        const allRefs = refs;
-        const allIds = ids;
-        values = kept.map((i) => values[i]);
-        refs = hasRefs ? kept.map((i) => (LINE_BREAK.test(allRefs[i]) ? '' : allRefs[i])) : [];
-        if (allIds !== undefined) ids = kept.map((i) => allIds[i]);
-        hasRefs = refs.some((r) => r !== '');
-      }
-      rows.push({ type: g.type, meta, metaIds: ids, values, refs, hasRefs });
-    }
-    this.write(name, metas, rows, options);
+    this.write(name, groupRows(groups), options);
   }
 
-  private write(
-    name: string,
-    metas: Meta[],
-    groups: Group[],
-    options: { allow: boolean; state?: unknown; rejected?: number },
-  ): void {
-    const count = groups.reduce((n, g) => n + g.values.length, 0);
+  private write(name: string, feed: FeedRows, options: { allow: boolean; state?: unknown; rejected?: number }): void {
     const state = options.state === undefined ? null : JSON.stringify(options.state);
     const { deleteValues, upsert, insertValues } = this.statements;
     this.db.transaction(() => {
       deleteValues.run(name);
       const rejected = options.rejected ?? 0;
-      upsert.run(name, options.allow ? 1 : 0, new Date().toISOString(), count, state, JSON.stringify(metas), rejected);
-      let seq = 0;
-      for (const g of groups) {
-        for (let i = 0; i < g.values.length; i += GROUP_SIZE) {
-          const whole = i === 0 && g.values.length <= GROUP_SIZE;
-          const values = (whole ? g.values : g.values.slice(i, i + GROUP_SIZE)).join('\n');
-          const refs = g.hasRefs ? (whole ? g.refs : g.refs.slice(i, i + GROUP_SIZE)).join('\n') : null;
-          let meta = g.meta;
-          let metaIds: string | null = null;
-          const ids = g.metaIds;
-          if (ids !== undefined) {
-            // One metadata record for the whole row (most feeds): kept in `meta`, no per-value list.
-            const end = Math.min(i + GROUP_SIZE, g.values.length);
-            meta = ids[i];
-            let uniform = true;
-            for (let k = i + 1; k < end && uniform; k++) uniform = ids[k] === meta;
-            if (!uniform) metaIds = Array.prototype.slice.call(ids, i, end).join(',');
-          }
-          insertValues.run(name, seq++, g.type, meta, values, refs, metaIds);
-        }
+      upsert.run(
+        name,
+        options.allow ? 1 : 0,
+        new Date().toISOString(),
+        feed.count,
+        state,
+        JSON.stringify(feed.metas),
+        rejected,
+      );
+      for (const row of feed.rows) {
+        insertValues.run(name, row.seq, row.type, row.meta, row.ioc_values, row.refs, row.meta_ids);
       }
     })();
   }
@@ -254,47 +171,12 @@ export class IocFeedStore {
   groups(name: string): IndicatorGroup[] {
     const row = this.statements.metas.get(name);
     if (row === undefined) return [];
-    const metas = JSON.parse(row.metas) as Meta[];
-    const out: IndicatorGroup[] = [];
-    for (const { type, meta, ioc_values, refs, meta_ids } of this.statements.values.iterate(name)) {
-      const group: IndicatorGroup = { type: type as IndicatorType, values: ioc_values.split('\n') };
-      if (meta_ids === null) group.meta = metas[meta];
-      else {
-        const parts = meta_ids.split(',');
-        const ids = new Int32Array(parts.length);
-        for (let i = 0; i < parts.length; i++) ids[i] = +parts[i];
-        group.metas = metas;
-        group.metaIds = ids;
-      }
-      if (refs !== null) group.refs = refs.split('\n');
-      out.push(group);
-    }
-    return out;
+    return rowsToGroups(row.metas, this.statements.values.iterate(name));
   }
 
   /** The saved indicators of a feed (empty when none are saved); indicators of one group share their arrays. */
   indicators(name: string): Indicator[] {
-    const out: Indicator[] = [];
-    for (const { type, meta: one, metas, metaIds, values, refs } of this.groups(name)) {
-      for (let i = 0; i < values.length; i++) {
-        const meta = (metaIds === undefined ? one : metas?.[metaIds[i]]) as Meta;
-        const ind: Indicator = {
-          type,
-          value: values[i],
-          confidence: meta.confidence,
-          tlp: meta.tlp as Tlp,
-          tags: meta.tags,
-          attack: meta.attack,
-        };
-        if (meta.validFrom !== undefined) ind.validFrom = meta.validFrom;
-        if (meta.validUntil !== undefined) ind.validUntil = meta.validUntil;
-        if (meta.firstSeen !== undefined) ind.firstSeen = meta.firstSeen;
-        if (meta.lastSeen !== undefined) ind.lastSeen = meta.lastSeen;
-        if (refs !== undefined && refs[i] !== '') ind.ref = refs[i];
-        out.push(ind);
-      }
-    }
-    return out;
+    return groupsToIndicators(this.groups(name));
   }
 
   /** Deletes a saved feed; true when there was one. */
@@ -304,6 +186,174 @@ export class IocFeedStore {
       return this.statements.deleteFeed.run(name).changes > 0;
     })();
   }
+}
+
+/** One stored row: up to GROUP_SIZE values of one type, with their refs and metadata ids. */
+export interface FeedRow {
+  seq: number;
+  type: string;
+  /** Index into the feed's metadata records (the first value's when `meta_ids` is set). */
+  meta: number;
+  /** The values, joined by newlines. */
+  ioc_values: string;
+  /** The refs, joined by newlines; null when no value has one. */
+  refs: string | null;
+  /** Per-value indexes into the feed's metadata, comma-separated; null when `meta` holds for every value. */
+  meta_ids: string | null;
+}
+
+/** A feed in its stored form: the distinct metadata records and the rows. Both stores (SQLite, PostgreSQL) keep it. */
+export interface FeedRows {
+  metas: Meta[];
+  rows: FeedRow[];
+  /** Values saved. */
+  count: number;
+}
+
+/** The stored form of a list of indicators, grouped by metadata. */
+export function indicatorRows(indicators: readonly Indicator[]): FeedRows {
+  const metas: Meta[] = [];
+  const groups = new Map<string, Group>();
+  for (const ind of indicators) {
+    if (typeof ind !== 'object' || ind === null || typeof ind.value !== 'string' || typeof ind.type !== 'string') {
+      continue; // the index rejects it too, and counts it for this load; a reload need not count it again
+    }
+    if (LINE_BREAK.test(ind.value) || LINE_BREAK.test(ind.type)) continue;
+    const key = metaKey(ind);
+    let group = groups.get(key);
+    if (group === undefined) {
+      group = { type: ind.type, meta: metas.push(metaOf(ind)) - 1, values: [], refs: [], hasRefs: false };
+      groups.set(key, group);
+    }
+    const ref = typeof ind.ref === 'string' && !LINE_BREAK.test(ind.ref) ? ind.ref : '';
+    group.values.push(ind.value);
+    group.refs.push(ref);
+    if (ref !== '') group.hasRefs = true;
+  }
+  return toRows(metas, [...groups.values()]);
+}
+
+/**
+ * The stored form of the groups `IocIndex.replaceFeed` hands back with `keepGroups`: a join per group. Groups with
+ * equal metadata (by identity) share one metadata record; values (and refs) holding a line break are left out.
+ */
+export function groupRows(groups: readonly IndicatorGroup[]): FeedRows {
+  const metas: Meta[] = [];
+  const metaIds = new Map<Meta, number>();
+  const idOf = (meta: Meta): number => {
+    let id = metaIds.get(meta);
+    if (id === undefined) metaIds.set(meta, (id = metas.push(metaOf(meta)) - 1));
+    return id;
+  };
+  /** Per `metas` array of the groups (a feed's groups share one): its indexes translated to ours. */
+  const translated = new Map<readonly Meta[], number[]>();
+  const rows: Group[] = [];
+  for (const g of groups) {
+    if (LINE_BREAK.test(g.type)) continue;
+    let values = g.values as string[];
+    let refs = g.refs !== undefined && g.refs.length === values.length ? (g.refs as string[]) : [];
+    let hasRefs = refs.some((r) => r !== '');
+    let ids: ArrayLike<number> | undefined;
+    let meta = -1;
+    if (g.metaIds !== undefined && g.metas !== undefined) {
+      const theirs = g.metas;
+      let ours = translated.get(theirs);
+      if (ours === undefined) translated.set(theirs, (ours = new Array<number>(theirs.length).fill(-1)));
+      const out = new Array<number>(g.metaIds.length);
+      for (let i = 0; i < out.length; i++) {
+        const k = g.metaIds[i];
+        out[i] = ours[k] === -1 ? (ours[k] = idOf(theirs[k])) : ours[k];
+      }
+      ids = out;
+    } else if (g.meta !== undefined) meta = idOf(g.meta);
+    else continue;
+    if (values.some((v) => LINE_BREAK.test(v)) || (hasRefs && refs.some((r) => LINE_BREAK.test(r)))) {
+      const kept = values.flatMap((v, i) => (LINE_BREAK.test(v) ? [] : [i]));
+      const allRefs = refs;
+      const allIds = ids;
+      values = kept.map((i) => values[i]);
+      refs = hasRefs ? kept.map((i) => (LINE_BREAK.test(allRefs[i]) ? '' : allRefs[i])) : [];
+      if (allIds !== undefined) ids = kept.map((i) => allIds[i]);
+      hasRefs = refs.some((r) => r !== '');
+    }
+    rows.push({ type: g.type, meta, metaIds: ids, values, refs, hasRefs });
+  }
+  return toRows(metas, rows);
+}
+
+/** Groups cut into rows of at most GROUP_SIZE values, each a join. */
+function toRows(metas: Meta[], groups: Group[]): FeedRows {
+  const rows: FeedRow[] = [];
+  let count = 0;
+  for (const g of groups) {
+    count += g.values.length;
+    for (let i = 0; i < g.values.length; i += GROUP_SIZE) {
+      const whole = i === 0 && g.values.length <= GROUP_SIZE;
+      const values = (whole ? g.values : g.values.slice(i, i + GROUP_SIZE)).join('\n');
+      const refs = g.hasRefs ? (whole ? g.refs : g.refs.slice(i, i + GROUP_SIZE)).join('\n') : null;
+      let meta = g.meta;
+      let metaIds: string | null = null;
+      const ids = g.metaIds;
+      if (ids !== undefined) {
+        // One metadata record for the whole row (most feeds): kept in `meta`, no per-value list.
+        const end = Math.min(i + GROUP_SIZE, g.values.length);
+        meta = ids[i];
+        let uniform = true;
+        for (let k = i + 1; k < end && uniform; k++) uniform = ids[k] === meta;
+        if (!uniform) metaIds = Array.prototype.slice.call(ids, i, end).join(',');
+      }
+      rows.push({ seq: rows.length, type: g.type, meta, ioc_values: values, refs, meta_ids: metaIds });
+    }
+  }
+  return { metas, rows, count };
+}
+
+/**
+ * Stored rows back as groups, as `IocIndex.loadFeeds` takes them: one per row, values split, no indicator objects.
+ * Rows of one metadata record share one metadata object.
+ */
+export function rowsToGroups(metasJson: string, rows: Iterable<Omit<FeedRow, 'seq'>>): IndicatorGroup[] {
+  const metas = JSON.parse(metasJson) as Meta[];
+  const out: IndicatorGroup[] = [];
+  for (const { type, meta, ioc_values, refs, meta_ids } of rows) {
+    const group: IndicatorGroup = { type: type as IndicatorType, values: ioc_values.split('\n') };
+    if (meta_ids === null) group.meta = metas[meta];
+    else {
+      const parts = meta_ids.split(',');
+      const ids = new Int32Array(parts.length);
+      for (let i = 0; i < parts.length; i++) ids[i] = +parts[i];
+      group.metas = metas;
+      group.metaIds = ids;
+    }
+    if (refs !== null) group.refs = refs.split('\n');
+    out.push(group);
+  }
+  return out;
+}
+
+/** Groups as indicator objects (indicators of one group share their arrays). */
+export function groupsToIndicators(groups: readonly IndicatorGroup[]): Indicator[] {
+  const out: Indicator[] = [];
+  for (const { type, meta: one, metas, metaIds, values, refs } of groups) {
+    for (let i = 0; i < values.length; i++) {
+      const meta = (metaIds === undefined ? one : metas?.[metaIds[i]]) as Meta;
+      const ind: Indicator = {
+        type,
+        value: values[i],
+        confidence: meta.confidence,
+        tlp: meta.tlp as Tlp,
+        tags: meta.tags,
+        attack: meta.attack,
+      };
+      if (meta.validFrom !== undefined) ind.validFrom = meta.validFrom;
+      if (meta.validUntil !== undefined) ind.validUntil = meta.validUntil;
+      if (meta.firstSeen !== undefined) ind.firstSeen = meta.firstSeen;
+      if (meta.lastSeen !== undefined) ind.lastSeen = meta.lastSeen;
+      if (refs !== undefined && refs[i] !== '') ind.ref = refs[i];
+      out.push(ind);
+    }
+  }
+  return out;
 }
 
 interface HeaderRow {

@@ -25,7 +25,7 @@ export interface SoarMetrics {
   playbooks: PlaybookRunStats[];
   /** Per case type: counts per status and the time-to-respond figures of lib/cases/metrics. */
   caseTypes: (CaseTypeMetrics & { byStatus: Record<string, number> })[];
-  /** Counters of this process since `since`. */
+  /** Counters since `since`: of this process, or with a PostgreSQL store of every instance sharing it. */
   intake: IntakeCounts & { since: string };
   /** From the actions recorded on cases. */
   deviceActions: DeviceActionCount[];
@@ -46,21 +46,25 @@ export interface RunTrackingCounts {
   lost: number;
 }
 
-/** Where the figures come from; the SQLite store is one implementation, a PostgreSQL one can follow. */
+/** Where the figures come from: the SQLite store (sqlite-sources.ts) or PostgreSQL (pg-sources.ts). */
 export interface MetricsSources {
   playbookRuns(): Promise<PlaybookRunStats[]>;
   caseTypes(now: Date): Promise<CaseTypeMetrics[]>;
   caseCounts(): Promise<CaseCount[]>;
   deviceActions(): Promise<DeviceActionCount[]>;
-  intake(): IntakeCounts & { since: string };
+  /** This process's counters (SQLite), or those of every instance sharing the store (PostgreSQL). */
+  intake(): Promise<IntakeCounts & { since: string }>;
+  /** Stops; a store that publishes resolves once its last publish is done. */
+  close(): void | Promise<void>;
 }
 
 export async function collectMetrics(sources: MetricsSources, now = new Date()): Promise<SoarMetrics> {
-  const [playbooks, types, counts, deviceActions] = await Promise.all([
+  const [playbooks, types, counts, deviceActions, intake] = await Promise.all([
     sources.playbookRuns(),
     sources.caseTypes(now),
     sources.caseCounts(),
     sources.deviceActions(),
+    sources.intake(),
   ]);
   const byType = new Map<string, Record<string, number>>();
   for (const c of counts) {
@@ -72,7 +76,7 @@ export async function collectMetrics(sources: MetricsSources, now = new Date()):
     generated: now.toISOString(),
     playbooks,
     caseTypes: types.map((t) => ({ ...t, byStatus: byType.get(t.type) ?? {} })),
-    intake: sources.intake(),
+    intake,
     deviceActions,
   };
 }

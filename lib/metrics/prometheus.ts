@@ -112,7 +112,11 @@ export function prometheusText(m: SoarMetrics): string {
   );
   for (const t of m.caseTypes) out.sample('soar_case_sla_breaches', { type: t.type }, t.slaBreaches);
 
-  out.family('soar_intake_alerts_total', 'counter', 'Alerts posted to the intake since this process started.');
+  out.family(
+    'soar_intake_alerts_total',
+    'counter',
+    'Alerts posted to the intake: since this process started, or with a PostgreSQL store by every instance sharing it.',
+  );
   out.sample('soar_intake_alerts_total', { outcome: 'accepted' }, m.intake.accepted);
   out.sample('soar_intake_alerts_total', { outcome: 'duplicate' }, m.intake.duplicates);
   out.sample('soar_intake_alerts_total', { outcome: 'rejected' }, m.intake.rejected);

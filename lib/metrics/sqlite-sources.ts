@@ -4,7 +4,7 @@
  * (device-action-counts.ts), so that no read parses every case document.
  */
 import type Database from 'better-sqlite3';
-import type { SqliteCaseStore } from '../cases/sqlite-case-store';
+import type { CaseStore } from '../cases/case-store';
 import type { PlaybookRunStore } from '../playbooks/runs/run-store';
 import { acquireStoreDatabase, releaseStoreDatabase, type StoreDatabaseOptions } from '../store/database';
 import { DeviceActionCounts } from './device-action-counts';
@@ -20,7 +20,7 @@ export class SqliteMetricsSources implements MetricsSources {
   constructor(
     readonly file: string,
     private readonly runs: PlaybookRunStore,
-    private readonly cases: SqliteCaseStore,
+    private readonly cases: CaseStore,
     options: StoreDatabaseOptions = {},
   ) {
     this.db = acquireStoreDatabase(file, options);
@@ -47,7 +47,7 @@ export class SqliteMetricsSources implements MetricsSources {
     return this.actions.read();
   }
 
-  intake() {
+  async intake() {
     return intakeCounts();
   }
 

@@ -11,7 +11,8 @@
  *    refuse the excess (`rate-limited`); an open circuit fails fast (`circuit-open`); otherwise the device is called,
  *    with retries and exponential backoff (`done` or `failed`);
  * 5. an action with a duration is reverted when it expires — the expiry is in the store, so it happens after a
- *    restart too; an undo action (`unblock-ip` …) ends the matching actions in force.
+ *    restart too, and with a store shared by several instances once, by whichever claims it; an undo action
+ *    (`unblock-ip` …) ends the matching actions in force.
  * Every device outcome goes to the audit log; the caller records the outcome in the case.
  */
 import { randomUUID } from 'node:crypto';
@@ -79,6 +80,14 @@ export interface EngineOptions {
   log?: (level: 'warn' | 'error', message: string) => void;
   /** Called after each automatic revert (expiry), e.g. to note it in the case. */
   onExpired?: (record: ActionRecord, outcome: 'expired' | 'revert-failed', detail: string) => void;
+  /**
+   * Look for due actions at least this often, even with no expiry known here: with a store shared by several
+   * instances, another instance's actions (one that died, too) come due without this one having armed a timer.
+   * Default: only at the next known expiry.
+   */
+  sweepEveryMs?: number;
+  /** How long a batch of due actions stays claimed by this engine while it reverts them. Default 10 minutes. */
+  claimMs?: number;
   now?: () => number;
 }
 
@@ -92,6 +101,9 @@ const MAX_DURATION_SECONDS = 365 * 24 * 3600;
 /** A revert that fails at expiry is tried again this often, for this long. */
 const REVERT_RETRY_EVERY_MS = 5 * 60_000;
 const REVERT_RETRY_FOR_MS = 24 * 3600_000;
+/** The longest wait of the expiry timer (it re-arms then), and the wait after the store could not be read. */
+const MAX_EXPIRY_WAIT_MS = 24 * 3600 * 1000;
+const STORE_RETRY_MS = 30_000;
 
 /** The target with an IP value in canonical form; throws a ResponseRequestError. */
 export function canonicalTarget(target: unknown): ActionTarget {
@@ -161,6 +173,8 @@ export class ResponseEngine {
   private readonly overall: RateLimiter;
   private readonly perDevice = new Map<string, { limit: number; limiter: RateLimiter }>();
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** The latest scheduling: an older one that finishes reading the store later does not arm its timer. */
+  private scheduling = 0;
   private reverting = false;
   private closed = false;
   private readonly now: () => number;
@@ -258,33 +272,32 @@ export class ResponseEngine {
     };
     const action = request.action;
     const forward = FORWARD[action];
-    const active = this.store.activeAction(device.id, action, target.value);
-    if (active) {
-      // Nothing is done, so nothing is audited: every alert of a case asking again must not flood the log.
-      const detail = `${action} ${target.value} already in force on ${device.name} since ${active.created}`;
-      return { device: device.id, deviceName: device.name, status: 'already', detail, actionId: active.id };
-    }
+    // Nothing is done for an action in force, so nothing is audited: every alert of a case asking again must not
+    // flood the log.
+    const already = (active: ActionRecord | undefined): DeviceOutcome => ({
+      device: device.id,
+      deviceName: device.name,
+      status: 'already',
+      detail: `${action} ${target.value} already in force on ${device.name}${active ? ` since ${active.created}` : ''}`,
+      ...(active ? { actionId: active.id } : {}),
+    });
+    const active = await this.store.activeAction(device.id, action, target.value);
+    if (active) return already(active);
     if (device.approval.has(action) && request.approval === undefined && !dryRun) {
       return out('pending-approval', `${device.name} requires an analyst's approval for ${action}`);
     }
     if (dryRun) {
       return out('dry-run', `would ${action} ${target.value} on ${device.name} (${device.type.type.label})`);
     }
-    const limited = this.rateLimited(device);
-    if (limited) return out('rate-limited', limited);
-    if (!device.breaker.allow()) {
-      return out(
-        'circuit-open',
-        `${device.name} failed repeatedly: not called for another ${Math.ceil(device.breaker.retryInMs() / 1000)} s`,
-      );
-    }
-    // An action that can be undone is on disk before the device is called, in the same tick as the check above,
-    // so a second request for it (a concurrent message) finds it in force, and a crash cannot leave it in force
-    // on the device with no record to revert it by.
+    // An action that can be undone is in the store before the device is called: recording it is what reserves it
+    // (one action of a kind in force per device and target, atomically, also across instances), so a concurrent
+    // request for it finds it in force, and a crash cannot leave it in force on the device with no record to
+    // revert it by. It comes before the limits, so a request that loses the race takes no limiter token or trial.
     const id = randomUUID();
     const expiresAt = request.durationSeconds === undefined ? undefined : this.now() + request.durationSeconds * 1000;
-    if (UNDO[action] !== undefined) {
-      this.store.recordAction({
+    const recorded = UNDO[action] !== undefined;
+    if (recorded) {
+      const reserved = await this.store.recordAction({
         id,
         device: device.id,
         deviceName: device.name,
@@ -295,10 +308,25 @@ export class ResponseEngine {
         created: new Date(this.now()).toISOString(),
         expiresAt,
       });
+      if (!reserved.recorded) return already(reserved.active);
+    }
+    const limited = this.rateLimited(device);
+    const refused =
+      limited !== undefined
+        ? out('rate-limited', limited)
+        : !device.breaker.allow()
+          ? out(
+              'circuit-open',
+              `${device.name} failed repeatedly: not called for another ${Math.ceil(device.breaker.retryInMs() / 1000)} s`,
+            )
+          : undefined;
+    if (refused) {
+      if (recorded) refused.detail += await this.noted(() => this.store.finishAction(id, 'failed'));
+      return refused;
     }
     // An undo of an action this device has in force reverts it with what the action returned (a REST device's
     // rule id); on this device only — another device's action on the target stays until it is undone there.
-    const undoing = forward === undefined ? undefined : this.store.activeAction(device.id, forward, target.value);
+    const undoing = forward === undefined ? undefined : await this.store.activeAction(device.id, forward, target.value);
     let attempts = 0;
     const reason = request.reason ?? (request.caseId ? `case ${request.caseId}` : undefined);
     const options = { durationSeconds: request.durationSeconds, reason, signal };
@@ -315,17 +343,32 @@ export class ResponseEngine {
       );
     } catch (err) {
       device.breaker.failure();
-      if (UNDO[action] !== undefined) this.store.finishAction(id, 'failed');
-      return out('failed', `${device.name}: ${(err as Error).message}`, { attempts });
+      const unrecorded = recorded ? await this.noted(() => this.store.finishAction(id, 'failed')) : '';
+      return out('failed', `${device.name}: ${(err as Error).message}${unrecorded}`, { attempts });
     }
     device.breaker.success();
     const extra: Partial<DeviceOutcome> = { actionId: id, attempts };
-    if (UNDO[action] !== undefined) {
-      this.store.setResult(id, result);
+    let unrecorded = '';
+    if (recorded) {
+      unrecorded += await this.noted(() => this.store.setResult(id, result));
       if (expiresAt !== undefined) extra.expiresAt = new Date(expiresAt).toISOString();
     }
-    if (undoing) this.store.finishAction(undoing.id, 'reverted');
-    return out('done', result.detail, extra);
+    if (undoing) unrecorded += await this.noted(() => this.store.finishAction(undoing.id, 'reverted'));
+    return out('done', `${result.detail}${unrecorded}`, extra);
+  }
+
+  /**
+   * A store write after the device has acted: a failure (an outage) must not hide what the device did, so it is
+   * reported and told in the outcome's detail instead of thrown.
+   */
+  private async noted(write: () => Promise<unknown>): Promise<string> {
+    try {
+      await write();
+      return '';
+    } catch (err) {
+      this.options.log?.('error', (err as Error).message);
+      return ` (not recorded in the store: ${(err as Error).message})`;
+    }
   }
 
   /** Why the blast-radius limits refuse another action on this device now, or undefined. */
@@ -360,14 +403,19 @@ export class ResponseEngine {
     });
   }
 
-  /** Reverts every action whose duration is over; then waits for the next expiry. Safe to call at any time. */
+  /**
+   * Reverts every action whose duration is over (claiming each, so that another instance sharing the store does not
+   * revert it too); then waits for the next expiry. Safe to call at any time.
+   */
   async revertExpired(): Promise<number> {
     if (this.reverting || this.closed) return 0;
     this.reverting = true;
     let count = 0;
     try {
       for (;;) {
-        const due = this.store.dueActions(this.now(), 50);
+        // One claim per revert: a claim of several could lapse while a slow device works through them, and another
+        // instance would then revert the rest again.
+        const due = await this.store.dueActions(this.now(), 1, this.options.claimMs);
         if (due.length === 0) break;
         for (const record of due) {
           count++;
@@ -411,11 +459,12 @@ export class ResponseEngine {
     // rather than leaving the action in force for good.
     const overdue = this.now() - (record.expiresAt ?? this.now());
     if (status === 'revert-failed' && overdue < REVERT_RETRY_FOR_MS) {
-      this.store.postpone(record.id, this.now() + REVERT_RETRY_EVERY_MS);
+      await this.store.postpone(record.id, this.now() + REVERT_RETRY_EVERY_MS);
       this.options.log?.('warn', `${detail}; trying again in ${REVERT_RETRY_EVERY_MS / 60_000} minutes`);
       return;
     }
-    this.store.finishAction(record.id, status);
+    // Another instance finished it meanwhile: its audit entry and case record are that instance's to write.
+    if (!(await this.store.finishAction(record.id, status))) return;
     try {
       this.audit.append({
         kind: 'action',
@@ -433,14 +482,29 @@ export class ResponseEngine {
     this.options.onExpired?.(record, status, detail);
   }
 
-  /** Arms one timer for the next expiry (at most a day ahead; it re-arms then). */
+  /**
+   * Arms one timer for the next expiry (at most a day ahead, or `sweepEveryMs`; it re-arms then). A store that
+   * cannot be read is asked again later, so an outage does not stop the expiries for good.
+   */
   scheduleExpiry(): void {
     if (this.closed) return;
+    const turn = ++this.scheduling;
+    this.store.nextExpiry().then(
+      (next) => this.armExpiry(turn, next === undefined ? undefined : next - this.now()),
+      (err: Error) => {
+        this.options.log?.('error', `expiry: ${err.message}`);
+        this.armExpiry(turn, STORE_RETRY_MS);
+      },
+    );
+  }
+
+  private armExpiry(turn: number, waitMs: number | undefined): void {
+    if (this.closed || turn !== this.scheduling) return;
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
-    const next = this.store.nextExpiry();
-    if (next === undefined) return;
-    const wait = Math.min(Math.max(0, next - this.now()), 24 * 3600 * 1000);
+    const sweep = this.options.sweepEveryMs;
+    if (waitMs === undefined && sweep === undefined) return;
+    const wait = Math.min(Math.max(0, waitMs ?? Infinity), sweep ?? Infinity, MAX_EXPIRY_WAIT_MS);
     this.expiryTimer = setTimeout(() => {
       this.revertExpired().catch((err: Error) => this.options.log?.('error', `expiry: ${err.message}`));
     }, wait);

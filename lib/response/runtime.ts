@@ -1,20 +1,26 @@
 /**
- * The response engine of a process, shared by every `soar-respond` and `soar-approval` node: one per store file,
- * over the store database (actions in force, approvals), the audit log in the data dir, the device fleet, and the
- * protected assets of the settings. Expiries of actions are noted in their cases.
+ * The response engine of a process, shared by every `soar-respond` and `soar-approval` node: one per store location
+ * (the SQLite file, or the PostgreSQL URL several instances share), over the response store (actions in force,
+ * approvals), the audit log in the data dir, the device fleet, and the protected assets of the settings. Expiries
+ * of actions are noted in their cases.
  */
 import { acquireAuditLog, releaseAuditLog, type AuditLog } from '../audit';
 import { acquireCaseStore, releaseCaseStore } from '../cases';
 import { fleet } from '../devices/fleet';
 import { SharedResources } from '../shared';
-import { acquireStoreDatabase, releaseStoreDatabase, type StoreSync } from '../store/database';
+import type { StoreSync } from '../store/database';
 import { recordExpiry } from './case-record';
 import { ResponseEngine } from './engine';
 import { ProtectedAssets } from './protected';
-import { ResponseStore } from './response-store';
+import type { ResponseStore } from './response-store';
+import { acquireResponseStore, releaseResponseStore } from './response-stores';
+
+/** With a store shared by several instances, how often each looks for due actions nobody here armed a timer for. */
+const SHARED_SWEEP_MS = 30_000;
 
 export interface ResponseRuntimeOptions {
-  storeFile: string;
+  /** `storeLocation(...)` of lib/settings: the SQLite file or the PostgreSQL URL. */
+  location: string;
   auditFile: string;
   synchronous?: StoreSync;
   /** Assets never acted on, besides this host, its gateways and resolvers. */
@@ -34,27 +40,34 @@ export interface ResponseRuntime {
 const runtimes = new SharedResources<ResponseRuntime & { options: ResponseRuntimeOptions }>((r) => {
   r.engine.close();
   releaseAuditLog(r.options.auditFile);
-  releaseCaseStore(r.options.storeFile);
-  releaseStoreDatabase(r.options.storeFile);
+  releaseCaseStore(r.options.location);
+  releaseResponseStore(r.options.location);
 });
 
 export function acquireResponseRuntime(options: ResponseRuntimeOptions): ResponseRuntime {
-  return runtimes.acquire(options.storeFile, () => {
+  return runtimes.acquire(options.location, () => {
     // First what can fail on bad settings, before anything is opened that would then have to be closed again.
     const protectedAssets = new ProtectedAssets(options.protectedAssets);
-    const db = acquireStoreDatabase(options.storeFile, { synchronous: options.synchronous });
-    const store = new ResponseStore(db);
+    const store = acquireResponseStore(options.location, { synchronous: options.synchronous });
     let audit: AuditLog;
     try {
       audit = acquireAuditLog(options.auditFile);
     } catch (err) {
-      releaseStoreDatabase(options.storeFile);
+      releaseResponseStore(options.location);
       throw err;
     }
-    const cases = acquireCaseStore(options.storeFile, { synchronous: options.synchronous });
+    let cases: ReturnType<typeof acquireCaseStore>;
+    try {
+      cases = acquireCaseStore(options.location, { synchronous: options.synchronous });
+    } catch (err) {
+      releaseAuditLog(options.auditFile);
+      releaseResponseStore(options.location);
+      throw err;
+    }
     const engine = new ResponseEngine(fleet, store, audit, protectedAssets, {
       actionsPerMinute: options.actionsPerMinute,
       log: options.log,
+      ...(store.shared ? { sweepEveryMs: SHARED_SWEEP_MS } : {}),
       onExpired: (record, outcome, detail) => {
         if (!record.caseId) return;
         cases.update(record.caseId, (c, now) => recordExpiry(c, record, outcome, detail, now)).catch(() => undefined); // the case may be gone; the audit log has the expiry
@@ -69,6 +82,6 @@ export function acquireResponseRuntime(options: ResponseRuntimeOptions): Respons
 }
 
 /** Kept a few seconds after the last user, so a redeploy does not reopen everything. */
-export function releaseResponseRuntime(storeFile: string, graceMs = 5000): void {
-  runtimes.release(storeFile, graceMs);
+export function releaseResponseRuntime(location: string, graceMs = 5000): void {
+  runtimes.release(location, graceMs);
 }

@@ -191,7 +191,7 @@ export function parsePropertyExpression(str: string, resolve: (expr: string) => 
 }
 
 /** A key that is its own one-part path (what `parsePropertyExpression` returns as `[key]`). */
-const SIMPLE_KEY = /^[^.[\]'" ]+$/;
+export const SIMPLE_KEY = /^[^.[\]'" ]+$/;
 
 type Bag = Record<PropertyKey, unknown>;
 
@@ -294,7 +294,7 @@ export function serializeContextValue(value: unknown): string | undefined {
 }
 
 /** A detached copy of an object about to be merged into a stored value (primitives and functions as they are). */
-function detach(value: unknown): unknown {
+export function detach(value: unknown): unknown {
   if (!isObject(value)) return value;
   const text = serializeContextValue(value);
   return text === undefined ? undefined : JSON.parse(text);
@@ -316,7 +316,7 @@ interface Statements {
 }
 
 /** The rows of one scope as a lazily loaded object, for walking and editing paths. */
-class ScopeView {
+export class ScopeView {
   readonly root: Bag = Object.create(null) as Bag;
   private readonly loaded = new Set<string>();
 
@@ -365,8 +365,30 @@ class ScopeView {
 
 const GLOBAL_HIDDEN_KEYS = new Set(['set', 'get', 'keys']);
 
-function checkCallback(callback: unknown): void {
+export function checkCallback(callback: unknown): void {
   if (callback !== undefined && typeof callback !== 'function') throw new TypeError('Callback must be a function');
+}
+
+/**
+ * A scope's keys as `keys` lists them, from the stored keys in insertion order: through an object so the order is a
+ * JS object's (integer-like keys ascending first, then insertion order); `global` hides `get`, `set` and `keys`.
+ */
+export function listedKeys(scope: string, stored: Iterable<string>): string[] {
+  const order = Object.create(null) as Record<string, true>;
+  for (const key of stored) order[key] = true;
+  const keys = Object.keys(order);
+  return scope === 'global' ? keys.filter((k) => !GLOBAL_HIDDEN_KEYS.has(k)) : keys;
+}
+
+/**
+ * Whether `clean` removes a scope, given the ids of the active nodes and flows: a flow scope when its flow is gone, a
+ * node scope `<nodeId>:<flowId>` when its node or its flow is (as localfilesystem); never `global`.
+ */
+export function isOrphanedScope(scope: string, active: ReadonlySet<string>): boolean {
+  if (scope === 'global') return false;
+  if (!scope.includes(':')) return !active.has(scope);
+  const [nodeId, flowId] = scope.split(':');
+  return !active.has(flowId) || !active.has(nodeId);
 }
 
 export class SqliteContextStore implements ContextStore {
@@ -496,14 +518,8 @@ export class SqliteContextStore implements ContextStore {
   }
 
   async clean(activeNodes: string[]): Promise<void> {
-    const s = this.prepared();
     const active = new Set(activeNodes);
-    s.removeOrphans((scope) => {
-      if (scope === 'global') return false;
-      if (!scope.includes(':')) return !active.has(scope);
-      const [nodeId, flowId] = scope.split(':');
-      return !active.has(flowId) || !active.has(nodeId);
-    });
+    this.prepared().removeOrphans((scope) => isOrphanedScope(scope, active));
   }
 
   private prepared(): Statements {
@@ -533,10 +549,6 @@ export class SqliteContextStore implements ContextStore {
   }
 
   private listKeys(scope: string): string[] {
-    // Through an object so the order is a JS object's: integer-like keys ascending first, then insertion order.
-    const order = Object.create(null) as Record<string, true>;
-    for (const key of this.prepared().keys.all(scope)) order[key] = true;
-    const keys = Object.keys(order);
-    return scope === 'global' ? keys.filter((k) => !GLOBAL_HIDDEN_KEYS.has(k)) : keys;
+    return listedKeys(scope, this.prepared().keys.all(scope));
   }
 }

@@ -20,8 +20,10 @@ export function openStoreDatabase(file: string, options: StoreDatabaseOptions = 
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-  // A second connection (another process reading for a test or the CLI) waits instead of failing at once.
-  db.pragma('busy_timeout = 5000');
+  // A second connection (another process reading for a test or the CLI) waits a moment instead of failing at once.
+  // Only a moment: better-sqlite3 waits on the event loop, so a long wait would freeze the whole process (intake,
+  // editor, every flow) while another process holds the write lock. Writers that must not fail retry later instead.
+  db.pragma('busy_timeout = 100');
   return db;
 }
 
@@ -36,4 +38,28 @@ export function acquireStoreDatabase(file: string, options: StoreDatabaseOptions
 
 export function releaseStoreDatabase(file: string): void {
   shared.release(file);
+}
+
+/** How long a write waits for a database another process keeps locked, and the longest pause between tries. */
+export const BUSY_RETRY_FOR_MS = 120_000;
+const BUSY_RETRY_MAX_MS = 1_000;
+
+/** Another connection holds the write lock (SQLITE_BUSY and its extended codes). */
+export const isBusy = (err: unknown): boolean => /^SQLITE_BUSY/.test(String((err as { code?: unknown }).code ?? ''));
+
+/**
+ * Runs a synchronous write (a better-sqlite3 `.immediate` transaction, which fails before doing anything when the
+ * lock is taken) and, while another process holds the write lock, tries again after a pause that does not block the
+ * event loop, for up to `forMs`. Other errors, and the last busy one, are thrown.
+ */
+export async function retryWhileBusy<T>(write: () => T, forMs = BUSY_RETRY_FOR_MS): Promise<T> {
+  const started = Date.now();
+  for (let delay = 25; ; delay = Math.min(BUSY_RETRY_MAX_MS, delay * 2)) {
+    try {
+      return write();
+    } catch (err) {
+      if (!isBusy(err) || Date.now() - started >= forMs) throw err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
 }

@@ -1,10 +1,12 @@
+import { hostname } from 'node:os';
 import { reportIntake } from '../../lib/metrics/intake-counters';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import sjson from 'secure-json-parse';
 import { IntakeEndpoint, type AcceptedAlert, type IntakeRef } from '../../lib/intake/intake';
-import { acquireJournal, openedJournal, releaseJournal, type IntakeJournal } from '../../lib/intake/journal';
-import { journalFile, type SoarSettings } from '../../lib/settings';
+import { acquireJournal, openedJournal, releaseJournal, type IntakeJournalStore } from '../../lib/intake/journal';
+import type { JournalEntry } from '../../lib/intake/journal-store';
+import { dataDir, journalLocation, type SoarSettings } from '../../lib/settings';
 
 interface AlertInDef extends NodeDef {
   path: string;
@@ -19,6 +21,8 @@ interface AlertInCredentials {
 }
 
 const REPLAY_CHUNK = 500;
+/** A replay that could not read the journal (a store outage at start) is tried again this much later. */
+const REPLAY_RETRY_MS = 10_000;
 const EMIT_CHUNK = 500;
 
 function num(value: string | number | undefined, fallback: number): number {
@@ -38,13 +42,18 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this;
     const path = routePath(config.path);
-    const file = journalFile(soar(), RED.settings.userDir);
-    let journal: IntakeJournal;
+    // The SQLite file of the data dir, or the PostgreSQL store shared by several instances.
+    const location = journalLocation(soar(), RED.settings.userDir);
+    let journal: IntakeJournalStore;
     try {
-      journal = acquireJournal(file, { synchronous: soar()?.sync });
+      journal = acquireJournal(location, {
+        synchronous: soar()?.sync,
+        // PostgreSQL: this instance's pending alerts are replayed by it after a restart (same host and data dir).
+        owner: process.env.SOAR_INSTANCE_ID || `${hostname()}:${dataDir(soar(), RED.settings.userDir)}`,
+      });
     } catch (err) {
       node.status({ fill: 'red', shape: 'ring', text: 'journal unavailable' });
-      node.error(`cannot open the intake journal ${file}: ${(err as Error).message}`);
+      node.error((err as Error).message);
       return;
     }
 
@@ -90,13 +99,27 @@ export = function (RED: NodeAPI) {
       statusTimer ??= setTimeout(showStatus, 1000);
     };
 
+    // Until the replay of what was pending at start is done, what is sent otherwise (live or adopted) is noted, so
+    // that the replay does not send it a second time.
+    let replaying = true;
+    const sentOtherwise = new Set<number>();
+
     // One send per alert (Node-RED clones every message after the first of one send call), in chunks so that a
     // large batch does not hold the event loop.
     const emit = (alerts: AcceptedAlert[], from = 0) => {
       const end = Math.min(alerts.length, from + EMIT_CHUNK);
-      for (let i = from; i < end; i++) node.send(toMessage(alerts[i]));
+      for (let i = from; i < end; i++) {
+        if (replaying) sentOtherwise.add(alerts[i].seq);
+        node.send(toMessage(alerts[i]));
+      }
       if (end < alerts.length) setImmediate(emit, alerts, end);
     };
+    const fromEntry = (entry: JournalEntry): AcceptedAlert => ({
+      seq: entry.seq,
+      alertId: entry.alertId,
+      received: entry.received,
+      record: sjson.parse(entry.body, undefined, { protoAction: 'remove', constructorAction: 'remove' }),
+    });
 
     const handler: RequestHandler = (req: Request, res: Response) => {
       endpoint
@@ -132,37 +155,61 @@ export = function (RED: NodeAPI) {
     try {
       RED.httpNode.post(path, middleware, handler);
     } catch (err) {
-      releaseJournal(file);
+      releaseJournal(location);
       node.status({ fill: 'red', shape: 'ring', text: 'invalid path' });
       node.error(`cannot serve POST ${path}: ${(err as Error).message}`);
       return;
     }
 
-    // Replay what was accepted but never marked processed (at-least-once), without re-sending alerts that arrive
-    // while the replay runs.
-    const replayUpTo = journal.lastSeq();
-    let replayed = 0;
+    // Replay what this instance accepted but never marked processed (at-least-once), without re-sending alerts that
+    // arrive while the replay runs.
     let closed = false;
-    const replay = (afterSeq: number) => {
+    let replayTimer: NodeJS.Timeout | undefined;
+    const replay = async () => {
+      const uptoSeq = await journal.lastPendingSeq();
+      let afterSeq = 0;
+      let replayed = 0;
+      while (!closed) {
+        const entries = await journal.pendingEntries(node.id, afterSeq, uptoSeq, REPLAY_CHUNK);
+        if (entries.length === 0) break;
+        for (const entry of entries) {
+          if (sentOtherwise.has(entry.seq)) continue;
+          sentOtherwise.add(entry.seq); // a replay retried after a failure half-way does not send it again
+          node.send(toMessage(fromEntry(entry)));
+          replayed += 1;
+        }
+        afterSeq = entries[entries.length - 1].seq;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       if (closed) return;
-      const entries = journal.pending(node.id, afterSeq, replayUpTo, REPLAY_CHUNK);
-      if (entries.length === 0) {
-        if (replayed > 0) node.log(`replayed ${replayed} journaled alert(s) not yet processed`);
-        warnOrphans();
-        return;
-      }
-      for (const entry of entries) {
-        const record = sjson.parse(entry.body, undefined, { protoAction: 'remove', constructorAction: 'remove' });
-        node.send(toMessage({ seq: entry.seq, alertId: entry.alertId, received: entry.received, record }));
-      }
-      replayed += entries.length;
-      setImmediate(replay, entries[entries.length - 1].seq);
+      replaying = false;
+      sentOtherwise.clear();
+      if (replayed > 0) node.log(`replayed ${replayed} journaled alert(s) not yet processed`);
+      await warnOrphans();
     };
-    const replayTimer = setTimeout(replay, 0, 0);
+    const startReplay = () => {
+      replayTimer = undefined;
+      replay().catch((err: Error) => {
+        if (closed) return;
+        node.warn(`cannot replay the pending alerts yet (retrying in ${REPLAY_RETRY_MS / 1000} s): ${err.message}`);
+        replayTimer = setTimeout(startReplay, REPLAY_RETRY_MS);
+      });
+    };
+    replayTimer = setTimeout(startReplay, 0);
+
+    // With PostgreSQL, the pending alerts of an instance that stopped for good are adopted by a live one: those
+    // of this node id are sent on from here.
+    const stopAdoptions = journal.onAdopted((entries) => {
+      const mine = entries.filter((e) => e.node === node.id).map(fromEntry);
+      if (mine.length > 0) {
+        node.log(`took over ${mine.length} pending alert(s) of an instance that stopped`);
+        emit(mine);
+      }
+    });
 
     // Pending alerts belong to the intake node that accepted them: say so when that node is no longer deployed.
-    const warnOrphans = () => {
-      for (const [owner, count] of journal.pendingOwners()) {
+    const warnOrphans = async () => {
+      for (const [owner, count] of await journal.pendingCounts()) {
         if (owner !== node.id && !RED.nodes.getNode(owner)) {
           node.warn(
             `${count} journaled alert(s) of intake node ${owner}, which is not deployed, are waiting: ` +
@@ -183,14 +230,15 @@ export = function (RED: NodeAPI) {
         return;
       }
       // After a redeploy this node may be closed while messages are still in flight: mark in the open journal.
-      (openedJournal(file) ?? journal).markProcessedSoon(seqs);
+      (openedJournal(location) ?? journal).markProcessedSoon(seqs);
       done();
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
       closed = true;
-      clearTimeout(replayTimer);
+      if (replayTimer) clearTimeout(replayTimer);
       stopJournalReports();
+      stopAdoptions();
       stopIntakeReport();
       if (statusTimer) clearTimeout(statusTimer);
       const stack = (
@@ -202,7 +250,7 @@ export = function (RED: NodeAPI) {
         const route = stack[i].route;
         if (route && route.path === path && route.methods.post) stack.splice(i, 1);
       }
-      releaseJournal(file);
+      releaseJournal(location);
       done();
     });
   }

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type Database from 'better-sqlite3';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { Request, Response } from 'express';
-import { acquireCaseStore, releaseCaseStore, type Case, type SqliteCaseStore } from '../../lib/cases';
+import { acquireCaseStore, releaseCaseStore, type Case, type CaseStore } from '../../lib/cases';
+import { ApprovalTracker } from '../../lib/response/approval-tracker';
 import type { ResponseOutcome, ResponseRequest } from '../../lib/response/engine';
-import type { ApprovalRecord, ApprovalStatus } from '../../lib/response/response-store';
-import { ResponseStore } from '../../lib/response/response-store';
+import type { ApprovalRecord, ApprovalStatus, ResponseStore } from '../../lib/response/response-store';
+import { acquireResponseStore, releaseResponseStore } from '../../lib/response/response-stores';
 import { acquireResponseRuntime, releaseResponseRuntime, type ResponseRuntime } from '../../lib/response/runtime';
-import { auditFile, storeFile, type SoarSettings } from '../../lib/settings';
-import { acquireStoreDatabase, releaseStoreDatabase } from '../../lib/store/database';
+import { auditFile, storeLocation, type SoarSettings } from '../../lib/settings';
+import { redactStoreUrl, isPostgresUrl } from '../../lib/store/pg/pool';
 
 interface ApprovalNodeDef extends NodeDef {
   timeoutMinutes?: number | string;
@@ -51,8 +51,6 @@ const MIN_TIMEOUT_MINUTES = 0.01;
 const MAX_TIMEOUT_MINUTES = 10080;
 const MAX_COMMENT_LENGTH = 2000;
 const MAX_SUMMARY_LENGTH = 1000;
-/** Node.js timers hold at most about 24.8 days; longer waits are re-armed. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function text(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
@@ -128,24 +126,23 @@ function conflictMessage(record: ApprovalRecord): string {
   return `already ${statusWords(record.status)} by ${record.decidedBy ?? 'anonymous'} at ${record.decidedAt ?? '?'}`;
 }
 
+/** A store location for messages: a PostgreSQL URL without its password. */
+function shown(location: string): string {
+  return isPostgresUrl(location) ? redactStoreUrl(location) : location;
+}
+
 export = function (RED: NodeAPI) {
   const settings = () => RED.settings as unknown as { soar?: SoarSettings; userDir?: string };
-  const file = () => storeFile(settings().soar, settings().userDir);
+  const location = () => storeLocation(settings().soar, settings().userDir);
 
-  // The admin API reads the approvals table of the current settings' store, opened on first use.
-  let api: { file: string; db: Database.Database; store: ResponseStore } | undefined;
+  // The admin API reads the approvals of the current settings' store, opened on first use.
+  let api: { location: string; store: ResponseStore } | undefined;
   const approvals = (): ResponseStore => {
-    const current = file();
-    if (api?.file !== current) {
-      if (api) releaseStoreDatabase(api.file);
+    const current = location();
+    if (api?.location !== current) {
+      if (api) releaseResponseStore(api.location);
       api = undefined;
-      const db = acquireStoreDatabase(current, { synchronous: settings().soar?.sync });
-      try {
-        api = { file: current, db, store: new ResponseStore(db) };
-      } catch (err) {
-        releaseStoreDatabase(current);
-        throw err;
-      }
+      api = { location: current, store: acquireResponseStore(current, { synchronous: settings().soar?.sync }) };
     }
     return api.store;
   };
@@ -166,17 +163,16 @@ export = function (RED: NodeAPI) {
   });
 
   RED.httpAdmin.get('/soar/approvals', RED.auth.needsPermission('soar.read'), (_req: Request, res: Response) => {
-    try {
-      const items = approvals()
-        .pendingApprovals()
-        .map((a) => {
+    (async () => approvals().pendingApprovals())().then(
+      (pending) => {
+        const items = pending.map((a) => {
           const { status: _status, ...item } = view(a);
           return item;
         });
-      res.json({ items });
-    } catch (err) {
-      res.status(500).json({ error: `approvals: ${(err as Error).message}` });
-    }
+        res.json({ items });
+      },
+      (err: Error) => res.status(500).json({ error: `approvals: ${err.message}` }),
+    );
   });
 
   RED.httpAdmin.post('/soar/approvals/:id', RED.auth.needsPermission('soar.write'), (req: Request, res: Response) => {
@@ -186,33 +182,33 @@ export = function (RED: NodeAPI) {
       return;
     }
     const id = req.params.id as string;
-    let record: ApprovalRecord | undefined;
-    try {
-      record = approvals().approval(id);
-    } catch (err) {
-      res.status(500).json({ error: `approvals: ${(err as Error).message}` });
-      return;
-    }
-    if (!record) {
-      res.status(404).json({ error: `no approval with id "${id}"` });
-      return;
-    }
-    if (record.status !== 'pending') {
-      res.status(409).json({ error: conflictMessage(record) });
-      return;
-    }
-    const holder = RED.nodes.getNode(record.node) as unknown as Partial<ApprovalHolder> | null;
-    if (!holder || typeof holder.decideApproval !== 'function') {
-      res.status(503).json({
-        error: `the node holding this approval (${record.node}) is not deployed: the approval stays pending until it is`,
-      });
-      return;
-    }
-    holder.decideApproval(id, parsed.decision, user(req) ?? 'anonymous', parsed.comment).then(
-      (result) => {
-        if (result.ok) res.json(view(result.approval));
-        else res.status(result.status).json({ error: result.error });
-      },
+    const decideIt = async (): Promise<{ status: number; body: object }> => {
+      let record: ApprovalRecord | undefined;
+      try {
+        record = await approvals().approval(id);
+      } catch (err) {
+        return { status: 500, body: { error: `approvals: ${(err as Error).message}` } };
+      }
+      if (!record) return { status: 404, body: { error: `no approval with id "${id}"` } };
+      if (record.status !== 'pending') return { status: 409, body: { error: conflictMessage(record) } };
+      // With a store shared by several instances the node is deployed on each (the same flows): this instance's node
+      // records the decision, and the instance holding the message sends it on.
+      const holder = RED.nodes.getNode(record.node) as unknown as Partial<ApprovalHolder> | null;
+      if (!holder || typeof holder.decideApproval !== 'function') {
+        return {
+          status: 503,
+          body: {
+            error: `the node holding this approval (${record.node}) is not deployed: the approval stays pending until it is`,
+          },
+        };
+      }
+      const result = await holder.decideApproval(id, parsed.decision, user(req) ?? 'anonymous', parsed.comment);
+      return result.ok
+        ? { status: 200, body: view(result.approval) }
+        : { status: result.status, body: { error: result.error } };
+    };
+    decideIt().then(
+      (answer) => res.status(answer.status).json(answer.body),
       (err: Error) => res.status(500).json({ error: `approval ${id}: ${err.message}` }),
     );
   });
@@ -221,7 +217,7 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this;
     const soar = settings().soar;
-    const storePath = file();
+    const storeAt = location();
     const timeout = parseTimeout(config.timeoutMinutes);
     if (typeof timeout === 'string') {
       node.status({ fill: 'red', shape: 'ring', text: 'bad timeout' });
@@ -230,44 +226,33 @@ export = function (RED: NodeAPI) {
       return;
     }
     let runtime: ResponseRuntime;
-    let cases: SqliteCaseStore;
+    let cases: CaseStore;
     try {
       runtime = acquireResponseRuntime({
-        storeFile: storePath,
+        location: storeAt,
         auditFile: auditFile(soar, settings().userDir),
         synchronous: soar?.sync,
         protectedAssets: soar?.protectedAssets,
         actionsPerMinute: soar?.actionsPerMinute,
       });
     } catch (err) {
-      const reason = `cannot open the response store ${storePath}: ${(err as Error).message}`;
+      const reason = `cannot open the response store ${shown(storeAt)}: ${(err as Error).message}`;
       node.status({ fill: 'red', shape: 'ring', text: 'store unavailable' });
       node.error(reason);
       node.on('input', (_msg, _send, done) => done(new Error(reason)));
       return;
     }
     try {
-      cases = acquireCaseStore(storePath, { synchronous: soar?.sync });
+      cases = acquireCaseStore(storeAt, { synchronous: soar?.sync });
     } catch (err) {
-      releaseResponseRuntime(storePath);
-      const reason = `cannot open the case store ${storePath}: ${(err as Error).message}`;
+      releaseResponseRuntime(storeAt);
+      const reason = `cannot open the case store ${shown(storeAt)}: ${(err as Error).message}`;
       node.status({ fill: 'red', shape: 'ring', text: 'case store unavailable' });
       node.error(reason);
       node.on('input', (_msg, _send, done) => done(new Error(reason)));
       return;
     }
     const { store, audit } = runtime;
-    const timers = new Map<string, NodeJS.Timeout>();
-    let closed = false;
-
-    const showStatus = () => {
-      const n = timers.size;
-      node.status(
-        n > 0
-          ? { fill: 'yellow', shape: 'ring', text: `${n} pending` }
-          : { fill: 'green', shape: 'dot', text: '0 pending' },
-      );
-    };
 
     const summaryOf = (msg: HeldMessage): string => {
       const template = text(config.summary?.trim());
@@ -286,23 +271,11 @@ export = function (RED: NodeAPI) {
       return summary.length > MAX_SUMMARY_LENGTH ? `${summary.slice(0, MAX_SUMMARY_LENGTH - 1)}…` : summary;
     };
 
-    const arm = (record: ApprovalRecord) => {
-      const existing = timers.get(record.id);
-      if (existing) clearTimeout(existing);
-      const wait = Math.min(Math.max(0, record.expiresAt - Date.now()), MAX_TIMER_MS);
-      const timer = setTimeout(() => {
-        timers.delete(record.id);
-        if (closed) return;
-        if (Date.now() < record.expiresAt) return arm(record); // a wait longer than a timer holds
-        expire(record.id);
-      }, wait);
-      timers.set(record.id, timer);
-    };
-
     /** Notes the outcome in the audit log and the case, then sends the held message on its output. */
-    async function release(id: string, decision: ApprovalInfo['decision']): Promise<ApprovalRecord> {
-      const record = store.approval(id);
-      if (!record) throw new Error(`approval ${id} vanished from the store`);
+    async function release(record: ApprovalRecord): Promise<void> {
+      const id = record.id;
+      const decision: ApprovalInfo['decision'] =
+        record.status === 'approved' ? 'approve' : record.status === 'denied' ? 'deny' : 'timeout';
       const msg = record.request as HeldMessage;
       const request = msg.response?.request;
       const by = decision === 'timeout' ? 'timeout' : (record.decidedBy ?? 'anonymous');
@@ -359,34 +332,31 @@ export = function (RED: NodeAPI) {
       const out: (NodeMessage | null)[] = [null, null, null];
       out[index] = msg as NodeMessage;
       node.send(out);
-      return record;
     }
 
-    function expire(id: string): void {
-      let won: boolean;
-      try {
-        won = store.decide(id, 'timeout', 'timeout');
-      } catch (err) {
-        node.error(`approval ${id}: the timeout could not be recorded: ${(err as Error).message}`);
-        return;
-      }
-      showStatus();
-      if (!won) return; // decided just before (here, or by another instance sharing the store)
-      release(id, 'timeout').catch((err: Error) => node.error(`approval ${id}: ${err.message}`));
-    }
+    // Holds this node's approvals: timeouts, decisions made through any instance sharing the store, and the
+    // sending on of each decided message, once.
+    const tracker = new ApprovalTracker({
+      store,
+      node: node.id,
+      release,
+      onChange: () => showStatus(),
+      onError: (message) => node.error(message),
+    });
+    const showStatus = () => {
+      const n = tracker.held;
+      node.status(
+        n > 0
+          ? { fill: 'yellow', shape: 'ring', text: `${n} pending` }
+          : { fill: 'green', shape: 'dot', text: '0 pending' },
+      );
+    };
 
     (node as unknown as ApprovalHolder).decideApproval = async (id, decision, by, comment) => {
-      const record = store.approval(id);
-      if (!record || record.node !== node.id) return { ok: false, status: 404, error: `no approval with id "${id}"` };
-      if (!store.decide(id, decision === 'approve' ? 'approved' : 'denied', by, comment)) {
-        const now = store.approval(id) ?? record;
-        return { ok: false, status: 409, error: conflictMessage(now) };
-      }
-      const timer = timers.get(id);
-      if (timer) clearTimeout(timer);
-      timers.delete(id);
-      showStatus();
-      return { ok: true, approval: await release(id, decision) };
+      const result = await tracker.decide(id, decision, by, comment);
+      if (result.ok) return { ok: true, approval: result.approval };
+      if (result.reason === 'not-found') return { ok: false, status: 404, error: `no approval with id "${id}"` };
+      return { ok: false, status: 409, error: conflictMessage(result.approval) };
     };
 
     node.on('input', (msg: HeldMessage, _send, done) => {
@@ -404,10 +374,9 @@ export = function (RED: NodeAPI) {
           request: storable(msg),
           ...(caseId ? { caseId } : {}),
         };
-        // On disk before the message is acknowledged: it is held in the store, not in memory.
-        store.addApproval(record);
-        arm({ ...record, status: 'pending' });
-        showStatus();
+        // In the store before the message is acknowledged: it is held there, not in memory.
+        await store.addApproval(record);
+        tracker.track({ ...record, status: 'pending', holder: store.instance, released: false });
         if (caseId) {
           await cases
             .update(caseId, (c, now) => {
@@ -423,28 +392,25 @@ export = function (RED: NodeAPI) {
       );
     });
 
-    // Approvals this node held before a restart or redeploy: their timers run again once every node of the flows is
-    // there (one whose time is over goes out on "timed out" then).
-    const loaded = store.pendingApprovals(node.id);
+    // Approvals this node held before a restart or redeploy (and, with a shared store, those decided elsewhere or
+    // left by an instance that is gone) are taken up once every node of the flows is there, so a message sent on
+    // then (one whose time ran out meanwhile goes out on "timed out") has somewhere to go.
+    let closed = false;
     const onStarted = () => {
       RED.events.off('flows:started', onStarted);
       if (closed) return;
-      for (const record of loaded) if (!timers.has(record.id)) arm(record);
-      showStatus();
+      tracker.start().then(showStatus, (err: Error) => node.error(`approvals: ${err.message}`));
     };
-    if (loaded.length > 0) {
-      node.status({ fill: 'yellow', shape: 'ring', text: `${loaded.length} pending` });
-      RED.events.on('flows:started', onStarted);
-    } else showStatus();
+    RED.events.on('flows:started', onStarted);
+    node.status({ fill: 'grey', shape: 'ring', text: 'starting' });
 
     node.on('close', (_removed: boolean, done: () => void) => {
       closed = true;
       RED.events.off('flows:started', onStarted);
-      for (const timer of timers.values()) clearTimeout(timer);
-      timers.clear();
+      tracker.close();
       delete (node as unknown as Partial<ApprovalHolder>).decideApproval;
-      releaseCaseStore(storePath);
-      releaseResponseRuntime(storePath);
+      releaseCaseStore(storeAt);
+      releaseResponseRuntime(storeAt);
       done();
     });
   }

@@ -11,17 +11,18 @@ import {
   CaseNotFoundError,
   isCaseOperation,
   parseCaseQuery,
+  describeStoreLocation,
   releaseCaseStore,
   validatePatch,
   type Case,
   type CaseChangeOperation,
   type CaseOperation,
-  type SqliteCaseStore,
+  type CaseStore,
 } from '../../lib/cases';
 import { markIntakeProcessed } from '../../lib/intake/processed';
 import type { IntakeRef } from '../../lib/intake/intake';
 import { groupingKey, type CaseType } from '../../lib/rules/case-type';
-import { journalFile, storeFile, type SoarSettings } from '../../lib/settings';
+import { journalLocation, storeLocation, type SoarSettings } from '../../lib/settings';
 
 interface CaseNodeDef extends NodeDef {
   operation: CaseOperation;
@@ -53,14 +54,16 @@ function text(value: unknown): string | undefined {
 
 export = function (RED: NodeAPI) {
   const settings = () => RED.settings as unknown as { soar?: SoarSettings; userDir?: string };
-  const file = () => storeFile(settings().soar, settings().userDir);
+  const location = () => storeLocation(settings().soar, settings().userDir);
 
   // The admin API uses the store of the current settings, opened on first use and kept for the process.
-  let apiStore: SqliteCaseStore | undefined;
-  const store = () => {
-    if (!apiStore || apiStore.file !== file())
-      apiStore = acquireCaseStore(file(), { synchronous: settings().soar?.sync });
-    return apiStore;
+  let apiStore: { location: string; store: CaseStore } | undefined;
+  const store = (): CaseStore => {
+    if (!apiStore || apiStore.location !== location()) {
+      const where = location();
+      apiStore = { location: where, store: acquireCaseStore(where, { synchronous: settings().soar?.sync }) };
+    }
+    return apiStore.store;
   };
   const fail = (res: Response, err: unknown) => {
     if (err instanceof CaseNotFoundError) res.status(404).json({ error: err.message });
@@ -117,12 +120,12 @@ export = function (RED: NodeAPI) {
   function SoarCase(this: Node, config: CaseNodeDef) {
     RED.nodes.createNode(this, config);
     const node = this;
-    const storePath = file();
-    let cases: SqliteCaseStore;
+    const storePath = location();
+    let cases: CaseStore;
     try {
       cases = acquireCaseStore(storePath, { synchronous: settings().soar?.sync });
     } catch (err) {
-      const reason = `cannot open the case store ${storePath}: ${(err as Error).message}`;
+      const reason = `cannot open the case store ${describeStoreLocation(storePath)}: ${(err as Error).message}`;
       node.status({ fill: 'red', shape: 'ring', text: 'case store unavailable' });
       node.error(reason);
       node.on('input', (_msg, _send, done) => done(new Error(reason)));
@@ -174,7 +177,7 @@ export = function (RED: NodeAPI) {
       grouped += 1;
       if (result.created) opened += 1;
       // The alert is in a case now: the intake journal need not replay it.
-      markIntakeProcessed(journalFile(settings().soar, settings().userDir), msg.intake);
+      markIntakeProcessed(journalLocation(settings().soar, settings().userDir), msg.intake);
     }
 
     async function change(msg: CaseMessage, operation: CaseChangeOperation): Promise<void> {

@@ -7,7 +7,7 @@ import {
   applyPatch,
   releaseCaseStore,
   type Case,
-  type SqliteCaseStore,
+  type CaseStore,
 } from '../../lib/cases';
 import { assetCriticality, parseAssetList, type AssetEntry } from '../../lib/decide/assets';
 import {
@@ -26,7 +26,7 @@ import {
 } from '../../lib/decide/score';
 import type { Enrichment } from '../../lib/enrich/model';
 import { compileExpression, describeJsonataError } from '../../lib/rules/expression';
-import { storeFile, type SoarSettings } from '../../lib/settings';
+import { storeLocation, type SoarSettings } from '../../lib/settings';
 
 type AssetSource = 'none' | 'list' | 'jsonata';
 
@@ -117,10 +117,10 @@ export = function (RED: NodeAPI) {
       node.error(`soar-decide: ${problem}`);
     }
 
-    const storePath = storeFile(settings().soar, settings().userDir);
-    let store: SqliteCaseStore | undefined;
+    const storePath = storeLocation(settings().soar, settings().userDir);
+    let store: CaseStore | undefined;
     let closed = false;
-    const cases = (): SqliteCaseStore => {
+    const cases = (): CaseStore => {
       // A message still in flight when the node closes must not take a store share nobody releases.
       if (closed) throw new Error('the node was closed (redeployed) while this message was in flight');
       return (store ??= acquireCaseStore(storePath, { synchronous: settings().soar?.sync }));

@@ -75,6 +75,8 @@ export = function (RED: NodeAPI) {
       return;
     }
 
+    // The lookup cache stays in this instance's SQLite store, also when the shared store is PostgreSQL: it only
+    // saves provider quota, losing it costs a lookup again, and each instance keeps its own rate limiter anyway.
     const file = storeFile(settings().soar, settings().userDir);
     let cache: EnrichCache;
     try {

@@ -1,7 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { OBSERVABLE_TYPES, type Alert } from '../../lib/alert/model';
 import { validateAlert } from '../../lib/alert/schema';
-import { acquireCaseStore, releaseCaseStore, type Case, type SqliteCaseStore } from '../../lib/cases';
+import { acquireCaseStore, releaseCaseStore, type Case, type CaseStore } from '../../lib/cases';
 import {
   applyEnrichments,
   applyToAlert,
@@ -13,7 +13,7 @@ import {
   type PickedObservable,
 } from '../../lib/enrich/apply';
 import type { EnrichError, Enrichment } from '../../lib/enrich/model';
-import { storeFile, type SoarSettings } from '../../lib/settings';
+import { storeLocation, type SoarSettings } from '../../lib/settings';
 import type { EnrichProviderNode } from '../soar-enrich-provider/provider-node';
 import { fleet } from '../../lib/devices/fleet';
 import { collectHostContext } from '../../lib/enrich/host-context';
@@ -74,7 +74,7 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this;
     const settings = RED.settings as unknown as { soar?: SoarSettings; userDir?: string };
-    const file = storeFile(settings.soar, settings.userDir);
+    const storeAt = storeLocation(settings.soar, settings.userDir);
 
     const types = typesOf(config.types);
     for (const t of types) if (!KNOWN_TYPES.has(t)) node.warn(`unknown observable type ${JSON.stringify(t)}: ignored`);
@@ -100,8 +100,8 @@ export = function (RED: NodeAPI) {
           p.node ? `${p.node.providerId}: ${p.node.reason ?? 'not running'}` : `provider ${p.id} is not deployed`,
         );
 
-    let cases: SqliteCaseStore | undefined;
-    const caseStore = (): SqliteCaseStore => (cases ??= acquireCaseStore(file, { synchronous: settings.soar?.sync }));
+    let cases: CaseStore | undefined;
+    const caseStore = (): CaseStore => (cases ??= acquireCaseStore(storeAt, { synchronous: settings.soar?.sync }));
 
     const running = new Set<AbortController>();
 
@@ -212,7 +212,7 @@ export = function (RED: NodeAPI) {
     node.on('close', (done: () => void) => {
       for (const controller of running) controller.abort(new Error('the flow was stopped'));
       running.clear();
-      if (cases) releaseCaseStore(file);
+      if (cases) releaseCaseStore(storeAt);
       cases = undefined;
       done();
     });

@@ -1,10 +1,11 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { SEVERITIES, type Severity } from '../../lib/alert/model';
-import { acquireCaseStore, releaseCaseStore } from '../../lib/cases';
+import { acquireCaseStore, releaseCaseStore, type CaseStore } from '../../lib/cases';
 import { retroHunt, triggerFeeds, type HuntResult } from '../../lib/hunt';
-import { acquireIocLibrary, releaseIocLibrary, type IocLibrary } from '../../lib/ioc/library';
+import { openIocLibrary, releaseIocLibrary, type IocLibrary } from '../../lib/ioc/library';
 import { DEFAULT_VERDICT_OPTIONS, type VerdictOptions } from '../../lib/ioc/verdict';
-import { storeFile, type SoarSettings } from '../../lib/settings';
+import { storeLocation, type SoarSettings } from '../../lib/settings';
+import { isPostgresUrl } from '../../lib/store/pg/pool';
 
 interface HuntNodeDef extends NodeDef {
   maliciousConfidence?: number | string;
@@ -31,7 +32,7 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this;
     const settings = RED.settings as unknown as { soar?: SoarSettings; userDir?: string };
-    const file = storeFile(settings.soar, settings.userDir);
+    const location = storeLocation(settings.soar, settings.userDir);
 
     const verdict: VerdictOptions = { ...DEFAULT_VERDICT_OPTIONS };
     for (const key of ['maliciousConfidence', 'minConfidence'] as const) {
@@ -46,26 +47,23 @@ export = function (RED: NodeAPI) {
       suspicious: severity(config.suspiciousSeverity, 'medium'),
     };
 
-    let library: IocLibrary;
-    let cases: ReturnType<typeof acquireCaseStore>;
-    try {
-      library = acquireIocLibrary(file, {
-        synchronous: settings.soar?.sync,
-        defaultAllowlists: settings.soar?.allowlists,
+    // The IOC library and the cases, in the SQLite store of the data dir or in PostgreSQL (shared by instances).
+    let opened: { library: IocLibrary; cases: CaseStore } | undefined;
+    let unavailable: Error | undefined;
+    const ready = openIocLibrary(location, {
+      synchronous: settings.soar?.sync,
+      defaultAllowlists: settings.soar?.allowlists,
+    })
+      .then((library) => {
+        opened = { library, cases: acquireCaseStore(location, { synchronous: settings.soar?.sync }) };
+      })
+      .catch((err: Error) => {
+        // The library is let go at once (loaded or not), so that a redeploy tries again.
+        releaseIocLibrary(location, 0);
+        unavailable = isPostgresUrl(location) ? err : new Error(`cannot open the store ${location}: ${err.message}`);
+        node.status({ fill: 'red', shape: 'ring', text: 'store unavailable' });
+        node.error(unavailable.message);
       });
-      try {
-        cases = acquireCaseStore(file, { synchronous: settings.soar?.sync });
-      } catch (err) {
-        releaseIocLibrary(file);
-        throw err;
-      }
-    } catch (err) {
-      const reason = `cannot open the store ${file}: ${(err as Error).message}`;
-      node.status({ fill: 'red', shape: 'ring', text: 'store unavailable' });
-      node.error(reason);
-      node.on('input', (_msg, _send, done) => done(new Error(reason)));
-      return;
-    }
     const aborter = new AbortController();
     node.status({ fill: 'grey', shape: 'dot', text: 'waiting for new indicators' });
 
@@ -82,7 +80,10 @@ export = function (RED: NodeAPI) {
         });
         return done();
       }
-      const run = queue.then(() => {
+      const run = queue.then(async () => {
+        await ready;
+        if (!opened) throw unavailable ?? new Error('store unavailable');
+        const { library, cases } = opened;
         node.status({ fill: 'blue', shape: 'ring', text: 'hunting…' });
         return retroHunt(cases, (type, value) => library.index.lookup(type, value), {
           ...verdict,
@@ -121,9 +122,11 @@ export = function (RED: NodeAPI) {
 
     node.on('close', (done: () => void) => {
       aborter.abort();
-      queue.finally(() => {
-        releaseCaseStore(file);
-        releaseIocLibrary(file);
+      void Promise.all([ready, queue]).finally(() => {
+        if (opened) {
+          releaseCaseStore(location);
+          releaseIocLibrary(location);
+        }
         done();
       });
     });

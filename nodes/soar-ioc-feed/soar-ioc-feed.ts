@@ -11,10 +11,10 @@ import {
 } from '../../lib/ioc/feed-loader';
 import { FEED_FORMATS, type CsvPresetName, type FeedFormat } from '../../lib/ioc/feeds/detect';
 import { CSV_PRESETS } from '../../lib/ioc/feeds/lists';
-import { acquireIocLibrary, releaseIocLibrary } from '../../lib/ioc/library';
+import { openIocLibrary, releaseIocLibrary, type IocLibrary } from '../../lib/ioc/library';
 import { TLP_LEVELS, type Tlp } from '../../lib/ioc/model';
 import type { FeedAuth } from '../../lib/ioc/sources/http';
-import { dataDir, storeFile, type SoarSettings } from '../../lib/settings';
+import { dataDir, storeLocation, type SoarSettings } from '../../lib/settings';
 
 interface FeedNodeDef extends NodeDef {
   feed: string;
@@ -118,12 +118,16 @@ export = function (RED: NodeAPI) {
       node.on('input', (_msg, _send, done) => done(err as Error));
       return;
     }
-    const file = storeFile(settings.soar, settings.userDir);
-    const library = acquireIocLibrary(file, {
+    // The SQLite store of the data dir, or PostgreSQL shared by several instances (each loads the same library).
+    const location = storeLocation(settings.soar, settings.userDir);
+    const opening = openIocLibrary(location, {
       synchronous: settings.soar?.sync,
       defaultAllowlists: settings.soar?.allowlists,
     });
-    const loader = new FeedLoader(library, source);
+    let library: IocLibrary | undefined;
+    let loader: FeedLoader | undefined;
+    let unavailable: Error | undefined;
+    let stopReports = () => {};
     const aborter = new AbortController();
     let running: Promise<void> | undefined;
     let again: { msg?: FeedMessage; done?: (err?: Error) => void; send?: (m: FeedMessage) => void } | undefined;
@@ -133,53 +137,73 @@ export = function (RED: NodeAPI) {
     let closed = false;
 
     const held = () =>
-      loader
-        .feedNames()
-        .reduce((n, f) => n + (library.index.stats().feeds.find((s) => s.feed === f)?.indicators ?? 0), 0);
-    const stale = loader.forgetStale();
-    if (stale.length > 0) node.log(`retracted feeds this node no longer loads: ${stale.join(', ')}`);
-    node.status({ fill: 'grey', shape: 'dot', text: `${held().toLocaleString('en')} indicators (saved)` });
+      (loader?.feedNames() ?? []).reduce(
+        (n, f) => n + (library?.index.stats().feeds.find((s) => s.feed === f)?.indicators ?? 0),
+        0,
+      );
+    /** Retractions are saved in the background; with PostgreSQL a failure shows here. */
+    const flushed = (what: string) => library?.flush().catch((err: Error) => node.warn(`${what}: ${err.message}`));
+
+    /**
+     * Whether this instance does a scheduled refresh now. With several instances sharing PostgreSQL one of them
+     * fetches (the holder of the feed's refresh lease, kept for `leaseMs`); the others take the result from the store.
+     */
+    let leaseMs = 60_000;
+    const mayRefresh = async (): Promise<boolean> => {
+      if (!library || (await library.refreshLease(source.feed, leaseMs))) return true;
+      await library.sync();
+      return false;
+    };
 
     /** One refresh at a time; a trigger during a refresh runs once more after it (triggers coalesce). */
     const refresh = (msg?: FeedMessage, send?: (m: FeedMessage) => void, done?: (err?: Error) => void): void => {
+      if (!loader || !library) return done?.(unavailable);
       if (running) {
         if (again?.done) again.done();
         again = { msg, send, done };
         return;
       }
-      node.status({ fill: 'blue', shape: 'ring', text: 'refreshing…' });
+      const scheduled = msg === undefined && source.kind !== 'message';
       const content = msg === undefined ? undefined : { content: msg.payload, name: msg.filename };
-      running = loader
-        .refresh(source.kind === 'message' ? content : undefined, aborter.signal)
-        .then(
-          (report) => {
-            if (closed) return done?.();
-            const failed = report.files?.filter((f) => !f.changed && f.errors.length > 0).length ?? 0;
-            node.status({
-              fill: failed > 0 ? 'yellow' : 'green',
-              shape: 'dot',
-              text: failed > 0 ? `${summary(report)} · ${failed} file(s) failed` : summary(report),
-            });
-            if (report.pending && !settle) {
-              settle = setTimeout(() => {
-                settle = undefined;
-                refresh();
-              }, SETTLE_MS);
-            }
-            if (report.changed || msg !== undefined) {
-              const out = { ...(msg ?? {}), topic: source.feed, payload: report } as FeedMessage;
-              (send ?? ((m: FeedMessage) => node.send(m)))(out);
-            }
-            done?.();
-          },
-          (err: Error) => {
-            if (closed) return done?.();
-            node.status({ fill: 'red', shape: 'ring', text: `${err.message.slice(0, 80)} · kept ${held()}` });
-            const message = `feed ${source.feed}: ${err.message}`;
-            if (done) done(new Error(message));
-            else node.error(message, { topic: source.feed, payload: { feed: source.feed, error: err.message } });
-          },
-        )
+      const current = loader;
+      const lib = library;
+      running = (scheduled ? mayRefresh() : Promise.resolve(true))
+        .then(async (mine) => {
+          if (!mine) {
+            if (!closed)
+              node.status({ fill: 'grey', shape: 'dot', text: `${summaryHeld()} · refreshed by another instance` });
+            return done?.();
+          }
+          node.status({ fill: 'blue', shape: 'ring', text: 'refreshing…' });
+          const report = await current.refresh(source.kind === 'message' ? content : undefined, aborter.signal);
+          // Saved before it counts as done: with PostgreSQL the store (and so the other instances) has it now.
+          await lib.flush();
+          if (closed) return done?.();
+          const failed = report.files?.filter((f) => !f.changed && f.errors.length > 0).length ?? 0;
+          node.status({
+            fill: failed > 0 ? 'yellow' : 'green',
+            shape: 'dot',
+            text: failed > 0 ? `${summary(report)} · ${failed} file(s) failed` : summary(report),
+          });
+          if (report.pending && !settle) {
+            settle = setTimeout(() => {
+              settle = undefined;
+              refresh();
+            }, SETTLE_MS);
+          }
+          if (report.changed || msg !== undefined) {
+            const out = { ...(msg ?? {}), topic: source.feed, payload: report } as FeedMessage;
+            (send ?? ((m: FeedMessage) => node.send(m)))(out);
+          }
+          done?.();
+        })
+        .catch((err: Error) => {
+          if (closed) return done?.();
+          node.status({ fill: 'red', shape: 'ring', text: `${err.message.slice(0, 80)} · kept ${held()}` });
+          const message = `feed ${source.feed}: ${err.message}`;
+          if (done) done(new Error(message));
+          else node.error(message, { topic: source.feed, payload: { feed: source.feed, error: err.message } });
+        })
         .finally(() => {
           running = undefined;
           const next = again;
@@ -187,22 +211,24 @@ export = function (RED: NodeAPI) {
           if (next && !closed) refresh(next.msg, next.send, next.done);
         });
     };
+    const summaryHeld = () => `${held().toLocaleString('en')} indicators`;
 
-    node.on('input', (msg: FeedMessage, send, done) => {
-      if (msg.remove === true) {
-        const names = loader.retract();
-        node.status({ fill: 'grey', shape: 'ring', text: `retracted ${names.length} feed(s)` });
-        send({ ...msg, topic: source.feed, payload: { feed: source.feed, removed: names } });
-        return done();
+    const start = (lib: IocLibrary) => {
+      library = lib;
+      loader = new FeedLoader(lib, source);
+      stopReports = lib.onBackgroundError((err, what) => node.warn(`${what}: ${err.message}`));
+      const stale = loader.forgetStale();
+      if (stale.length > 0) {
+        node.log(`retracted feeds this node no longer loads: ${stale.join(', ')}`);
+        void flushed('retracting stale feeds');
       }
-      refresh(msg, send as (m: FeedMessage) => void, done);
-    });
-
-    if (source.kind !== 'message') {
+      node.status({ fill: 'grey', shape: 'dot', text: `${summaryHeld()} (saved)` });
+      if (source.kind === 'message') return;
       // Refresh at deploy (unchanged sources answer cheaply: 304, same file size and time, no new TAXII objects).
       setImmediate(() => !closed && refresh());
       if (source.kind === 'directory') {
         // A folder is watched, and scanned every minute for what fs.watch misses (network file systems).
+        leaseMs = 2 * RESCAN_MS;
         timer = setInterval(() => refresh(), RESCAN_MS);
         try {
           mkdirSync(source.location, { recursive: true });
@@ -219,9 +245,41 @@ export = function (RED: NodeAPI) {
         }
       } else {
         const minutes = Number(config.refreshMinutes);
-        if (minutes > 0) timer = setInterval(() => refresh(), Math.max(1, minutes) * 60_000);
+        if (minutes > 0) {
+          const every = Math.max(1, minutes) * 60_000;
+          // The lease outlives one interval: its holder renews it at each refresh; if it stops, another takes over.
+          leaseMs = every + Math.max(60_000, every / 2);
+          timer = setInterval(() => refresh(), every);
+        }
       }
-    }
+    };
+
+    const ready = opening.then(
+      (lib) => {
+        if (!closed) start(lib);
+      },
+      (err: Error) => {
+        unavailable = new Error(`IOC library unavailable: ${err.message}`);
+        releaseIocLibrary(location, 0);
+        if (closed) return;
+        node.status({ fill: 'red', shape: 'ring', text: 'IOC library unavailable' });
+        node.error(unavailable.message);
+      },
+    );
+
+    node.on('input', (msg: FeedMessage, send, done) => {
+      void ready.then(() => {
+        if (!loader) return done(unavailable);
+        if (msg.remove === true) {
+          const names = loader.retract();
+          void flushed('retracting the feed');
+          node.status({ fill: 'grey', shape: 'ring', text: `retracted ${names.length} feed(s)` });
+          send({ ...msg, topic: source.feed, payload: { feed: source.feed, removed: names } });
+          return done();
+        }
+        refresh(msg, send as (m: FeedMessage) => void, done);
+      });
+    });
 
     node.on('close', (removed: boolean, done: () => void) => {
       closed = true;
@@ -230,17 +288,17 @@ export = function (RED: NodeAPI) {
       if (settle) clearTimeout(settle);
       watcher?.close();
       again?.done?.();
+      stopReports();
       const finish = () => {
-        if (removed) {
+        if (removed && loader) {
           const names = loader.retract();
           if (names.length > 0) node.log(`retracted ${names.join(', ')}`);
         }
-        releaseIocLibrary(file);
+        if (library) releaseIocLibrary(location);
         done();
       };
-      // A refresh in flight ends (aborted or not) before the library is let go.
-      if (running) running.then(finish, finish);
-      else finish();
+      // The library is loaded (or failed), and a refresh in flight ends (aborted or not), before it is let go.
+      void ready.then(() => (running ? running.then(finish, finish) : finish()));
     });
   }
 

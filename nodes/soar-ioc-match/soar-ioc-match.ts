@@ -4,9 +4,10 @@ import { OBSERVABLE_TYPES, type Alert, type ObservableType } from '../../lib/ale
 import { makeObservable } from '../../lib/alert/observables';
 import { validateAlert } from '../../lib/alert/schema';
 import { guessIndicatorType } from '../../lib/ioc/feeds/lists';
-import { acquireIocLibrary, releaseIocLibrary, type IocLibrary } from '../../lib/ioc/library';
+import { openIocLibrary, releaseIocLibrary, type IocLibrary } from '../../lib/ioc/library';
 import { applyVerdict, DEFAULT_VERDICT_OPTIONS, judgeMatches, type VerdictOptions } from '../../lib/ioc/verdict';
-import { storeFile, type SoarSettings } from '../../lib/settings';
+import { storeLocation, type SoarSettings } from '../../lib/settings';
+import { isPostgresUrl } from '../../lib/store/pg/pool';
 
 interface IocMatchNodeDef extends NodeDef {
   maliciousConfidence?: number | string;
@@ -59,51 +60,66 @@ function lookupQuery(query: Record<string, unknown>): { type: ObservableType; va
 
 export = function (RED: NodeAPI) {
   const settings = () => RED.settings as unknown as { soar?: SoarSettings; userDir?: string };
-  const file = () => storeFile(settings().soar, settings().userDir);
-  const open = (path: string) =>
-    acquireIocLibrary(path, { synchronous: settings().soar?.sync, defaultAllowlists: settings().soar?.allowlists });
+  // The SQLite store of the data dir, or PostgreSQL shared by several instances.
+  const location = () => storeLocation(settings().soar, settings().userDir);
+  const open = (where: string) =>
+    openIocLibrary(where, { synchronous: settings().soar?.sync, defaultAllowlists: settings().soar?.allowlists });
 
   // The admin API uses the library of the current settings, loaded on first use and kept for the process.
-  let api: { file: string; library: IocLibrary } | undefined;
-  const library = (): IocLibrary => {
-    const path = file();
-    if (!api || api.file !== path) {
+  let api: { location: string; library: Promise<IocLibrary> } | undefined;
+  const library = (): Promise<IocLibrary> => {
+    const where = location();
+    if (!api || api.location !== where) {
       const previous = api;
-      api = { file: path, library: open(path) };
-      if (previous) releaseIocLibrary(previous.file);
+      const current = { location: where, library: open(where) };
+      api = current;
+      // A library that could not load is let go, so that the next request tries again.
+      current.library.catch(() => {
+        if (api === current) api = undefined;
+        releaseIocLibrary(where, 0);
+      });
+      if (previous) releaseIocLibrary(previous.location);
     }
     return api.library;
   };
 
   RED.httpAdmin.get('/soar/iocs/lookup', RED.auth.needsPermission('soar.read'), (req: Request, res: Response) => {
-    let asked;
+    let asked: { type: ObservableType; value: string };
     try {
       asked = lookupQuery(req.query as Record<string, unknown>);
     } catch (err) {
       if (err instanceof LookupError) return void res.status(400).json({ error: err.message });
       throw err;
     }
-    try {
-      // Matches of a lookup carry no role: judgeMatches gives them `related`.
-      const { verdict, matches } = judgeMatches(library().index.lookup(asked.type, asked.value));
-      res.json({ value: asked.value, type: asked.type, verdict, matches });
-    } catch (err) {
-      res.status(500).json({ error: `IOC library: ${(err as Error).message}` });
-    }
+    library()
+      .then(
+        (lib) => {
+          // Matches of a lookup carry no role: judgeMatches gives them `related`.
+          const { verdict, matches } = judgeMatches(lib.index.lookup(asked.type, asked.value));
+          res.json({ value: asked.value, type: asked.type, verdict, matches });
+        },
+        (err: Error) => res.status(503).json({ error: `IOC library: ${err.message}` }),
+      )
+      .catch((err: Error) => {
+        if (!res.headersSent) res.status(500).json({ error: `IOC library: ${err.message}` });
+      });
   });
 
   RED.httpAdmin.get('/soar/iocs/stats', RED.auth.needsPermission('soar.read'), (_req: Request, res: Response) => {
-    try {
-      res.json(library().index.stats());
-    } catch (err) {
-      res.status(500).json({ error: `IOC library: ${(err as Error).message}` });
-    }
+    library()
+      .then(
+        (lib) => res.json(lib.index.stats()),
+        (err: Error) => res.status(503).json({ error: `IOC library: ${err.message}` }),
+      )
+      .catch((err: Error) => {
+        if (!res.headersSent) res.status(500).json({ error: `IOC library: ${err.message}` });
+      });
   });
 
   function SoarIocMatch(this: Node, config: IocMatchNodeDef) {
     RED.nodes.createNode(this, config);
     const node = this;
-    const path = file();
+    const where = location();
 
     const options: VerdictOptions = { ...DEFAULT_VERDICT_OPTIONS };
     for (const key of ['maliciousConfidence', 'minConfidence'] as const) {
@@ -115,21 +131,28 @@ export = function (RED: NodeAPI) {
     }
     const applyOptions = { ...options, addAttack: config.addAttack !== false };
 
-    let lib: IocLibrary;
-    try {
-      lib = open(path);
-    } catch (err) {
-      const reason = `cannot open the IOC library in ${path}: ${(err as Error).message}`;
-      node.status({ fill: 'red', shape: 'ring', text: 'IOC library unavailable' });
-      node.error(reason);
-      node.on('input', (_msg, _send, done) => done(new Error(reason)));
-      return;
-    }
+    // Messages that arrive while the library loads (PostgreSQL: over the network) wait for it, in order.
+    let lib: IocLibrary | undefined;
+    let unavailable: Error | undefined;
+    const ready = open(where).then(
+      (loaded) => {
+        lib = loaded;
+        showStatus();
+      },
+      (err: Error) => {
+        // A PostgreSQL failure names the store already, without its password.
+        unavailable = isPostgresUrl(where) ? err : new Error(`cannot open the IOC library in ${where}: ${err.message}`);
+        releaseIocLibrary(where, 0);
+        node.status({ fill: 'red', shape: 'ring', text: 'IOC library unavailable' });
+        node.error(unavailable.message);
+      },
+    );
 
     let matched = 0;
     let invalid = false;
     const showStatus = () => {
       if (invalid) return;
+      if (!lib) return;
       let indicators: number;
       try {
         indicators = lib.index.stats().indicators;
@@ -142,10 +165,14 @@ export = function (RED: NodeAPI) {
         text: `${count(matched)} matched · ${count(indicators)} indicators`,
       });
     };
-    showStatus();
     const statusTimer = setInterval(showStatus, STATUS_INTERVAL_MS);
 
-    node.on('input', (msg: NodeMessageInFlow, send, done) => {
+    const match = (
+      msg: NodeMessageInFlow,
+      send: (m: (NodeMessageInFlow | null)[]) => void,
+      done: (err?: Error) => void,
+    ) => {
+      if (!lib) return done(unavailable);
       try {
         const alert = msg.payload as Alert;
         const valid = validateAlert(alert);
@@ -170,12 +197,19 @@ export = function (RED: NodeAPI) {
       } catch (err) {
         done(err as Error);
       }
+    };
+
+    node.on('input', (msg: NodeMessageInFlow, send, done) => {
+      if (lib) match(msg, send, done);
+      else void ready.then(() => match(msg, send, done));
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
       clearInterval(statusTimer);
-      releaseIocLibrary(path);
-      done();
+      void ready.then(() => {
+        if (lib) releaseIocLibrary(where);
+        done();
+      });
     });
   }
 

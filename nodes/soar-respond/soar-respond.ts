@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { acquireCaseStore, releaseCaseStore, type Case } from '../../lib/cases';
+import { acquireCaseStore, releaseCaseStore, type Case, type CaseStore } from '../../lib/cases';
 import { fleet } from '../../lib/devices/fleet';
 import { CAPABILITIES, type ActionTarget, type Capability } from '../../lib/devices/model';
 import type { SelectMode } from '../../lib/devices/selection';
@@ -7,7 +7,7 @@ import { recordOutcome } from '../../lib/response/case-record';
 import type { ResponseOutcome, ResponseRequest } from '../../lib/response/engine';
 import { acquireResponseRuntime, releaseResponseRuntime, type ResponseRuntime } from '../../lib/response/runtime';
 import { targetFromMessage, targetsFromArtifacts } from '../../lib/response/targets';
-import { auditFile, storeFile, type SoarSettings } from '../../lib/settings';
+import { auditFile, storeLocation, type SoarSettings } from '../../lib/settings';
 
 interface RespondNodeDef extends NodeDef {
   /** A capability, or '' for `msg.action`. */
@@ -49,11 +49,11 @@ export = function (RED: NodeAPI) {
     const node = this;
     const settings = RED.settings as unknown as { soar?: SoarSettings; userDir?: string };
     const soar = settings.soar;
-    const file = storeFile(soar, settings.userDir);
+    const storeAt = storeLocation(soar, settings.userDir);
     let runtime: ResponseRuntime;
     try {
       runtime = acquireResponseRuntime({
-        storeFile: file,
+        location: storeAt,
         auditFile: auditFile(soar, settings.userDir),
         synchronous: soar?.sync,
         protectedAssets: soar?.protectedAssets,
@@ -68,7 +68,17 @@ export = function (RED: NodeAPI) {
       node.on('input', (_msg, _send, done) => done(new Error(reason)));
       return;
     }
-    const cases = acquireCaseStore(file, { synchronous: soar?.sync });
+    let cases: CaseStore;
+    try {
+      cases = acquireCaseStore(storeAt, { synchronous: soar?.sync });
+    } catch (err) {
+      releaseResponseRuntime(storeAt);
+      const reason = `case store unavailable: ${(err as Error).message}`;
+      node.status({ fill: 'red', shape: 'ring', text: reason.slice(0, 60) });
+      node.error(reason);
+      node.on('input', (_msg, _send, done) => done(new Error(reason)));
+      return;
+    }
     const aborter = new AbortController();
     let last = '';
 
@@ -87,12 +97,12 @@ export = function (RED: NodeAPI) {
     setImmediate(showStatus);
 
     /** The requests this message asks for (throws with a reason for a bad message). */
-    const requestsOf = (msg: RespondMessage): ResponseRequest[] => {
+    const requestsOf = async (msg: RespondMessage): Promise<ResponseRequest[]> => {
       // Back from soar-approval: the held request, approved. Only a recorded approval counts, and only once, so a
       // message that merely claims approval (or an approved one replayed) cannot skip the device's policy.
       if (msg.response?.request && msg.approval?.decision === 'approve') {
         const id = msg.approval.id;
-        if (typeof id !== 'string' || !runtime.store.consumeApproval(id)) {
+        if (typeof id !== 'string' || !(await runtime.store.consumeApproval(id))) {
           throw new Error(`approval ${JSON.stringify(id)} is not an approval granted in soar-approval, or was used`);
         }
         const approval = { by: msg.approval.by ?? 'anonymous', at: msg.approval.at ?? new Date().toISOString() };
@@ -134,19 +144,19 @@ export = function (RED: NodeAPI) {
     };
 
     node.on('input', (msg: RespondMessage, send, done) => {
-      let requests: ResponseRequest[];
-      try {
-        requests = requestsOf(msg);
-      } catch (err) {
-        node.status({ fill: 'red', shape: 'ring', text: (err as Error).message.slice(0, 60) });
-        return done(err as Error);
-      }
-      if (requests.length === 0) {
-        last = 'no IOC target in the case';
-        showStatus();
-        return done();
-      }
       (async () => {
+        let requests: ResponseRequest[];
+        try {
+          requests = await requestsOf(msg);
+        } catch (err) {
+          node.status({ fill: 'red', shape: 'ring', text: (err as Error).message.slice(0, 60) });
+          throw err;
+        }
+        if (requests.length === 0) {
+          last = 'no IOC target in the case';
+          showStatus();
+          return;
+        }
         for (const request of requests) {
           const outcome = await runtime.engine.respond(request, aborter.signal);
           if (request.caseId) {
@@ -171,8 +181,8 @@ export = function (RED: NodeAPI) {
     node.on('close', (done: () => void) => {
       aborter.abort();
       stopHealth();
-      releaseCaseStore(file);
-      releaseResponseRuntime(file);
+      releaseCaseStore(storeAt);
+      releaseResponseRuntime(storeAt);
       done();
     });
   }

@@ -2,7 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { Alert } from '../../lib/alert/model';
 import type { IntakeRef } from '../../lib/intake/intake';
 import { markIntakeProcessed } from '../../lib/intake/processed';
-import { journalFile, type SoarSettings } from '../../lib/settings';
+import { journalLocation, type SoarSettings } from '../../lib/settings';
 import type { CaseType, CaseTypeProvider } from '../../lib/rules/case-type';
 import {
   applyOutcome,
@@ -90,7 +90,7 @@ export = function (RED: NodeAPI) {
           dropped += 1;
           // A dropped alert's journey ends here: the intake journal need not replay it.
           const settings = RED.settings as unknown as { soar?: SoarSettings; userDir?: string };
-          markIntakeProcessed(journalFile(settings.soar, settings.userDir), msg.intake);
+          markIntakeProcessed(journalLocation(settings.soar, settings.userDir), msg.intake);
           return;
         }
         if (outcome.caseType) msg.caseType = caseTypeOf(outcome.caseType);

@@ -7,7 +7,8 @@
  *
  * Settings (settings.js, `soar` section): `runTimeoutSeconds` (default 300; a tab's env `SOAR_RUN_TIMEOUT_SECONDS`
  * wins for its playbook), `runTracking: false` switches the hooks off, `runRetentionDays` (default 30) how long
- * finished runs are kept, `maxOpenRuns` (default 100,000), `metricsCacheSeconds` (default 10).
+ * finished runs are kept, `maxOpenRuns` (default 100,000), `metricsCacheSeconds` (default 10), `storeUrl` (a
+ * PostgreSQL store shared by several instances: the runs and metrics of all of them, on every one).
  *
  * Errors: Node-RED reports every node error that has a message (`node.error(err, msg)`, a handler that threw,
  * `done(err)`) through `Node.prototype.error`, which hands it to the Catch nodes; no hook sees it, so the plugin
@@ -15,12 +16,13 @@
  */
 import type { NodeAPI } from 'node-red';
 import type { Request, Response } from 'express';
-import { acquireCaseStore, recordRun, type SqliteCaseStore } from '../../lib/cases';
+import { acquireCaseStore, recordRun, type CaseStore } from '../../lib/cases';
 import {
   collectMetrics,
+  openMetricsSources,
   prometheusText,
   PROMETHEUS_CONTENT_TYPE,
-  SqliteMetricsSources,
+  type MetricsSources,
   type SoarMetrics,
 } from '../../lib/metrics';
 import {
@@ -32,8 +34,9 @@ import {
   RunQueryError,
   RunRecorder,
   RunTracker,
-  SqlitePlaybookRunStore,
+  acquireRunStore,
   DEFAULT_MAX_OPEN_RUNS,
+  type PlaybookRunStore,
   type FinishedRun,
   type FlowConfigNode,
   type Message,
@@ -41,11 +44,12 @@ import {
   type TrackedNode,
 } from '../../lib/playbooks/runs';
 import { listenToNodeErrors, stoppedScope, type FlowsStoppedEvent } from '../../lib/playbooks/runs/runtime';
-import { storeFile, type SoarSettings } from '../../lib/settings';
+import { postgresStoreUrl, storeLocation, type SoarSettings } from '../../lib/settings';
 
 const DEFAULT_TIMEOUT_SECONDS = 300;
 const DEFAULT_RETENTION_DAYS = 30;
 const DEFAULT_METRICS_CACHE_SECONDS = 10;
+const FLUSH_WAIT_MS = 2000;
 
 /** The parts of Node-RED's hook events the tracker reads. */
 type RuntimeNode = TrackedNode & { _expectedDoneCount?: number };
@@ -70,7 +74,8 @@ const takesDone = (node: RuntimeNode) => (node._expectedDoneCount ?? 0) > 0;
 export = function (RED: NodeAPI) {
   const settings = () => RED.settings as unknown as { soar?: SoarSettings; userDir?: string };
   const soar = () => settings().soar;
-  const file = () => storeFile(soar(), settings().userDir);
+  // The SQLite file of the data dir, or the PostgreSQL store several instances share (`soar.storeUrl`).
+  const location = () => storeLocation(soar(), settings().userDir);
   const positive = (value: unknown, fallback: number) => {
     const n = Number(value);
     return value !== undefined && value !== null && value !== '' && Number.isFinite(n) && n >= 0 ? n : fallback;
@@ -78,17 +83,17 @@ export = function (RED: NodeAPI) {
   const timeoutSeconds = () => positive(soar()?.runTimeoutSeconds, DEFAULT_TIMEOUT_SECONDS) || DEFAULT_TIMEOUT_SECONDS;
 
   // Stores are opened on first use, for the life of the process.
-  let runs: SqlitePlaybookRunStore | undefined;
-  let cases: SqliteCaseStore | undefined;
-  let sources: SqliteMetricsSources | undefined;
+  let runs: PlaybookRunStore | undefined;
+  let cases: CaseStore | undefined;
+  let sources: MetricsSources | undefined;
   const runStore = () =>
-    (runs ??= new SqlitePlaybookRunStore(file(), {
+    (runs ??= acquireRunStore(location(), {
       synchronous: soar()?.sync,
       retentionDays: positive(soar()?.runRetentionDays, DEFAULT_RETENTION_DAYS),
     }));
-  const caseStore = () => (cases ??= acquireCaseStore(file(), { synchronous: soar()?.sync }));
+  const caseStore = () => (cases ??= acquireCaseStore(location(), { synchronous: soar()?.sync }));
   const metricsSources = () =>
-    (sources ??= new SqliteMetricsSources(file(), runStore(), caseStore(), { synchronous: soar()?.sync }));
+    (sources ??= openMetricsSources(location(), runStore(), caseStore(), { synchronous: soar()?.sync }));
 
   const recorder = new RunRecorder({
     store: { save: (batch) => runStore().save(batch) },
@@ -105,7 +110,15 @@ export = function (RED: NodeAPI) {
         { quiet: finished.every((run) => run.outcome === 'success') },
       ),
     report: (message) => RED.log.warn(`soar-runs: ${message}`),
+    // A shared PostgreSQL server may be away for a few seconds (a restart, a failover): about 12 s of tries.
+    retries: postgresStoreUrl(soar()) ? 6 : undefined,
   });
+  /**
+   * What finished before a read is written before it, so the read shows it; but a read never waits long behind a
+   * write the store keeps refusing (the store's own error then answers).
+   */
+  const written = () =>
+    Promise.race([recorder.flush(), new Promise<void>((resolve) => setTimeout(resolve, FLUSH_WAIT_MS).unref())]);
 
   RED.plugins.registerPlugin('soar-runs', { type: 'soar-runs' } as never);
 
@@ -129,6 +142,15 @@ export = function (RED: NodeAPI) {
         unreported = 0;
       }
     };
+
+  // A shared PostgreSQL store: this instance publishes its intake counters for the metrics of every instance, whether
+  // or not it is asked for metrics itself.
+  if (postgresStoreUrl(soar())) {
+    RED.events.on(
+      'flows:started',
+      guard('flows:started', () => void metricsSources()),
+    );
+  }
 
   let tracker: RunTracker | undefined;
   if (soar()?.runTracking !== false) {
@@ -204,8 +226,7 @@ export = function (RED: NodeAPI) {
     const ttl = positive(soar()?.metricsCacheSeconds, DEFAULT_METRICS_CACHE_SECONDS) * 1000;
     const now = Date.now();
     if (cached && now - cached.at < ttl) return cached.metrics;
-    const fresh = recorder
-      .flush()
+    const fresh = written()
       .then(() => collectMetrics(metricsSources()))
       .then((m) => ({
         ...m,
@@ -234,8 +255,7 @@ export = function (RED: NodeAPI) {
     } catch (err) {
       return fail(res, err);
     }
-    recorder
-      .flush()
+    written()
       .then(() => runStore().list(query))
       .then(
         (page) => res.json(page),

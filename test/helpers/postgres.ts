@@ -160,3 +160,23 @@ export async function startPostgres(): Promise<PostgresServer> {
     },
   };
 }
+
+/**
+ * A store location of its own on the database at `databaseUrl`: a new schema (milliseconds, where a database takes
+ * most of a second). The URL sets the connection's search_path, so every table a store makes, its migrations'
+ * included, lands in that schema.
+ */
+export async function schemaUrl(databaseUrl: string, name: string): Promise<string> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA "${name.replace(/"/g, '')}"`);
+  } finally {
+    await client.end();
+  }
+  return `${databaseUrl}?options=${encodeURIComponent(`-c search_path=${name}`)}`;
+}
+
+/** The same store seen by another Node-RED instance: a URL of its own gives it a pool of its own. */
+export const asInstance = (url: string, name: string): string =>
+  `${url}${url.includes('?') ? '&' : '?'}application_name=${encodeURIComponent(name)}`;

@@ -309,7 +309,7 @@ describe('soar-alert-in', function () {
     const file = journalFile(undefined, tmp.dir);
     const journal = acquireJournal(file);
     const pending = honeypot.slice(0, 3).map((line, i) => ({ alertId: `old-${i}`, body: line }));
-    journal.append('in', pending, Date.now(), 0);
+    await journal.commit('in', pending, Date.now(), 0);
     await start();
     const live = await post(honeypot[5]);
     assert.equal(live.status, 202);

@@ -94,10 +94,10 @@ describe('soar-case', () => {
     const file = journalFile(undefined, tmp.dir);
     const journal = acquireJournal(file);
     try {
-      const [seq] = journal.append('intake1', [{ alertId: 'a', body: '{}' }], Date.now(), 0) as number[];
+      const [seq] = (await journal.commit('intake1', [{ alertId: 'a', body: '{}' }], Date.now(), 0)) as number[];
       await through({ payload: wazuh(1), caseType: bruteForce, intake: { seq, alertId: 'a', received: '' } });
       await new Promise((r) => setImmediate(r));
-      assert.equal(journal.pending('intake1').length, 0);
+      assert.equal((await journal.pendingEntries('intake1')).length, 0);
     } finally {
       releaseJournal(file, 0);
     }

@@ -6,7 +6,7 @@ import { verifyAuditLog } from '../../lib/audit';
 import { acquireCaseStore, releaseCaseStore, type Case } from '../../lib/cases';
 import Database from 'better-sqlite3';
 import { labJournal } from '../../lib/devices/types/lab';
-import { ResponseStore } from '../../lib/response/response-store';
+import { SqliteResponseStore } from '../../lib/response/sqlite-response-store';
 import type { ResponseOutcome } from '../../lib/response/engine';
 import { storeFile } from '../../lib/settings';
 import { helper } from '../helpers/nodered';
@@ -185,8 +185,8 @@ describe('soar-respond with soar-device', function () {
     assert.equal(forged.port, 'caught');
     // What soar-approval records when an analyst approves.
     const db = new Database(storeFile(undefined, tmp.dir));
-    const store = new ResponseStore(db);
-    store.addApproval({
+    const store = new SqliteResponseStore(db);
+    await store.addApproval({
       id: 'ap-1',
       node: 'approval-node',
       created: new Date().toISOString(),
@@ -194,7 +194,7 @@ describe('soar-respond with soar-device', function () {
       summary: 'isolate-host ws-7.corp.example',
       request: {},
     });
-    store.decide('ap-1', 'approved', 'ana');
+    await store.decide('ap-1', 'approved', 'ana');
     db.close();
     const calls = labJournal.length;
     const approved = {

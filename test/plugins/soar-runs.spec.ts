@@ -560,6 +560,8 @@ describe('soar-runs plugin in a Node-RED runtime (errors, concurrent runs, tabs,
   });
   after(async () => {
     await helper.unload();
+    // The hooks outlive the runtime (they are the process's): a later spec's runtime must not feed this tracker.
+    nodeRedUtil.hooks.remove('*.soar-runs');
     store?.close();
     await new Promise<void>((resolve) => helper.stopServer(resolve));
     tmp.cleanup();

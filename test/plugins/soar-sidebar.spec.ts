@@ -8,7 +8,7 @@ import { DeviceFleet } from '../../lib/devices/fleet';
 import { checkDeviceType } from '../../lib/devices/registry';
 import { labDeviceType } from '../../lib/devices/types/lab';
 import { soarEvents, SoarEvents } from '../../lib/events';
-import { ResponseStore } from '../../lib/response/response-store';
+import { SqliteResponseStore } from '../../lib/response/sqlite-response-store';
 import { CoalescingPublisher } from '../../plugins/soar-sidebar/coalesce';
 import { adminToken, startApp, type RunningApp } from '../helpers/app';
 import { connectComms, type CommsClient } from '../helpers/sidebar-comms';
@@ -98,12 +98,12 @@ describe('soar-sidebar plugin (runtime side)', function () {
       }
     });
 
-    it('an approval when it is asked for and when it is decided, once', () => {
+    it('an approval when it is asked for and when it is decided, once', async () => {
       const db = new Database(join(tmp.dir, 'store.db'));
       try {
-        const store = new ResponseStore(db);
+        const store = new SqliteResponseStore(db);
         const created = new Date().toISOString();
-        store.addApproval({
+        await store.addApproval({
           id: 'ap1',
           node: 'n1',
           created,
@@ -111,8 +111,8 @@ describe('soar-sidebar plugin (runtime side)', function () {
           summary: 's',
           request: {},
         });
-        assert.equal(store.decide('ap1', 'approved', 'alice'), true);
-        assert.equal(store.decide('ap1', 'denied', 'bob'), false);
+        assert.equal(await store.decide('ap1', 'approved', 'alice'), true);
+        assert.equal(await store.decide('ap1', 'denied', 'bob'), false);
         assert.deepEqual(seen, [
           { kind: 'approval', id: 'ap1', status: 'pending' },
           { kind: 'approval', id: 'ap1', status: 'approved' },

@@ -28,14 +28,20 @@ export interface LabRecord {
 export const labJournal: LabRecord[] = [];
 const MAX_JOURNAL = 1000;
 
+/** Waits `ms`; the abort listener goes with the wait, as callers pass one long-lived signal for many calls. */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (ms <= 0) return resolve();
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    if (signal?.aborted) return reject(new Error('aborted'));
+    const onAbort = () => {
       clearTimeout(timer);
       reject(new Error('aborted'));
-    });
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 
 export const labDeviceType: DeviceType<LabSettings, Record<string, never>> = {

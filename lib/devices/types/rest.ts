@@ -13,8 +13,9 @@
  * - in a header a value holding CR, LF or NUL is refused.
  *
  * Credentials (Node-RED credentials, never the flow) become `Authorization: Bearer <token>`, `<headerName>: <token>`
- * or basic authentication. Requests never follow redirects and never go through an environment proxy; errors name
- * the method, the URL, the status and the start of the answer, never a credential.
+ * or basic authentication. Requests never follow redirects and never go through an environment proxy; `timeoutMs`
+ * bounds each request as a whole, the answer included. Errors name the method, the URL, the status and the start
+ * of the answer (or what the connection did: no answer in time, reset, closed mid-answer), never a credential.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -442,6 +443,26 @@ function durationOf(what: string, options: ActionOptions): string {
   return String(Math.ceil(d));
 }
 
+/** What a network error code means, for a person: `ECONNRESET (the device closed the connection …)`. */
+const NETWORK_ERRORS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused: nothing listens there, or a firewall rejects it',
+  ECONNRESET: 'connection reset: the device closed the connection before it answered',
+  EPIPE: 'connection closed by the device while the request was being sent',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'host name not found (DNS)',
+  EAI_AGAIN: 'host name lookup failed for now (DNS)',
+};
+
+function networkReason(code: string | undefined, message: string): string {
+  if (code && NETWORK_ERRORS[code]) return `${code} (${NETWORK_ERRORS[code]})`;
+  // axios' words for a body that stopped short: the device dropped the connection in the middle of its answer
+  if (code === 'ERR_BAD_RESPONSE' && /aborted/i.test(message)) {
+    return 'connection closed in the middle of the answer';
+  }
+  return code ? `${code} (${message})` : message;
+}
+
 interface Answer {
   status: number;
   statusText: string;
@@ -631,6 +652,16 @@ export class RestAdapter implements DeviceAdapter {
     const headers = this.headers(what, compiled, values, body !== undefined);
     const where = `${compiled.method} ${shown(url)}`;
     if (signal?.aborted) throw new RestRequestError(`${this.name}: ${what}: ${where}: aborted`);
+    // axios' timeout only watches for a silent socket: a device that sends headers and then drips its body would
+    // hold the action forever. The deadline bounds the whole exchange, answer included.
+    const deadline = new AbortController();
+    const onAbort = () => deadline.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      deadline.abort();
+    }, this.settings.timeoutMs);
     try {
       const res = await axios.request<string>({
         method: compiled.method,
@@ -638,7 +669,7 @@ export class RestAdapter implements DeviceAdapter {
         headers,
         data: body,
         timeout: this.settings.timeoutMs,
-        signal,
+        signal: deadline.signal,
         maxRedirects: 0,
         validateStatus: () => true,
         responseType: 'text',
@@ -656,14 +687,18 @@ export class RestAdapter implements DeviceAdapter {
     } catch (err) {
       // A fresh error: axios' own carries the request config, headers (and so the credentials) included.
       let reason: string;
-      if (axios.isAxiosError(err)) {
+      if (timedOut) reason = `no answer within ${this.settings.timeoutMs} ms`;
+      else if (axios.isAxiosError(err)) {
         if (err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT') {
           reason = `no answer within ${this.settings.timeoutMs} ms`;
         } else if (err.code === 'ERR_CANCELED') reason = 'aborted';
         else if (/maxContentLength/i.test(err.message)) reason = `answer larger than ${MAX_RESPONSE_BYTES} bytes`;
-        else reason = err.code ?? err.message;
+        else reason = networkReason(err.code, err.message);
       } else reason = (err as Error).message;
       throw new RestRequestError(`${this.name}: ${what}: ${where}: ${snippet(reason, this.secrets)}`);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 

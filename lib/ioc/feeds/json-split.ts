@@ -1,21 +1,25 @@
 /**
- * A JSON text whose top level is an object, read with one of its array members left as text: the members' values
- * and, for that array, where each element lies. A bundle of a million STIX objects parsed whole becomes one object
- * graph of several hundred megabytes that the garbage collector traces again and again while the feed loads; parsed
- * one element at a time, each element is garbage as soon as it has been read (three times faster here).
+ * A JSON text whose top level is an object, read with one of its array members handed over element by element. A
+ * bundle of a million STIX objects parsed whole becomes one object graph of several hundred megabytes that the
+ * garbage collector traces again and again while the feed loads; read a chunk of elements at a time, each element is
+ * garbage as soon as it has been used.
+ *
+ * A chunk is found without scanning every character: from about CHUNK characters ahead, the next `}` followed by `,`
+ * or `]` is taken as the end of an element and `JSON.parse('[' + chunk + ']')` checks the guess. The guess can only
+ * parse when it is right: a cut inside a string leaves the string open, a cut inside an element leaves a bracket
+ * open, and both fail to parse. After a few wrong guesses (a string full of `},`) the elements up to the chunk's end
+ * are found exactly, character by character.
  *
  * Only the commonest shape takes this path: anything unexpected (not an object, the member missing, twice, or not
- * an array, a syntax error in the skeleton) gives `undefined`, and the caller parses the text whole, which also
- * reports a syntax error as `JSON.parse` words it. An element's own syntax errors surface from `element(i)`.
+ * an array, a syntax error in the skeleton) gives `undefined` — possibly after some elements were handed over,
+ * which the caller then discards — and the caller parses the text whole, which also reports a syntax error as
+ * `JSON.parse` words it. An element that is not JSON throws a SyntaxError.
  */
-export interface SplitJson {
-  /** The top-level members other than the split one, parsed. */
-  readonly fields: Record<string, unknown>;
-  /** How many elements the split array holds. */
-  readonly count: number;
-  /** Element `i`, parsed now (throws a SyntaxError when it is not JSON). */
-  element(i: number): unknown;
-}
+
+/** About this many characters are parsed at once: large enough to amortise a parse, small enough to die young. */
+const CHUNK = 32_768;
+/** Wrong guesses of a chunk's end before its elements are found exactly. */
+const GUESSES = 4;
 
 const SPACE = 32;
 const TAB = 9;
@@ -85,60 +89,60 @@ function valueEnd(text: string, i: number): number {
   throw new NotThisShape();
 }
 
-/** `text` read as an object whose member `member` is an array left unparsed; undefined for any other shape. */
-export function splitJsonArrayMember(text: string, member: string): SplitJson | undefined {
+/**
+ * Calls `each` with every element of array member `member` of the object `text`, in order, and returns the object's
+ * other members (parsed); undefined when `text` is of another shape.
+ */
+export function forEachArrayElement(
+  text: string,
+  member: string,
+  each: (element: unknown, index: number) => void,
+): Record<string, unknown> | undefined {
+  const chunks = arrayChunks(text, member);
+  let index = 0;
+  for (;;) {
+    const step = chunks.next();
+    if (step.done) return step.value;
+    for (const element of step.value) each(element, index++);
+  }
+}
+
+/**
+ * The elements of array member `member` of the object `text`, a chunk (an array of parsed elements) per step, for
+ * a reader that does other work between chunks; the generator's return value is the object's other members
+ * (parsed), or undefined when `text` is of another shape.
+ */
+export function* arrayChunks(
+  text: string,
+  member: string,
+): Generator<unknown[], Record<string, unknown> | undefined, undefined> {
   try {
-    return split(text, member);
+    return yield* read(text, member);
   } catch (err) {
-    if (err instanceof NotThisShape || err instanceof SyntaxError) return undefined;
+    if (err instanceof NotThisShape) return undefined;
     throw err;
   }
 }
 
-function split(text: string, member: string): SplitJson | undefined {
+function* read(text: string, member: string): Generator<unknown[], Record<string, unknown> | undefined, undefined> {
   let i = skipSpace(text, 0);
   if (text.charCodeAt(i) !== OPEN_BRACE) return undefined;
   i = skipSpace(text, i + 1);
   // The other members' values are parsed at the end, once the text has proved to be of this shape.
   const others: [key: string, start: number, end: number][] = [];
-  let starts: Int32Array | undefined;
-  let ends: Int32Array | undefined;
-  let count = 0;
+  let found = false;
   if (text.charCodeAt(i) === CLOSE_BRACE) return undefined;
   for (;;) {
     if (text.charCodeAt(i) !== QUOTE) return undefined;
     const keyEnd = stringEnd(text, i);
-    const key = JSON.parse(text.slice(i, keyEnd)) as string;
+    const key = parseSkeleton(text.slice(i, keyEnd)) as string;
     i = skipSpace(text, keyEnd);
     if (text.charCodeAt(i) !== COLON) return undefined;
     i = skipSpace(text, i + 1);
     if (key === member) {
-      if (starts !== undefined || text.charCodeAt(i) !== OPEN_BRACKET) return undefined;
-      // Offsets of up to 2 GiB characters fit an Int32Array; V8 strings are shorter than that.
-      starts = new Int32Array(1024);
-      ends = new Int32Array(1024);
-      i = skipSpace(text, i + 1);
-      if (text.charCodeAt(i) === CLOSE_BRACKET) i++;
-      else {
-        for (;;) {
-          const end = valueEnd(text, i);
-          if (count === starts.length) {
-            starts = grow(starts);
-            ends = grow(ends);
-          }
-          starts[count] = i;
-          ends[count] = end;
-          count++;
-          i = skipSpace(text, end);
-          const c = text.charCodeAt(i);
-          if (c === CLOSE_BRACKET) {
-            i++;
-            break;
-          }
-          if (c !== COMMA) return undefined;
-          i = skipSpace(text, i + 1);
-        }
-      }
+      if (found || text.charCodeAt(i) !== OPEN_BRACKET) return undefined;
+      found = true;
+      i = yield* readElements(text, skipSpace(text, i + 1));
     } else {
       const end = valueEnd(text, i);
       others.push([key, i, end]);
@@ -150,16 +154,78 @@ function split(text: string, member: string): SplitJson | undefined {
     if (c !== COMMA) return undefined;
     i = skipSpace(text, i + 1);
   }
-  if (skipSpace(text, i + 1) !== text.length || starts === undefined || ends === undefined) return undefined;
+  if (skipSpace(text, i + 1) !== text.length || !found) return undefined;
   const fields: Record<string, unknown> = {};
-  for (const [key, start, end] of others) fields[key] = JSON.parse(text.slice(start, end));
-  const from = starts;
-  const to = ends;
-  return { fields, count, element: (n) => JSON.parse(text.slice(from[n], to[n])) as unknown };
+  for (const [key, start, end] of others) fields[key] = parseSkeleton(text.slice(start, end));
+  return fields;
 }
 
-function grow(a: Int32Array): Int32Array {
-  const out = new Int32Array(a.length * 2);
-  out.set(a);
-  return out;
+/** A piece of the skeleton (a key, another member's value): not JSON means not this shape. */
+function parseSkeleton(piece: string): unknown {
+  try {
+    return JSON.parse(piece) as unknown;
+  } catch {
+    throw new NotThisShape();
+  }
+}
+
+/** Yields the elements of the array whose first element (or `]`) is at `i`, a chunk at a time; returns the index just past its `]`. */
+function* readElements(text: string, i: number): Generator<unknown[], number, undefined> {
+  if (text.charCodeAt(i) === CLOSE_BRACKET) return i + 1;
+  for (;;) {
+    // `i` is the start of an element: parse a run of whole elements, then expect `,` or `]`.
+    let chunk = guessedChunk(text, i);
+    if (chunk === undefined) {
+      const end = exactChunkEnd(text, i);
+      chunk = { end, elements: JSON.parse(`[${text.slice(i, end)}]`) as unknown[] };
+    }
+    yield chunk.elements;
+    const next = skipSpace(text, chunk.end);
+    if (text.charCodeAt(next) === CLOSE_BRACKET) return next + 1;
+    i = skipSpace(text, next + 1);
+  }
+}
+
+interface Chunk {
+  /** Just past the chunk's last element. */
+  end: number;
+  elements: unknown[];
+}
+
+/** A chunk from `start` whose guessed end parsed, or undefined after GUESSES wrong guesses (or near the end). */
+function guessedChunk(text: string, start: number): Chunk | undefined {
+  let from = start + CHUNK;
+  if (from >= text.length) return undefined;
+  for (let guess = 0; guess < GUESSES; guess++) {
+    const close = text.indexOf('}', from);
+    if (close === -1) return undefined;
+    from = close + 1;
+    const c = text.charCodeAt(skipSpace(text, close + 1));
+    if (c !== COMMA && c !== CLOSE_BRACKET) continue;
+    try {
+      return { end: close + 1, elements: JSON.parse(`[${text.slice(start, close + 1)}]`) as unknown[] };
+    } catch {
+      // The guess cut an element (a `}` followed by `,` inside it): try the next one.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The end of the whole elements from `start` reaching at least CHUNK characters (or the last element), found
+ * character by character; each element must be followed by `,` or `]`.
+ */
+function exactChunkEnd(text: string, start: number): number {
+  let i = start;
+  for (;;) {
+    const end = valueEnd(text, i);
+    const next = skipSpace(text, end);
+    const c = text.charCodeAt(next);
+    if (c === CLOSE_BRACKET || end - start >= CHUNK) {
+      if (c !== CLOSE_BRACKET && c !== COMMA) throw new NotThisShape();
+      return end;
+    }
+    if (c !== COMMA) throw new NotThisShape();
+    i = skipSpace(text, next + 1);
+  }
 }

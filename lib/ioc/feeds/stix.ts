@@ -21,7 +21,7 @@
  *   (the standard TLP 1.0 and 2.0 marking-definition ids, or marking definitions in the bundle of type `tlp` or named
  *   `TLP:…`), the strictest when there are several.
  */
-import { splitJsonArrayMember } from './json-split';
+import { forEachArrayElement } from './json-split';
 import { ATTACK_ID_PATTERN } from '../../alert/attack';
 import type { Indicator, IndicatorType, Tlp } from '../model';
 import {
@@ -413,7 +413,9 @@ export function parseStixBundle(input: unknown, options: FeedParseOptions = {}):
   } catch (e) {
     return { indicators: [], unsupported: 0, errors: [{ reason: (e as Error).message }] };
   }
-  return parseStixObjects(objects.length, (i) => objects[i], options);
+  const reader = new StixObjectReader(options);
+  for (let i = 0; i < objects.length; i++) reader.read(objects[i], i);
+  return reader.report();
 }
 
 /**
@@ -422,9 +424,9 @@ export function parseStixBundle(input: unknown, options: FeedParseOptions = {}):
  * is not JSON.
  */
 export function parseStixBundleText(text: string, options: FeedParseOptions = {}): FeedParseReport | undefined {
-  const split = splitJsonArrayMember(text, 'objects');
-  if (split === undefined) return undefined;
-  return parseStixObjects(split.count, split.element, options);
+  const reader = new StixObjectReader(options);
+  const fields = forEachArrayElement(text, 'objects', (o, i) => reader.read(o, i));
+  return fields === undefined ? undefined : reader.report();
 }
 
 /** Indicators whose TLP depends on marking definitions found later in the bundle: report.indicators[from, to). */
@@ -439,44 +441,44 @@ interface PendingTlp {
  * (`indicates` relationships to attack patterns, custom TLP marking definitions) is kept — such objects are few —
  * and applied once every object has been seen.
  */
-function parseStixObjects(
-  count: number,
-  objectAt: (index: number) => unknown,
-  options: FeedParseOptions,
-): FeedParseReport {
-  const report: FeedParseReport = { indicators: [], unsupported: 0, errors: [] };
-  const others = new Map<string, StixObject>();
-  const relationships: StixObject[] = [];
-  const pendingTlp: PendingTlp[] = [];
-  const times = new Map<string, string | null>();
-  const tagLists = new Map<string, string[]>();
-  for (let index = 0; index < count; index++) {
-    const o = objectAt(index) as StixObject;
-    if (o === null || typeof o !== 'object') continue;
+export class StixObjectReader {
+  private readonly result: FeedParseReport = { indicators: [], unsupported: 0, errors: [] };
+  private readonly others = new Map<string, StixObject>();
+  private readonly relationships: StixObject[] = [];
+  private readonly pendingTlp: PendingTlp[] = [];
+  private readonly times = new Map<string, string | null>();
+  private readonly tagLists = new Map<string, string[]>();
+
+  constructor(private readonly options: FeedParseOptions) {}
+
+  read(object: unknown, index: number): void {
+    const { result: report, others, relationships, pendingTlp, times, tagLists, options } = this;
+    const o = object as StixObject;
+    if (o === null || typeof o !== 'object') return;
     if (o.type !== 'indicator') {
       if (typeof o.id === 'string') others.set(o.id, o);
       if (o.type === 'relationship' && o.relationship_type === 'indicates' && typeof o.source_ref === 'string') {
         relationships.push(o);
       }
-      continue;
+      return;
     }
     if (o.revoked === true || (o.pattern_type !== undefined && o.pattern_type !== 'stix')) {
       report.unsupported++;
-      continue;
+      return;
     }
     if (typeof o.pattern !== 'string') {
       report.errors.push({ index, reason: 'indicator without a pattern' });
-      continue;
+      return;
     }
     let extracted: Extracted;
     try {
       extracted = stixPatternIndicators(o.pattern);
     } catch (e) {
       report.errors.push({ index, reason: `pattern ${JSON.stringify(o.pattern)}: ${(e as Error).message}` });
-      continue;
+      return;
     }
     report.unsupported += extracted.unsupported;
-    if (extracted.found.length === 0) continue;
+    if (extracted.found.length === 0) return;
     let tlp: Tlp | undefined;
     const markings = strings(o.object_marking_refs);
     let custom = false;
@@ -518,9 +520,36 @@ function parseStixObjects(
       report.indicators.push(ind);
     }
   }
-  if (pendingTlp.length > 0) applyMarkings(report.indicators, pendingTlp, others, options);
-  if (relationships.length > 0) applyRelationships(report.indicators, relationships, others);
-  return report;
+
+  /**
+   * The indicators read since the last call, handed over (for a reader that streams them): only right when the
+   * bundle has no cross references (see `hasCrossReferences`), which change indicators read before them.
+   */
+  takeIndicators(): Indicator[] {
+    const taken = this.result.indicators;
+    this.result.indicators = [];
+    return taken;
+  }
+
+  /**
+   * Whether the objects read change indicators besides their own (what `report` applies at the end): a marking
+   * definition of the bundle that an indicator's custom marking names, or an `indicates` relationship to an attack
+   * pattern.
+   */
+  hasCrossReferences(): boolean {
+    const { others } = this;
+    for (const r of this.relationships) if (others.get(String(r.target_ref))?.type === 'attack-pattern') return true;
+    for (const { refs } of this.pendingTlp) for (const ref of refs) if (others.has(ref)) return true;
+    return false;
+  }
+
+  /** The report, once every object has been read. */
+  report(): FeedParseReport {
+    const { result, pendingTlp, relationships, others, options } = this;
+    if (pendingTlp.length > 0) applyMarkings(result.indicators, pendingTlp, others, options);
+    if (relationships.length > 0) applyRelationships(result.indicators, relationships, others);
+    return result;
+  }
 }
 
 /** The TLP of indicators marked with marking definitions of the bundle (or of the common TLP 1.0/2.0 ids). */

@@ -15,3 +15,7 @@ export { RunRecorder } from './recorder';
 export { SqlitePlaybookRunStore } from './sqlite-run-store';
 export { playbookTabs, completeWatched, type FlowConfigNode } from './tabs';
 export { parseRunQuery, RunQueryError } from './query';
+export { PgPlaybookRunStore } from './pg-run-store';
+export { acquireRunStore, releaseRunStore } from './acquire';
+export type { RunStoreOptions } from './sqlite-run-store';
+export type { RunKeepingOptions } from './run-rows';

@@ -3,7 +3,7 @@
  * then onto their cases, one case update per case per batch (a case that a thousand alerts join is rewritten once
  * per batch, not once per run). Nothing is written per message.
  *
- * Bounded: a batch the store refuses (SQLITE_BUSY…) is tried again, up to `retries` times with a growing pause,
+ * Bounded: a batch the store refuses (SQLITE_BUSY, PostgreSQL unreachable…) is tried again, up to `retries` times with a growing pause,
  * then reported and dropped. Runs waiting to be put on their cases are capped at `maxPendingCaseRuns`: past it, a
  * run goes to the run store only (`GET /soar/runs?case=` still lists it) and is counted in `notAttached`.
  */

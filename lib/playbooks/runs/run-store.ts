@@ -1,6 +1,7 @@
 /**
- * Where finished playbook runs are kept. Asynchronous, like the case store, so that a PostgreSQL implementation can
- * stand behind the same interface.
+ * Where finished playbook runs are kept: the embedded SQLite store (sqlite-run-store.ts) or the PostgreSQL store
+ * several instances share (pg-run-store.ts), picked by `acquireRunStore(location)` (acquire.ts). Both pass the same
+ * conformance tests (test/lib/playbooks/runs/run-store.conformance.ts).
  */
 import type { FinishedRun, RunOutcome } from './model';
 

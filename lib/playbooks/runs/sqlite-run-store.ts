@@ -1,7 +1,23 @@
 import type Database from 'better-sqlite3';
 import { acquireStoreDatabase, releaseStoreDatabase, type StoreDatabaseOptions } from '../../store/database';
-import { RUN_OUTCOMES, type FinishedRun, type RunOutcome, type RunStep } from './model';
+import type { FinishedRun } from './model';
 import type { PlaybookRunStats, PlaybookRunStore, RunPage, RunQuery } from './run-store';
+import {
+  RUN_COLUMNS,
+  runStats,
+  runValues,
+  toRun,
+  TotalsDeltas,
+  PRUNE_CHUNK,
+  PRUNE_CHUNKS_PER_SAVE,
+  PRUNE_EVERY_MS,
+  type RunKeepingOptions,
+  type P95Row,
+  type RunRow,
+  type RunValues,
+  type TotalsDelta,
+  type TotalsRow,
+} from './run-rows';
 
 /**
  * Finished playbook runs in the embedded SQLite database, table `playbook_runs`: one row per run, the steps as JSON.
@@ -13,80 +29,7 @@ import type { PlaybookRunStats, PlaybookRunStore, RunPage, RunQuery } from './ru
  * the runs; the p95 duration is computed over the runs that started in the last `p95WindowHours` (24).
  */
 
-interface RunRow {
-  run_id: string;
-  playbook: string;
-  version: string;
-  flow: string;
-  case_id: string | null;
-  started: number;
-  finished: number;
-  outcome: string;
-  error: string | null;
-  steps: string;
-  parent: string | null;
-}
-
-export interface RunStoreOptions extends StoreDatabaseOptions {
-  /** Days a finished run is kept; 0 keeps them all. Default 30. */
-  retentionDays?: number;
-  /** Hours of runs the p95 duration is computed over. Default 24. */
-  p95WindowHours?: number;
-  now?: () => number;
-}
-
-const COLUMNS = [
-  'run_id',
-  'playbook',
-  'version',
-  'flow',
-  'case_id',
-  'started',
-  'finished',
-  'outcome',
-  'error',
-  'steps',
-  'parent',
-];
-/** Rows deleted per statement, and statements per save, when pruning. */
-const PRUNE_CHUNK = 2000;
-const PRUNE_CHUNKS_PER_SAVE = 5;
-const PRUNE_EVERY_MS = 60_000;
-const timed = (outcome: string) => outcome === 'success' || outcome === 'failure';
-
-type Values = (string | number | null)[];
-function values(r: FinishedRun): Values {
-  return [
-    r.runId,
-    r.playbook,
-    r.version,
-    r.flow,
-    r.caseId ?? null,
-    Date.parse(r.started),
-    Date.parse(r.finished),
-    r.outcome,
-    r.error ?? null,
-    JSON.stringify(r.steps),
-    r.parent ?? null,
-  ];
-}
-
-function toRun(r: RunRow): FinishedRun {
-  const run: FinishedRun = {
-    runId: r.run_id,
-    playbook: r.playbook,
-    version: r.version,
-    flow: r.flow,
-    started: new Date(r.started).toISOString(),
-    finished: new Date(r.finished).toISOString(),
-    outcome: r.outcome as RunOutcome,
-    steps: JSON.parse(r.steps) as RunStep[],
-  };
-  if (r.parent !== null && r.parent !== undefined) run.parent = r.parent;
-  if (r.case_id !== null) run.caseId = r.case_id;
-  if (r.error !== null) run.error = r.error;
-  return run;
-}
+export interface RunStoreOptions extends StoreDatabaseOptions, RunKeepingOptions {}
 
 export class SqlitePlaybookRunStore implements PlaybookRunStore {
   private readonly db: Database.Database;
@@ -94,14 +37,11 @@ export class SqlitePlaybookRunStore implements PlaybookRunStore {
     [string],
     { playbook: string; version: string; outcome: string; ms: number }
   >;
-  private readonly insertOne: Database.Statement<Values>;
-  private readonly replace: Database.Statement<Values>;
-  private readonly addTotals: Database.Statement<[string, string, string, number, number]>;
-  private readonly totals: Database.Statement<
-    [],
-    { playbook: string; version: string; outcome: string; n: number; ms: number }
-  >;
-  private readonly p95: Database.Statement<[number], { playbook: string; version: string; ms: number }>;
+  private readonly insertOne: Database.Statement<RunValues>;
+  private readonly replace: Database.Statement<RunValues>;
+  private readonly addTotals: Database.Statement<TotalsDelta>;
+  private readonly totals: Database.Statement<[], TotalsRow>;
+  private readonly p95: Database.Statement<[number], P95Row>;
   private readonly prune: Database.Statement<[number, number]>;
   private readonly saveAll: Database.Transaction<(runs: readonly FinishedRun[]) => void>;
   private readonly now: () => number;
@@ -158,11 +98,11 @@ export class SqlitePlaybookRunStore implements PlaybookRunStore {
       'SELECT playbook, version, outcome, finished - started AS ms FROM playbook_runs WHERE run_id = ?',
     );
     this.insertOne = this.db.prepare(
-      `INSERT INTO playbook_runs (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})
+      `INSERT INTO playbook_runs (${RUN_COLUMNS.join(', ')}) VALUES (${RUN_COLUMNS.map(() => '?').join(', ')})
        ON CONFLICT (run_id) DO NOTHING`,
     );
     this.replace = this.db.prepare(
-      `REPLACE INTO playbook_runs (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`,
+      `REPLACE INTO playbook_runs (${RUN_COLUMNS.join(', ')}) VALUES (${RUN_COLUMNS.map(() => '?').join(', ')})`,
     );
     this.addTotals = this.db.prepare(
       `INSERT INTO playbook_run_totals (playbook, version, outcome, n, ms) VALUES (?, ?, ?, ?, ?)
@@ -216,25 +156,17 @@ export class SqlitePlaybookRunStore implements PlaybookRunStore {
    * moved. (Multi-row INSERT … RETURNING was measured slower: 26 µs a run against 18.)
    */
   private write(runs: readonly FinishedRun[]): void {
-    const deltas = new Map<string, [string, string, string, number, number]>();
-    const count = (playbook: string, version: string, outcome: string, n: number, ms: number) => {
-      const key = `${playbook}\n${version}\n${outcome}`;
-      const d = deltas.get(key);
-      if (d) {
-        d[3] += n;
-        d[4] += ms;
-      } else deltas.set(key, [playbook, version, outcome, n, ms]);
-    };
+    const deltas = new TotalsDeltas();
     for (const r of runs) {
-      const row = values(r);
+      const row = runValues(r);
       if (this.insertOne.run(...row).changes === 0) {
         const old = this.previous.get(r.runId);
-        if (old) count(old.playbook, old.version, old.outcome, -1, timed(old.outcome) ? -old.ms : 0);
+        if (old) deltas.addRun(old.playbook, old.version, old.outcome, old.ms, -1);
         this.replace.run(...row);
       }
-      count(r.playbook, r.version, r.outcome, 1, timed(r.outcome) ? (row[6] as number) - (row[5] as number) : 0);
+      deltas.addRun(r.playbook, r.version, r.outcome, row[6] - row[5], 1);
     }
-    for (const d of deltas.values()) this.addTotals.run(...d);
+    for (const d of deltas.sorted()) this.addTotals.run(...d);
   }
 
   async list(query: RunQuery): Promise<RunPage> {
@@ -262,45 +194,8 @@ export class SqlitePlaybookRunStore implements PlaybookRunStore {
   }
 
   async stats(): Promise<PlaybookRunStats[]> {
-    const byVersion = new Map<string, PlaybookRunStats>();
-    const key = (playbook: string, version: string) => playbook + '\n' + version;
-    for (const row of this.totals.all()) {
-      let s = byVersion.get(key(row.playbook, row.version));
-      if (!s) {
-        s = {
-          playbook: row.playbook,
-          version: row.version,
-          runs: 0,
-          success: 0,
-          failure: 0,
-          timeout: 0,
-          aborted: 0,
-          successRate: 0,
-          duration: { count: 0, sum: 0, mean: null, p95: null },
-        };
-        byVersion.set(key(row.playbook, row.version), s);
-      }
-      if (row.n === 0) continue;
-      s.runs += row.n;
-      if ((RUN_OUTCOMES as readonly string[]).includes(row.outcome)) s[row.outcome as RunOutcome] += row.n;
-      if (timed(row.outcome)) {
-        s.duration.count += row.n;
-        s.duration.sum += row.ms / 1000;
-      }
-    }
     const since = this.now() - (this.options.p95WindowHours ?? 24) * 3_600_000;
-    for (const row of this.p95.all(since)) {
-      const s = byVersion.get(key(row.playbook, row.version));
-      if (s) s.duration.p95 = row.ms / 1000;
-    }
-    for (const s of byVersion.values()) {
-      const decided = s.success + s.failure + s.timeout;
-      s.successRate = decided === 0 ? 0 : s.success / decided;
-      if (s.duration.count > 0) s.duration.mean = s.duration.sum / s.duration.count;
-    }
-    return [...byVersion.values()]
-      .filter((s) => s.runs > 0)
-      .sort((a, b) => a.playbook.localeCompare(b.playbook) || a.version.localeCompare(b.version));
+    return runStats(this.totals.all(), this.p95.all(since));
   }
 
   close(): void {

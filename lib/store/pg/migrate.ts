@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { pgTransaction } from './transaction';
 
 /**
  * Schema migrations, applied on start. Each part of the store (cases, context, journal, …) owns an ordered list of
@@ -24,58 +25,37 @@ export async function migrate(pool: Pool, component: string, migrations: readonl
     if (m.version !== i + 1)
       throw new Error(`${component} migrations must be numbered 1, 2, 3, … (found ${m.version})`);
   });
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-    await client.query(`CREATE TABLE IF NOT EXISTS soar_migrations (
-      component text NOT NULL,
-      version integer NOT NULL,
-      description text NOT NULL,
-      applied_at timestamptz NOT NULL DEFAULT now(),
-      PRIMARY KEY (component, version))`);
-    const { rows } = await client.query<{ version: number | null }>(
-      'SELECT max(version) AS version FROM soar_migrations WHERE component = $1',
-      [component],
-    );
-    const current = rows[0]?.version ?? 0;
-    if (current > ordered.length) {
-      throw new Error(
-        `the PostgreSQL store's ${component} schema is at version ${current}, newer than this version of ` +
-          `node-red-contrib-soar knows (${ordered.length}): upgrade the package on every instance`,
+  return pgTransaction(
+    pool,
+    async (client) => {
+      await client.query(`CREATE TABLE IF NOT EXISTS soar_migrations (
+        component text NOT NULL,
+        version integer NOT NULL,
+        description text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (component, version))`);
+      const { rows } = await client.query<{ version: number | null }>(
+        'SELECT max(version) AS version FROM soar_migrations WHERE component = $1',
+        [component],
       );
-    }
-    for (const step of ordered.slice(current)) {
-      if (typeof step.up === 'string') await client.query(step.up);
-      else await step.up(client);
-      await client.query('INSERT INTO soar_migrations (component, version, description) VALUES ($1, $2, $3)', [
-        component,
-        step.version,
-        step.description,
-      ]);
-    }
-    await client.query('COMMIT');
-    return ordered.length - current;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
-}
-
-/** Runs `work` in one transaction on one connection; rolls back when it throws. */
-export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+      const current = rows[0]?.version ?? 0;
+      if (current > ordered.length) {
+        throw new Error(
+          `the PostgreSQL store's ${component} schema is at version ${current}, newer than this version of ` +
+            `node-red-contrib-soar knows (${ordered.length}): upgrade the package on every instance`,
+        );
+      }
+      for (const step of ordered.slice(current)) {
+        if (typeof step.up === 'string') await client.query(step.up);
+        else await step.up(client);
+        await client.query('INSERT INTO soar_migrations (component, version, description) VALUES ($1, $2, $3)', [
+          component,
+          step.version,
+          step.description,
+        ]);
+      }
+      return ordered.length - current;
+    },
+    { attempts: 1, begin: `SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})` },
+  );
 }

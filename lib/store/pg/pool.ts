@@ -30,6 +30,15 @@ function openPool(url: string, options: StorePoolOptions): Pool {
     // A connection that cannot be made in 10 s fails the operation instead of waiting for ever.
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
+    // An instance that stalls or is cut off mid-transaction must not hold its locks (and with them every other
+    // instance's grouping of the same keys) for the hours a TCP connection takes to die: the server ends such a
+    // transaction, waits for a lock give up, and keepalives notice a dead peer.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    idle_in_transaction_session_timeout: 60_000,
+    lock_timeout: 30_000,
+    statement_timeout: 120_000,
+    query_timeout: 130_000,
   };
   const pool = new Pool(config);
   // An idle connection that breaks (server restart) must not crash the process: the pool drops it and reconnects.
@@ -55,6 +64,8 @@ export function redactStoreUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    // libpq also takes a password as a query parameter.
+    for (const key of [...parsed.searchParams.keys()]) if (/pass/i.test(key)) parsed.searchParams.set(key, '***');
     return parsed.toString();
   } catch {
     return 'an unparsable PostgreSQL URL';

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { acquireIocLibrary, GROUP_SIZE, IocFeedStore, releaseIocLibrary, type Indicator } from '../../../lib/ioc';
 import { tempDir } from '../../helpers/tmp';
+import { libraryConformance } from './library-conformance';
 
 const ind = (value: string, extra: Partial<Indicator> = {}): Indicator => ({
   type: 'ipv4',
@@ -14,7 +15,15 @@ const ind = (value: string, extra: Partial<Indicator> = {}): Indicator => ({
   ...extra,
 });
 
-describe('ioc/library', () => {
+describe('ioc/library (SQLite)', () => {
+  const dirs: ReturnType<typeof tempDir>[] = [];
+  after(() => dirs.splice(0).forEach((d) => d.cleanup()));
+  libraryConformance(async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    return join(dir.dir, 'store.db');
+  });
+
   let tmp: ReturnType<typeof tempDir>;
   let file: string;
   beforeEach(() => {
@@ -22,60 +31,6 @@ describe('ioc/library', () => {
     file = join(tmp.dir, 'store.db');
   });
   afterEach(() => tmp.cleanup());
-
-  it('reloads saved feeds after a restart, with their metadata, state and allowlists', () => {
-    const lib = acquireIocLibrary(file);
-    lib.replaceFeed('feodo', [ind('185.220.101.7', { validUntil: '2999-01-01T00:00:00.000Z', ref: 'indicator--1' })], {
-      state: { cursor: '2026-01-01T00:00:00.000Z' },
-    });
-    lib.replaceFeed('mine', [ind('185.220.101.8')], { allow: true });
-    releaseIocLibrary(file, 0);
-
-    const again = acquireIocLibrary(file);
-    try {
-      assert.notEqual(again, lib);
-      const [match] = again.index.lookup('ipv4', '185.220.101.7');
-      assert.equal(match.sources[0].feed, 'feodo');
-      assert.equal(match.sources[0].confidence, 80);
-      assert.deepEqual(match.sources[0].attack, ['T1071']);
-      assert.equal(match.sources[0].validUntil, '2999-01-01T00:00:00.000Z');
-      assert.deepEqual(again.index.lookup('ipv4', '185.220.101.8'), [], 'allowlisted value stays allowlisted');
-      assert.deepEqual(again.savedFeed('feodo')?.state, { cursor: '2026-01-01T00:00:00.000Z' });
-      assert.equal(again.savedIndicators('feodo')[0].ref, 'indicator--1');
-      const stats = again.index.stats().feeds.find((f) => f.feed === 'mine');
-      assert.equal(stats?.allow, true);
-    } finally {
-      releaseIocLibrary(file, 0);
-    }
-  });
-
-  it('retracts a removed feed from the index and the store', () => {
-    const lib = acquireIocLibrary(file);
-    lib.replaceFeed('gone', [ind('45.155.205.1')]);
-    assert.equal(lib.index.lookup('ipv4', '45.155.205.1').length, 1);
-    assert.equal(lib.removeFeed('gone'), true);
-    assert.equal(lib.index.lookup('ipv4', '45.155.205.1').length, 0);
-    assert.equal(lib.removeFeed('gone'), false);
-    releaseIocLibrary(file, 0);
-    const again = acquireIocLibrary(file);
-    assert.equal(again.savedFeed('gone'), undefined);
-    assert.equal(again.index.feedNames().includes('gone'), false);
-    releaseIocLibrary(file, 0);
-  });
-
-  it('keeps the previous indicators when a refresh replaces a feed, and only the new ones after', () => {
-    const lib = acquireIocLibrary(file);
-    lib.replaceFeed('f', [ind('45.155.205.10'), ind('45.155.205.11')]);
-    lib.replaceFeed('f', [ind('45.155.205.12')]);
-    releaseIocLibrary(file, 0);
-    const again = acquireIocLibrary(file);
-    assert.deepEqual(
-      again.savedIndicators('f').map((i) => i.value),
-      ['45.155.205.12'],
-    );
-    assert.equal(again.index.lookup('ipv4', '45.155.205.10').length, 0);
-    releaseIocLibrary(file, 0);
-  });
 
   it('round-trips values, refs and metadata across several rows per group', () => {
     const db = new Database(join(tmp.dir, 'raw.db'));

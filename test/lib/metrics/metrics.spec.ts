@@ -1,159 +1,39 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { normalize } from '../../../lib/alert';
-import { recordAction, setStatus, SqliteCaseStore } from '../../../lib/cases';
 import Database from 'better-sqlite3';
-import { collectMetrics, intakeCounts, prometheusText, reportIntake, SqliteMetricsSources } from '../../../lib/metrics';
-import { assertPrometheusText } from './prometheus-format';
+import { SqliteCaseStore } from '../../../lib/cases';
+import { intakeCounts, reportIntake, SqliteMetricsSources } from '../../../lib/metrics';
 import { SqlitePlaybookRunStore } from '../../../lib/playbooks/runs';
 import { tempDir } from '../../helpers/tmp';
-
-const record = JSON.parse(
-  readFileSync(
-    join(__dirname, '..', '..', 'fixtures', 'samples', 'wazuh', 'wazuh-4x-alert-sshd-5712-bruteforce.json'),
-    'utf8',
-  ),
-);
+import { metricsConformance } from './metrics.conformance';
 
 describe('metrics', () => {
   let tmp: ReturnType<typeof tempDir>;
-  let file: string;
-  let runs: SqlitePlaybookRunStore;
-  let cases: SqliteCaseStore;
-  let sources: SqliteMetricsSources;
-  beforeEach(() => {
+  before(() => {
     tmp = tempDir('soar-metrics-');
-    file = join(tmp.dir, 'soar-store.db');
-    // The p95 is over the runs of the last 24 h: the store's clock is the test's.
-    runs = new SqlitePlaybookRunStore(file, { now: () => Date.parse('2026-11-28T11:00:00.000Z') });
-    cases = new SqliteCaseStore(file);
-    sources = new SqliteMetricsSources(file, runs, cases);
   });
-  afterEach(() => {
-    sources.close();
-    runs.close();
-    cases.close();
-    tmp.cleanup();
-  });
+  after(() => tmp.cleanup());
 
-  it('collects playbook runs, case counts and times per type, and device actions by outcome from the store', async () => {
-    const alert = normalize(record);
-    if (!alert.ok) throw new Error(alert.reason);
-    const created = new Date('2026-11-28T10:00:00.000Z');
-    const group = (key: string, type: string) =>
-      cases.group({ ...alert.alert, id: `${alert.alert.id}-${key}` }, { type, key, windowMs: 60_000, now: created });
-    const a = (await group('a', 'brute-force')).case.id;
-    const b = (await group('b', 'brute-force')).case.id;
-    await group('c', 'phishing');
-    await cases.update(
-      a,
-      (c, now) => {
-        recordAction(c, { action: 'block-ip', target: '198.51.100.7', device: 'lab firewall', status: 'done' }, now);
-        recordAction(c, { action: 'block-ip', target: '198.51.100.8', device: 'lab firewall', status: 'failed' }, now);
-        recordAction(c, { action: 'isolate-host', target: 'web-1', status: 'pending-approval' }, now);
-      },
-      new Date('2026-11-28T10:00:30.000Z'),
-    );
-    await cases.update(
-      b,
-      (c, now) => {
-        recordAction(c, { action: 'block-ip', target: '198.51.100.9', device: 'lab firewall', status: 'done' }, now);
-        setStatus(c, 'closed', 'ana', now);
-      },
-      new Date('2026-11-28T10:01:30.000Z'),
-    );
-    await runs.save([
-      {
-        runId: 'r1',
-        playbook: 'triage',
-        version: '1.0.0',
-        flow: 't',
-        caseId: a,
-        started: '2026-11-28T10:00:00.000Z',
-        finished: '2026-11-28T10:00:02.000Z',
-        outcome: 'success',
-        steps: [],
-      },
-    ]);
-
-    const m = await collectMetrics(sources, new Date('2026-11-28T11:00:00.000Z'));
-    assert.equal(m.generated, '2026-11-28T11:00:00.000Z');
-    assert.deepEqual(
-      m.playbooks.map((p) => [p.playbook, p.runs, p.success, p.duration.mean, p.duration.p95]),
-      [['triage', 1, 1, 2, 2]],
-    );
-    const bruteForce = m.caseTypes.find((t) => t.type === 'brute-force')!;
-    assert.deepEqual(bruteForce.byStatus, { new: 1, closed: 1 });
-    assert.deepEqual([bruteForce.open, bruteForce.closed, bruteForce.total], [1, 1, 2]);
-    assert.deepEqual(bruteForce.timeToFirstAction, { count: 2, mean: 60, p95: 90 });
-    assert.deepEqual(bruteForce.timeToResolution, { count: 1, mean: 90, p95: 90 });
-    assert.deepEqual(m.caseTypes.find((t) => t.type === 'phishing')!.byStatus, { new: 1 });
-    assert.deepEqual(m.deviceActions, [
-      { device: 'lab firewall', action: 'block-ip', status: 'done', count: 2 },
-      { device: 'lab firewall', action: 'block-ip', status: 'failed', count: 1 },
-      { device: 'none', action: 'isolate-host', status: 'pending-approval', count: 1 },
-    ]);
-  });
-
-  it('keeps the device action counts up to date from the cases changed since the last read', async () => {
-    const alert = normalize(record);
-    if (!alert.ok) throw new Error(alert.reason);
-    const id = (await cases.group(alert.alert, { type: 'brute-force', key: 'k', windowMs: 60_000 })).case.id;
-    const other = (
-      await cases.group({ ...alert.alert, id: `${alert.alert.id}-2` }, { type: 'phishing', key: 'p', windowMs: 60_000 })
-    ).case.id;
-    await cases.update(other, (c, now) => {
-      recordAction(c, { action: 'block-ip', target: '198.51.100.1', device: 'fw', status: 'done' }, now);
-    });
-    assert.deepEqual(await sources.deviceActions(), [{ device: 'fw', action: 'block-ip', status: 'done', count: 1 }]);
-    await cases.update(id, (c, now) => {
-      recordAction(c, { action: 'block-ip', target: '198.51.100.7', device: 'fw', status: 'pending-approval' }, now);
-    });
-    assert.deepEqual(await sources.deviceActions(), [
-      { device: 'fw', action: 'block-ip', status: 'done', count: 1 },
-      { device: 'fw', action: 'block-ip', status: 'pending-approval', count: 1 },
-    ]);
-    // The approval came: the same action changes status (moved, not added).
-    await cases.update(id, (c, now) => {
-      c.actions[0].status = 'done';
-      c.updated = now;
-    });
-    assert.deepEqual(await sources.deviceActions(), [{ device: 'fw', action: 'block-ip', status: 'done', count: 2 }]);
-    // A new process (a new reader) counts the same from scratch.
-    const fresh = new SqliteMetricsSources(file, runs, cases);
-    try {
-      assert.deepEqual(await fresh.deviceActions(), [{ device: 'fw', action: 'block-ip', status: 'done', count: 2 }]);
-    } finally {
-      fresh.close();
-    }
-  });
-
-  it('still serves a valid Prometheus scrape when a case action lacks its action or status (a hand-edited row)', async () => {
-    const alert = normalize(record);
-    if (!alert.ok) throw new Error(alert.reason);
-    const id = (await cases.group(alert.alert, { type: 'brute-force', key: 'k', windowMs: 60_000 })).case.id;
-    const db = new Database(file);
-    try {
-      db.prepare(`UPDATE cases SET data = json_set(data, '$.actions', json(?)) WHERE id = ?`).run(
-        JSON.stringify([{ id: 'a1', at: '2026-11-28T10:00:00.000Z', target: '198.51.100.7' }]),
-        id,
-      );
-    } finally {
-      db.close();
-    }
-    const m = await collectMetrics(sources);
-    assert.deepEqual(m.deviceActions, [{ device: 'none', action: 'unknown', status: 'unknown', count: 1 }]);
-    const text = prometheusText(m);
-    assertPrometheusText(text);
-    assert.ok(text.includes('soar_device_actions_total{device="none",action="unknown",status="unknown"} 1\n'));
-    // Whatever a source gives, a label is written, never thrown on.
-    const odd = prometheusText({
-      ...m,
-      deviceActions: [{ device: null, action: 42, status: undefined, count: 1 } as never],
-    });
-    assertPrometheusText(odd);
-    assert.ok(odd.includes('soar_device_actions_total{device="",action="42",status=""} 1\n'));
+  let files = 0;
+  metricsConformance('SQLite', {
+    location: async () => join(tmp.dir, `soar-store-${++files}.db`),
+    open(file, now) {
+      const runs = new SqlitePlaybookRunStore(file, { now });
+      const cases = new SqliteCaseStore(file);
+      return { runs, cases, sources: new SqliteMetricsSources(file, runs, cases) };
+    },
+    openSources: (file, { runs, cases }) => new SqliteMetricsSources(file, runs, cases),
+    async editActions(file, caseId, actions) {
+      const db = new Database(file);
+      try {
+        db.prepare(`UPDATE cases SET data = json_set(data, '$.actions', json(?)) WHERE id = ?`).run(
+          JSON.stringify(actions),
+          caseId,
+        );
+      } finally {
+        db.close();
+      }
+    },
   });
 
   it('adds up the intake counters of this process, keeping what a closed endpoint had counted', () => {

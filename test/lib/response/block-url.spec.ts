@@ -11,7 +11,7 @@ import { nftablesDeviceType } from '../../../lib/devices/types/nftables';
 import { restDeviceType } from '../../../lib/devices/types/rest';
 import { ResponseEngine, selectionTarget } from '../../../lib/response/engine';
 import { ProtectedAssets } from '../../../lib/response/protected';
-import { ResponseStore } from '../../../lib/response/response-store';
+import { SqliteResponseStore } from '../../../lib/response/sqlite-response-store';
 import { targetFromMessage, targetsFromArtifacts } from '../../../lib/response/targets';
 import { FakeApi, reply } from '../../helpers/fake-api';
 import { tempDir } from '../../helpers/tmp';
@@ -131,7 +131,7 @@ describe('block-url: URLs as response targets', () => {
       });
       engine = new ResponseEngine(
         fleet,
-        new ResponseStore(db),
+        new SqliteResponseStore(db),
         audit,
         new ProtectedAssets({ hosts: ['intranet.corp.example'] }, false),
         { retry: { attempts: 1, baseMs: 1 }, now: () => now },

@@ -8,7 +8,7 @@ import { checkDeviceType } from '../../../lib/devices/registry';
 import { labDeviceType, labJournal } from '../../../lib/devices/types/lab';
 import { ResponseEngine, type ResponseRequest } from '../../../lib/response/engine';
 import { ProtectedAssets } from '../../../lib/response/protected';
-import { ResponseStore } from '../../../lib/response/response-store';
+import { SqliteResponseStore } from '../../../lib/response/sqlite-response-store';
 import { tempDir } from '../../helpers/tmp';
 
 const lab = checkDeviceType(labDeviceType);
@@ -44,7 +44,7 @@ describe('response/engine', () => {
   const engine = (options: { actionsPerMinute?: number } = {}) => {
     const e = new ResponseEngine(
       fleet,
-      new ResponseStore(db),
+      new SqliteResponseStore(db),
       audit,
       new ProtectedAssets({ cidrs: ['10.0.0.1'], hosts: ['dc-*.corp.example'] }, false),
       {
@@ -184,7 +184,7 @@ describe('response/engine', () => {
     // A restart: a new engine over the same store.
     now += 61_000;
     const expired: string[] = [];
-    e = new ResponseEngine(fleet, new ResponseStore(db), audit, new ProtectedAssets({}, false), {
+    e = new ResponseEngine(fleet, new SqliteResponseStore(db), audit, new ProtectedAssets({}, false), {
       now: () => now,
       onExpired: (record, outcome) => expired.push(`${record.target} ${outcome}`),
     });
@@ -214,9 +214,15 @@ describe('response/engine', () => {
 
   it('refuses protected assets however the address is spelt', async () => {
     addDevice('fw', ['0.0.0.0/0', '::/0']);
-    const e = new ResponseEngine(fleet, new ResponseStore(db), audit, new ProtectedAssets({ cidrs: ['10.0.0.1'] }), {
-      now: () => now,
-    });
+    const e = new ResponseEngine(
+      fleet,
+      new SqliteResponseStore(db),
+      audit,
+      new ProtectedAssets({ cidrs: ['10.0.0.1'] }),
+      {
+        now: () => now,
+      },
+    );
     engines.push(e);
     for (const value of ['::ffff:10.0.0.0/104', '::ffff:0:0/96', '127.0.0.1', '::1']) {
       const o = await e.respond(block(value));
@@ -253,13 +259,13 @@ describe('response/engine', () => {
     await e.respond(block('10.20.0.66', { durationSeconds: 60 }));
     await fleet.remove('fw');
     now += 61_000;
-    const store = new ResponseStore(db);
+    const store = new SqliteResponseStore(db);
     await e.revertExpired();
-    assert.ok(store.activeAction('fw', 'block-ip', '10.20.0.66'), 'still in force, to be reverted later');
+    assert.ok(await store.activeAction('fw', 'block-ip', '10.20.0.66'), 'still in force, to be reverted later');
     addDevice('fw', ['10.20.0.0/16']);
     now += 5 * 60_000;
     await e.revertExpired();
-    assert.equal(store.activeAction('fw', 'block-ip', '10.20.0.66'), undefined);
+    assert.equal(await store.activeAction('fw', 'block-ip', '10.20.0.66'), undefined);
     assert.deepEqual(labJournal.at(-1), { ...labJournal.at(-1), call: 'revert', target: '10.20.0.66' });
   });
 

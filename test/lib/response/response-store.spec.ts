@@ -1,99 +1,63 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { ResponseStore } from '../../../lib/response/response-store';
+import { SqliteResponseStore } from '../../../lib/response/sqlite-response-store';
 import { tempDir } from '../../helpers/tmp';
+import { responseStoreConformance } from './response-store.conformance';
 
-describe('response/response-store', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(() => tmp.cleanup());
-
-  const open = () => new Database(join(tmp.dir, 'store.db'));
-
-  it('keeps actions in force and their expiries over a reopen, and ends each once', () => {
-    let db = open();
-    let store = new ResponseStore(db);
-    const base = { device: 'fw1', deviceName: 'edge firewall', targetKind: 'ip', created: new Date().toISOString() };
-    store.recordAction({
-      ...base,
-      id: 'a1',
-      action: 'block-ip',
-      target: '45.155.205.1',
-      expiresAt: 1000,
-      result: { detail: 'blocked' },
+describe('response/response-store (SQLite)', () => {
+  describe('conformance', () => {
+    responseStoreConformance(async () => {
+      const tmp = tempDir();
+      const dbs: Database.Database[] = [];
+      return {
+        async open(instance?: string) {
+          const db = new Database(join(tmp.dir, 'store.db'));
+          db.pragma('journal_mode = WAL');
+          db.pragma('busy_timeout = 5000');
+          dbs.push(db);
+          return new SqliteResponseStore(db, instance);
+        },
+        async close() {
+          for (const db of dbs) db.close();
+          tmp.cleanup();
+        },
+      };
     });
-    store.recordAction({
-      ...base,
-      id: 'a2',
-      action: 'block-ip',
-      target: '45.155.205.2',
-      expiresAt: 5000,
-      caseId: 'CASE-1',
-    });
-    store.recordAction({ ...base, id: 'a3', action: 'isolate-host', target: '10.0.0.5' });
-    db.close();
-
-    db = open();
-    store = new ResponseStore(db);
-    try {
-      assert.equal(store.activeAction('fw1', 'block-ip', '45.155.205.1')?.result?.detail, 'blocked');
-      assert.equal(store.activeAction('fw2', 'block-ip', '45.155.205.1'), undefined);
-      assert.equal(store.nextExpiry(), 1000);
-      assert.deepEqual(
-        store.dueActions(4999).map((a) => a.id),
-        ['a1'],
-      );
-      assert.equal(store.finishAction('a1', 'expired'), true);
-      assert.equal(store.finishAction('a1', 'reverted'), false, 'an action ends once');
-      assert.equal(store.activeAction('fw1', 'block-ip', '45.155.205.1'), undefined);
-      assert.deepEqual(
-        store.activeOn('block-ip', '45.155.205.2').map((a) => [a.id, a.caseId]),
-        [['a2', 'CASE-1']],
-      );
-      assert.deepEqual(
-        store
-          .activeActions()
-          .map((a) => a.id)
-          .sort(),
-        ['a2', 'a3'],
-      );
-    } finally {
-      db.close();
-    }
   });
 
-  it('keeps pending approvals over a reopen and records one decision', () => {
-    let db = open();
-    let store = new ResponseStore(db);
-    store.addApproval({
-      id: 'ap1',
-      node: 'approval-node',
-      created: new Date().toISOString(),
-      expiresAt: Date.now() + 60_000,
-      summary: 'isolate-host 10.0.0.5 on edr1',
-      request: { payload: { action: 'isolate-host' } },
-      caseId: 'CASE-2',
-    });
-    db.close();
-    db = open();
-    store = new ResponseStore(db);
+  it('opens a store file written before claims and releases without sending its old decisions again', async () => {
+    const tmp = tempDir();
+    const db = new Database(join(tmp.dir, 'store.db'));
     try {
-      const [pending] = store.pendingApprovals('approval-node');
-      assert.equal(pending.summary, 'isolate-host 10.0.0.5 on edr1');
-      assert.deepEqual(pending.request, { payload: { action: 'isolate-host' } });
-      assert.equal(store.pendingApprovals('other-node').length, 0);
-      assert.equal(store.decide('ap1', 'approved', 'ana', 'owner confirmed'), true);
-      assert.equal(store.decide('ap1', 'denied', 'bob'), false, 'decided once');
-      const decided = store.approval('ap1');
-      assert.equal(decided?.status, 'approved');
-      assert.equal(decided?.decidedBy, 'ana');
-      assert.equal(decided?.comment, 'owner confirmed');
-      assert.equal(store.pendingApprovals().length, 0);
+      // The tables as the previous version made them, with one approval decided and sent then.
+      db.exec(`
+        CREATE TABLE response_actions (id TEXT PRIMARY KEY, device TEXT NOT NULL, device_name TEXT NOT NULL,
+          action TEXT NOT NULL, target_kind TEXT NOT NULL, target TEXT NOT NULL, case_id TEXT, status TEXT NOT NULL,
+          created TEXT NOT NULL, expires_at INTEGER, result TEXT, finished TEXT);
+        CREATE INDEX response_actions_active ON response_actions (device, action, target) WHERE status = 'active';
+        CREATE TABLE approvals (id TEXT PRIMARY KEY, node TEXT NOT NULL, status TEXT NOT NULL, created TEXT NOT NULL,
+          expires_at INTEGER NOT NULL, summary TEXT NOT NULL, request TEXT NOT NULL, case_id TEXT, decided_by TEXT,
+          decided_at TEXT, comment TEXT, used INTEGER NOT NULL DEFAULT 0);
+        INSERT INTO approvals (id, node, status, created, expires_at, summary, request, decided_by, decided_at)
+          VALUES ('old', 'gate', 'approved', '2026-01-01T00:00:00Z', 0, 's', '{}', 'ana', '2026-01-01T00:01:00Z');
+      `);
+      const store = new SqliteResponseStore(db);
+      assert.deepEqual(await store.unreleasedApprovals('gate'), [], 'decided before: already sent');
+      assert.equal((await store.approval('old'))?.released, true);
+      await store.recordAction({
+        id: 'n1',
+        device: 'fw',
+        deviceName: 'fw',
+        action: 'block-ip',
+        targetKind: 'ip',
+        target: '192.0.2.1',
+        created: new Date().toISOString(),
+      });
+      assert.equal((await store.dueActions(Date.now())).length, 0);
     } finally {
       db.close();
+      tmp.cleanup();
     }
   });
 });

@@ -1,37 +1,56 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { splitJsonArrayMember } from '../../../../lib/ioc/feeds/json-split';
+import { forEachArrayElement } from '../../../../lib/ioc/feeds/json-split';
 import { parseStixBundle, parseStixBundleText } from '../../../../lib/ioc/feeds/stix';
 
 const DIR = join(__dirname, '../../../fixtures/samples/stix');
 
-function elements(text: string, member = 'objects'): unknown[] | undefined {
-  const split = splitJsonArrayMember(text, member);
-  return split && Array.from({ length: split.count }, (_, i) => split.element(i));
+/** The elements and other members as read, or undefined when the text is left to a whole parse. */
+function read(text: string, member = 'objects'): { elements: unknown[]; fields: Record<string, unknown> } | undefined {
+  const elements: unknown[] = [];
+  const fields = forEachArrayElement(text, member, (element, index) => {
+    assert.equal(index, elements.length, 'indexes count up from 0');
+    elements.push(element);
+  });
+  return fields && { elements, fields };
 }
 
-describe('splitJsonArrayMember', () => {
+describe('forEachArrayElement', () => {
   it('reads the other members and each element of the array, whatever the spacing and member order', () => {
     const text =
       ' {\n "objects" : [ {"a":{"b":[1,{"c":"}]"}]}} ,\t[2,3],"x\\"}",-1.5e3,true,null ] , "type":"bundle","n":7 }\n';
-    const split = splitJsonArrayMember(text, 'objects');
-    assert.ok(split);
-    assert.deepEqual(split.fields, { type: 'bundle', n: 7 });
-    assert.equal(split.count, 6);
-    assert.deepEqual(
-      Array.from({ length: split.count }, (_, i) => split.element(i)),
-      (JSON.parse(text) as { objects: unknown[] }).objects,
-    );
+    assert.deepEqual(read(text), {
+      elements: (JSON.parse(text) as { objects: unknown[] }).objects,
+      fields: { type: 'bundle', n: 7 },
+    });
   });
 
   it('reads strings ending in escaped backslashes and quotes', () => {
     const text = String.raw`{"objects":[{"p":"a\\"},{"p":"b\\\"c"},"\\\\"]}`;
-    assert.deepEqual(elements(text), (JSON.parse(text) as { objects: unknown[] }).objects);
+    assert.deepEqual(read(text)?.elements, (JSON.parse(text) as { objects: unknown[] }).objects);
   });
 
   it('reads an empty array', () => {
-    assert.deepEqual(elements('{"type":"bundle","objects":[]}'), []);
+    assert.deepEqual(read('{"type":"bundle","objects":[]}'), { elements: [], fields: { type: 'bundle' } });
+  });
+
+  it('reads large arrays in chunks, also when strings and nested objects are full of "},"', () => {
+    // Elements whose text holds many `}` followed by `,` (in strings, and closing nested objects): each is a wrong
+    // guess of a chunk's end that must fail to parse, and beyond a few wrong guesses the exact reading takes over.
+    const tricky = (i: number) => ({
+      type: 'indicator',
+      id: `indicator--${i}`,
+      note: '},{"x":1},'.repeat(i % 100 === 0 ? 4_000 : 3),
+      nested: [{ a: { b: i } }, { c: '}]' }],
+      pattern: `[ipv4-addr:value = '198.51.100.${i % 256}']`,
+    });
+    for (const spacing of [undefined, 1]) {
+      const objects = Array.from({ length: 3_000 }, (_, i) => tricky(i));
+      const text = JSON.stringify({ type: 'bundle', objects, id: 'bundle--1' }, null, spacing);
+      assert.ok(text.length > 200_000, 'many chunks');
+      assert.deepEqual(read(text), { elements: objects, fields: { type: 'bundle', id: 'bundle--1' } });
+    }
   });
 
   it('leaves every other shape to a whole parse', () => {
@@ -46,17 +65,17 @@ describe('splitJsonArrayMember', () => {
       '{"objects":[1]} trailing',
       '{"objects":[{"a":"unterminated}]}',
       '{"objects":[1],"x":tru}',
+      `{"objects":[${'{"a":1},'.repeat(10_000)}{"a":2}],"x":tru}`,
+      `{"objects":[${'{"a":1},'.repeat(10_000)}{"a":2}] trailing`,
       '',
     ]) {
-      assert.equal(splitJsonArrayMember(text, 'objects'), undefined, text);
+      assert.equal(read(text), undefined, text.slice(0, 60));
     }
   });
 
-  it('reports an element that is not JSON when it is read', () => {
-    const split = splitJsonArrayMember('{"objects":[{"a":1},{"a":01}]}', 'objects');
-    assert.ok(split);
-    assert.deepEqual(split.element(0), { a: 1 });
-    assert.throws(() => split.element(1), SyntaxError);
+  it('throws a SyntaxError for an element that is not JSON', () => {
+    assert.throws(() => read('{"objects":[{"a":1},{"a":01}]}'), SyntaxError);
+    assert.throws(() => read(`{"objects":[${'{"a":1},'.repeat(10_000)}{"a":01},{"a":3}]}`), SyntaxError);
   });
 });
 

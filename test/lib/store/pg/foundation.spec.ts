@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Pool } from 'pg';
-import { migrate, inTransaction } from '../../../../lib/store/pg/migrate';
+import { migrate } from '../../../../lib/store/pg/migrate';
+import { pgTransaction } from '../../../../lib/store/pg/transaction';
 import { migrateLeases, tryLease, releaseLease } from '../../../../lib/store/pg/lease';
 import { acquireStorePool, releaseStorePool, redactStoreUrl, isPostgresUrl } from '../../../../lib/store/pg/pool';
 import { startPostgres, type PostgresServer } from '../../../helpers/postgres';
@@ -44,7 +45,7 @@ describe('PostgreSQL store foundation (a real server)', function () {
     try {
       await pool.query('CREATE TABLE t (v text)');
       await assert.rejects(
-        inTransaction(pool, async (c) => {
+        pgTransaction(pool, async (c) => {
           await c.query(`INSERT INTO t VALUES ('kept?')`);
           throw new Error('abort');
         }),
@@ -81,6 +82,10 @@ describe('PostgreSQL store foundation (a real server)', function () {
 
   it('keeps a password out of messages and recognises PostgreSQL URLs', () => {
     assert.equal(redactStoreUrl('postgres://soar:s3cret@db:5432/soar'), 'postgres://soar:***@db:5432/soar');
+    assert.equal(
+      redactStoreUrl('postgres://soar@db/soar?password=s3cret&sslmode=require'),
+      'postgres://soar@db/soar?password=***&sslmode=require',
+    );
     assert.ok(isPostgresUrl('postgresql://db/soar'));
     assert.ok(!isPostgresUrl('/var/lib/soar.db'));
     assert.ok(!isPostgresUrl(undefined));

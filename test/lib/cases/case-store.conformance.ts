@@ -1,0 +1,360 @@
+/**
+ * The behaviour every case store shows, whatever holds the cases: run by case-store.spec.ts for SQLite and by
+ * pg-case-store.spec.ts for PostgreSQL, so the two implementations cannot drift apart.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { normalize, type Alert } from '../../../lib/alert';
+import {
+  addArtifact,
+  applyPatch,
+  CaseChangeError,
+  CaseNotFoundError,
+  recordAction,
+  type CaseStore,
+} from '../../../lib/cases';
+import { soarEvents } from '../../../lib/events';
+
+const samples = join(__dirname, '..', '..', 'fixtures', 'samples');
+export const DAY = 24 * 3600_000;
+
+export function alertOf(record: unknown): Alert {
+  const result = normalize(record);
+  if (!result.ok) throw new Error(result.reason);
+  return result.alert;
+}
+
+const wazuhFile = join(samples, 'wazuh', 'wazuh-4x-alert-sshd-5712-bruteforce.json');
+export const wazuh = alertOf(JSON.parse(readFileSync(wazuhFile, 'utf8')));
+
+/** A Wazuh alert with another id (and optionally another source address). */
+export function variant(n: number | string, srcip = '172.17.1.1'): Alert {
+  const raw = JSON.parse(readFileSync(wazuhFile, 'utf8'));
+  raw.id = `${raw.id}-${n}`;
+  raw.data.srcip = srcip;
+  return alertOf(raw);
+}
+
+/** A fresh, empty store of one implementation. */
+export interface CaseStoreFixture {
+  store: CaseStore;
+  /** Closes the store and opens it again on the same file or database. */
+  reopen(): Promise<CaseStore>;
+  /** Closes the store and removes what it left. */
+  dispose(): Promise<void>;
+}
+
+export function caseStoreConformance(name: string, makeStore: () => Promise<CaseStoreFixture>): void {
+  describe(`case store conformance: ${name}`, function () {
+    let fixture: CaseStoreFixture;
+    let store: CaseStore;
+    const reopen = async () => (store = await fixture.reopen());
+    const group = (alert: Alert, key = 'k', now = new Date('2026-11-28T10:00:00Z'), windowMs = DAY) =>
+      store.group(alert, { type: 'brute-force', key, windowMs, now, slaMinutes: 30 });
+
+    beforeEach(async () => {
+      fixture = await makeStore();
+      store = fixture.store;
+    });
+    afterEach(async () => {
+      await fixture.dispose();
+    });
+
+    it('opens a case for the first alert with its artifacts, TTPs, severity, SLA and timeline', async () => {
+      const { case: c, created, duplicate } = await group(wazuh);
+      assert.deepEqual([created, duplicate], [true, false]);
+      assert.equal(c.id, 'CASE-1');
+      assert.equal(c.type, 'brute-force');
+      assert.equal(c.status, 'new');
+      assert.equal(c.alertCount, 1);
+      assert.deepEqual(c.alerts, [wazuh.id]);
+      assert.deepEqual(c.ttps, ['T1110']);
+      assert.equal(c.severity, wazuh.severity);
+      const src = c.artifacts.find((a) => a.value === '172.17.1.1');
+      assert.deepEqual(src, {
+        type: 'ipv4',
+        value: '172.17.1.1',
+        ioc: false,
+        sources: ['wazuh'],
+        firstSeen: '2026-11-28T10:00:00.000Z',
+        lastSeen: '2026-11-28T10:00:00.000Z',
+        count: 1,
+      });
+      assert.deepEqual(c.sla, { minutes: 30, dueAt: '2026-11-28T10:30:00.000Z' });
+      assert.deepEqual(
+        c.timeline.map((t) => t.kind),
+        ['created', 'alert'],
+      );
+    });
+
+    it('groups alerts of the same type and key into the open case, merging artifacts', async () => {
+      await group(wazuh);
+      const later = new Date('2026-11-28T11:00:00Z');
+      const { case: c, created } = await group(variant(2), 'k', later);
+      assert.equal(created, false);
+      assert.equal(c.alertCount, 2);
+      const src = c.artifacts.find((a) => a.value === '172.17.1.1')!;
+      assert.equal(src.count, 2);
+      assert.equal(src.lastSeen, later.toISOString());
+      assert.equal(src.firstSeen, '2026-11-28T10:00:00.000Z');
+      assert.equal((await group(variant(3), 'other')).case.id, 'CASE-2', 'another key, another case');
+    });
+
+    it('folds a run of alerts with the same title into one timeline entry with a count', async () => {
+      await group(wazuh);
+      await group(variant(2), 'k', new Date('2026-11-28T10:01:00Z'));
+      const { case: c } = await group(variant(3), 'k', new Date('2026-11-28T10:02:00Z'));
+      const alerts = c.timeline.filter((t) => t.kind === 'alert');
+      assert.equal(alerts.length, 1);
+      assert.equal(alerts[0].count, 3);
+      assert.equal(alerts[0].until, '2026-11-28T10:02:00.000Z');
+      assert.match(alerts[0].message, /^3 × wazuh alert: /);
+    });
+
+    it('counts the same alert id once', async () => {
+      await group(wazuh);
+      const again = await group(wazuh);
+      assert.equal(again.duplicate, true);
+      assert.equal(again.case.alertCount, 1);
+    });
+
+    it('keeps grouping into a case after it was updated (an update is not an alert)', async () => {
+      const t = (min: number) => new Date(Date.UTC(2026, 10, 28, 10, min));
+      const hour = 3600_000;
+      await group(wazuh, 'k', t(0), hour);
+      await group(variant(2), 'k', t(50), hour);
+      await store.update('CASE-1', (c, now) => applyPatch(c, { status: 'in-progress' }, 'ana', now), t(101));
+      const next = await group(variant(3), 'k', t(102), hour);
+      assert.deepEqual([next.created, next.case.id, next.case.alertCount], [false, 'CASE-1', 3]);
+    });
+
+    it('tells the change listeners of an update, unless the update is quiet bookkeeping', async () => {
+      await group(wazuh);
+      const seen: string[] = [];
+      const off = soarEvents.on('case', (e) => seen.push(`${e.id} ${e.status}`));
+      try {
+        await store.update('CASE-1', (c, now) => applyPatch(c, { status: 'in-progress' }, 'ana', now));
+        await store.update('CASE-1', (c, now) => applyPatch(c, { status: 'resolved' }, 'ana', now), undefined, {
+          quiet: true,
+        });
+      } finally {
+        off();
+      }
+      assert.deepEqual(seen, ['CASE-1 in-progress']);
+      assert.equal((await store.get('CASE-1'))?.status, 'resolved', 'a quiet update is written all the same');
+    });
+
+    it('lists cases created in the same millisecond newest first', async () => {
+      const now = new Date('2026-11-28T10:00:00Z');
+      for (let i = 0; i < 12; i++) await group(variant(i), `k${i}`, now);
+      const page = await store.query({ limit: 3, offset: 0 });
+      assert.deepEqual(
+        page.items.map((c) => c.id),
+        ['CASE-12', 'CASE-11', 'CASE-10'],
+      );
+    });
+
+    it('groups one alert into cases of different types independently', async () => {
+      await store.group(wazuh, { type: 'a', key: 'k', windowMs: DAY });
+      const other = await store.group(wazuh, { type: 'b', key: 'k', windowMs: DAY });
+      assert.deepEqual([other.created, other.duplicate, other.case.type], [true, false, 'b']);
+    });
+
+    it('refuses an artifact of an unknown type or with an invalid value, and canonicalises the rest', async () => {
+      await group(wazuh);
+      await assert.rejects(
+        store.update('CASE-1', (c, at) => addArtifact(c, { type: 'colour', value: 'red' }, at)),
+        /invalid artifact type "colour"/,
+      );
+      await assert.rejects(
+        store.update('CASE-1', (c, at) => addArtifact(c, { type: 'ipv4', value: '999.1.1.1' }, at)),
+        /not a valid ipv4/,
+      );
+      const c = await store.update('CASE-1', (c, at) => addArtifact(c, { type: 'domain', value: 'Evil.Example.' }, at));
+      assert.ok(c.artifacts.some((a) => a.type === 'domain' && a.value === 'evil.example'));
+    });
+
+    it('opens a new case once the window has passed or the case was closed', async () => {
+      await group(wazuh);
+      const late = await group(variant(2), 'k', new Date('2026-11-29T10:00:01Z'));
+      assert.deepEqual([late.created, late.case.id], [true, 'CASE-2']);
+      await store.update('CASE-2', (c, now) => applyPatch(c, { status: 'closed' }, 'ana', now));
+      const afterClose = await group(variant(3), 'k', new Date('2026-11-29T10:00:02Z'));
+      assert.deepEqual([afterClose.created, afterClose.case.id], [true, 'CASE-3']);
+    });
+
+    it('raises severity with a higher alert and records it in the timeline', async () => {
+      const low = { ...variant(1), severity: 'low' as const };
+      const critical = { ...variant(2), severity: 'critical' as const };
+      await group(low);
+      const { case: c } = await group(critical);
+      assert.equal(c.severity, 'critical');
+      assert.ok(c.timeline.some((t) => t.kind === 'severity' && /low to critical/.test(t.message)));
+    });
+
+    it('never loses one of 200 concurrent groupings of one key', async () => {
+      const results = await Promise.all(Array.from({ length: 200 }, (_, i) => group(variant(i))));
+      assert.equal(new Set(results.map((r) => r.case.id)).size, 1);
+      assert.equal((await store.get('CASE-1'))!.alertCount, 200);
+    });
+
+    it('groups the real Suricata sample sets into one case per signature and source address', async () => {
+      const records: Record<string, unknown>[] = [
+        'fhassanabad-wrccdc-2017-alerts.json',
+        'fhassanabad-first-org-conf-2015-alerts.json',
+        'fhassanabad-honeypot-2018-alerts.json',
+      ].flatMap((f) => JSON.parse(readFileSync(join(samples, 'suricata-eve', f), 'utf8')));
+      // Expected, straight from the raw records: distinct (signature id, source address) pairs and distinct alerts.
+      const raw = records as { alert: { signature_id: number }; src_ip: string; flow_id: number; timestamp: string }[];
+      const pairs = new Set(raw.map((r) => `${r.alert.signature_id}|${r.src_ip}`));
+      const distinctAlerts = new Set(raw.map((r) => `${r.flow_id}/${r.alert.signature_id}/${r.timestamp}`));
+      let n = 0;
+      for (const r of raw) {
+        const alert = alertOf(r);
+        await store.group(alert, {
+          type: 'network-ids',
+          key: `${r.alert.signature_id}|${r.src_ip}`,
+          windowMs: 3650 * DAY,
+          now: new Date(Date.UTC(2026, 0, 1) + n++ * 1000),
+        });
+      }
+      const page = await store.query({ type: ['network-ids'], limit: 500, offset: 0 });
+      assert.equal(page.total, pairs.size);
+      assert.equal(
+        page.items.reduce((sum, c) => sum + c.alertCount, 0),
+        distinctAlerts.size,
+      );
+    });
+
+    it('commits concurrent groupings together, and one bad alert fails alone', async () => {
+      const broken = { ...variant(99), observables: undefined } as unknown as Alert;
+      const results = await Promise.allSettled([group(variant(1)), group(broken), group(variant(2), 'other')]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'rejected', 'fulfilled'],
+      );
+      assert.equal((await store.query({ limit: 50, offset: 0 })).total, 2);
+      assert.equal((await store.get('CASE-1'))!.alertCount, 1);
+    });
+
+    it('keeps cases (and their counts) across a reopen', async () => {
+      await group(wazuh);
+      store = await reopen();
+      assert.equal((await store.get('CASE-1'))!.alertCount, 1);
+      assert.equal((await store.query({ status: ['new'], limit: 1, offset: 0 })).total, 1);
+      assert.equal((await group(variant(2))).case.id, 'CASE-1');
+    });
+
+    it('updates atomically and aborts without writing when the change throws', async () => {
+      await group(wazuh);
+      await assert.rejects(
+        store.update('CASE-1', (c) => {
+          c.title = 'changed';
+          throw new CaseChangeError('no');
+        }),
+        /no/,
+      );
+      assert.equal((await store.get('CASE-1'))!.title, wazuh.title);
+      await assert.rejects(
+        store.update('CASE-404', () => undefined),
+        CaseNotFoundError,
+      );
+    });
+
+    it('records actions, artifacts and the first response', async () => {
+      await group(wazuh);
+      const now = new Date('2026-11-28T10:05:00Z');
+      const c = await store.update(
+        'CASE-1',
+        (c, at) => {
+          recordAction(c, { action: 'block-ip', target: '172.17.1.1', device: 'fw1', status: 'done' }, at);
+          addArtifact(c, { type: 'domain', value: 'evil.example', ioc: true, verdict: 'malicious' }, at);
+        },
+        now,
+      );
+      assert.equal(c.actions[0].action, 'block-ip');
+      assert.equal(c.firstActionAt, now.toISOString());
+      assert.deepEqual(
+        c.artifacts.find((a) => a.value === 'evil.example'),
+        {
+          type: 'domain',
+          value: 'evil.example',
+          ioc: true,
+          verdict: 'malicious',
+          sources: ['analyst'],
+          firstSeen: now.toISOString(),
+          lastSeen: now.toISOString(),
+          count: 1,
+        },
+      );
+    });
+
+    it('queries by status, type, severity and text, newest first, with paging and a total', async () => {
+      for (let i = 0; i < 5; i++) {
+        await store.group(variant(i, `10.0.0.${i + 1}`), {
+          type: i % 2 ? 'brute-force' : 'malware',
+          key: `k${i}`,
+          windowMs: DAY,
+          now: new Date(Date.UTC(2026, 10, 28, 10, i)),
+        });
+      }
+      await store.update('CASE-2', (c, now) => applyPatch(c, { status: 'resolved', severity: 'critical' }, 'ana', now));
+      const page = await store.query({ limit: 2, offset: 1 });
+      assert.equal(page.total, 5);
+      assert.deepEqual(
+        page.items.map((c) => c.id),
+        ['CASE-4', 'CASE-3'],
+      );
+      assert.deepEqual(
+        (await store.query({ status: ['resolved'], limit: 50, offset: 0 })).items.map((c) => c.id),
+        ['CASE-2'],
+      );
+      assert.equal((await store.query({ type: ['malware'], limit: 50, offset: 0 })).total, 3);
+      assert.equal((await store.query({ severity: ['critical'], limit: 50, offset: 0 })).total, 1);
+      assert.deepEqual(
+        (await store.query({ q: '10.0.0.3', limit: 50, offset: 0 })).items.map((c) => c.id),
+        ['CASE-3'],
+      );
+      assert.equal((await store.query({ q: '100%_', limit: 50, offset: 0 })).total, 0, 'LIKE wildcards are literal');
+    });
+
+    it('computes metrics per case type', async () => {
+      const t0 = Date.UTC(2026, 10, 28, 10, 0);
+      await store.group(variant(1), { type: 'bf', key: 'a', windowMs: DAY, slaMinutes: 10, now: new Date(t0) });
+      await store.group(variant(2), { type: 'bf', key: 'b', windowMs: DAY, slaMinutes: 10, now: new Date(t0) });
+      // CASE-1: first action after 5 minutes (a dry run before does not count), resolved after 60;
+      // CASE-2: picked up but never acted on, SLA long past.
+      await store.update(
+        'CASE-1',
+        (c, at) => recordAction(c, { action: 'block-ip', target: '172.17.1.1', status: 'dry-run' }, at),
+        new Date(t0 + 60_000),
+      );
+      await store.update(
+        'CASE-1',
+        (c, at) => recordAction(c, { action: 'block-ip', target: '172.17.1.1', status: 'done' }, at),
+        new Date(t0 + 5 * 60_000),
+      );
+      await store.update(
+        'CASE-2',
+        (c, at) => applyPatch(c, { status: 'in-progress' }, 'ana', at),
+        new Date(t0 + 60_000),
+      );
+      await store.update(
+        'CASE-1',
+        (c, at) => applyPatch(c, { status: 'resolved' }, 'ana', at),
+        new Date(t0 + 60 * 60_000),
+      );
+      const [bf] = await store.metrics(new Date(t0 + 120 * 60_000));
+      assert.deepEqual(bf, {
+        type: 'bf',
+        open: 1,
+        closed: 1,
+        total: 2,
+        timeToFirstAction: { count: 1, mean: 300, p95: 300 },
+        timeToResolution: { count: 1, mean: 3600, p95: 3600 },
+        slaBreaches: 1,
+      });
+    });
+  });
+}
