@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { adminToken, startApp, type RunningApp } from '../helpers/app';
+import { adminToken, allCases, type RunningApp, startApp } from '../helpers/app';
 import { postgresUnavailableReason, startPostgres, type PostgresServer } from '../helpers/postgres';
 import { tempDir } from '../helpers/tmp';
 import { until } from '../helpers/wait';
@@ -24,26 +24,6 @@ const suricata = readFileSync(
 /** Alert `n`: key `n % KEYS` (the network-ids case type groups by rule and source address). */
 function alert(n: number): Record<string, unknown> {
   return { ...suricata, flow_id: 3_000_000 + n, src_ip: `10.20.30.${1 + (n % KEYS)}` };
-}
-
-interface CaseSummary {
-  id: string;
-  type: string;
-  alertCount: number;
-  alerts: string[];
-}
-
-async function allCases(url: string, token: string): Promise<CaseSummary[]> {
-  const out: CaseSummary[] = [];
-  for (let offset = 0; ; offset += 200) {
-    const res = await fetch(`${url}/soar/cases?limit=200&offset=${offset}`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    assert.equal(res.status, 200, await res.clone().text());
-    const page = (await res.json()) as { total: number; items: CaseSummary[] };
-    out.push(...page.items);
-    if (page.items.length === 0 || out.length >= page.total) return out;
-  }
 }
 
 describe('two Node-RED instances sharing one PostgreSQL store', function () {

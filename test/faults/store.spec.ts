@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { adminToken, startApp, type RunningApp } from '../helpers/app';
+import { adminToken, allCases, type RunningApp, startApp } from '../helpers/app';
 import { tempDir } from '../helpers/tmp';
 import { until } from '../helpers/wait';
 
@@ -31,29 +31,10 @@ const LOCK_MS = 6_000;
  */
 const MAX_ANSWER_MS = 3_000;
 
-interface CaseSummary {
-  id: string;
-  alertCount: number;
-  alerts: string[];
-}
-
 /** Alert `n`: a real Suricata alert with its own flow id and source address, so its own case. */
 function alert(n: number): Record<string, unknown> {
   const base = suricata[n % suricata.length];
   return { ...base, flow_id: 3_000_000 + n, src_ip: `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}` };
-}
-
-async function allCases(url: string, token: string): Promise<CaseSummary[]> {
-  const out: CaseSummary[] = [];
-  for (let offset = 0; ; offset += 200) {
-    const res = await fetch(`${url}/soar/cases?limit=200&offset=${offset}`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    assert.equal(res.status, 200, await res.clone().text());
-    const page = (await res.json()) as { total: number; items: CaseSummary[] };
-    out.push(...page.items);
-    if (page.items.length === 0 || out.length >= page.total) return out;
-  }
 }
 
 /**

@@ -95,3 +95,25 @@ export async function adminToken(url: string, username: string, password: string
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { access_token: string }).access_token;
 }
+
+/** What the tests read of a case from `GET /soar/cases`. */
+export interface CaseSummary {
+  id: string;
+  type: string;
+  alertCount: number;
+  alerts: string[];
+}
+
+/** Every case the app holds, page by page through the case API (a login with read permission). */
+export async function allCases(url: string, token: string): Promise<CaseSummary[]> {
+  const out: CaseSummary[] = [];
+  for (let offset = 0; ; offset += 200) {
+    const res = await fetch(`${url}/soar/cases?limit=200&offset=${offset}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (res.status !== 200) throw new Error(`GET /soar/cases answered ${res.status}: ${await res.text()}`);
+    const page = (await res.json()) as { total: number; items: CaseSummary[] };
+    out.push(...page.items);
+    if (page.items.length === 0 || out.length >= page.total) return out;
+  }
+}
