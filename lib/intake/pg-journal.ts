@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { BackgroundErrors } from '../store/background-errors';
 import { hostname } from 'node:os';
 import type { Pool } from 'pg';
 import { migrateLeases, tryLease } from '../store/pg/lease';
@@ -112,7 +113,7 @@ export class PgIntakeJournal implements IntakeJournalStore {
   private closing: Promise<void> | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   /** The last background failure reported, so that an outage is reported once, not every heartbeat. */
-  private lastReported = '';
+  private readonly errors = new BackgroundErrors();
 
   constructor(
     readonly location: string,
@@ -246,13 +247,13 @@ export class PgIntakeJournal implements IntakeJournalStore {
     if (seqs.length === 0) return;
     const what = `could not mark ${seqs.length} alert(s) processed; they will be replayed at the next start`;
     if (this.closed && !final) {
-      this.events.emit('background-error', new Error('the journal is closed'), what);
+      this.errors.tell(new Error('the journal is closed'), what);
       return;
     }
     try {
       await this.pool.query('DELETE FROM soar_intake_pending WHERE seq = ANY($1::bigint[])', [seqs]);
     } catch (err) {
-      this.events.emit('background-error', err, what);
+      this.errors.tell(err as Error, what);
     }
   }
 
@@ -308,7 +309,7 @@ export class PgIntakeJournal implements IntakeJournalStore {
     try {
       await this.forgetSeen(Date.now() - this.seenRetentionMs);
     } catch (err) {
-      this.report(err as Error, 'could not prune the seen alert ids');
+      this.errors.report(err as Error, 'could not prune the seen alert ids');
     }
   }
 
@@ -328,10 +329,10 @@ export class PgIntakeJournal implements IntakeJournalStore {
       );
       this.healthySince ??= Date.now();
       if (Date.now() - this.healthySince >= this.leaseMs) await this.adopt();
-      this.lastReported = '';
+      this.errors.clear();
     } catch (err) {
       this.healthySince = undefined;
-      this.report(err as Error, 'heartbeat failed; retrying');
+      this.errors.report(err as Error, 'heartbeat failed; retrying');
     }
   }
 
@@ -355,15 +356,7 @@ export class PgIntakeJournal implements IntakeJournalStore {
   }
 
   onBackgroundError(listener: (err: Error, what: string) => void): () => void {
-    this.events.on('background-error', listener);
-    return () => this.events.off('background-error', listener);
-  }
-
-  private report(err: Error, what: string): void {
-    const key = `${what}: ${err.message}`;
-    if (key === this.lastReported) return;
-    this.lastReported = key;
-    this.events.emit('background-error', err, what);
+    return this.errors.on(listener);
   }
 
   /**

@@ -8,7 +8,7 @@
  *   with a write of this instance still queued is left alone: the newest save wins, and that is ours.
  * - A scheduled refresh happens once across the instances: whoever holds the feed's refresh lease fetches.
  */
-import { EventEmitter } from 'node:events';
+import { BackgroundErrors } from '../store/background-errors';
 import type { Pool } from 'pg';
 import { INSTANCE_ID, migrateLeases, tryLease } from '../store/pg/lease';
 import { acquireStorePool, redactStoreUrl, releaseStorePool } from '../store/pg/pool';
@@ -47,8 +47,7 @@ export class PgLibraryStore implements LibraryStore {
   private apply: (changes: FeedChanges) => void = () => undefined;
   private syncing: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout;
-  private readonly events = new EventEmitter();
-  private lastReported = '';
+  private readonly errors = new BackgroundErrors();
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -63,8 +62,8 @@ export class PgLibraryStore implements LibraryStore {
     for (const feed of loaded) this.remember(feed);
     this.timer = setInterval(() => {
       this.sync().then(
-        () => (this.lastReported = ''),
-        (err: Error) => this.report(err, 'could not follow the feeds other instances saved; retrying'),
+        () => this.errors.clear(),
+        (err: Error) => this.errors.report(err, 'could not follow the feeds other instances saved; retrying'),
       );
     }, pollMs);
     this.timer.unref();
@@ -210,15 +209,7 @@ export class PgLibraryStore implements LibraryStore {
   }
 
   onBackgroundError(listener: (err: Error, what: string) => void): () => void {
-    this.events.on('background-error', listener);
-    return () => this.events.off('background-error', listener);
-  }
-
-  private report(err: Error, what: string): void {
-    const key = `${what}: ${err.message}`;
-    if (key === this.lastReported) return;
-    this.lastReported = key;
-    this.events.emit('background-error', err, what);
+    return this.errors.on(listener);
   }
 
   /** Stops following, lets the queued writes finish, and lets go of the pool. */

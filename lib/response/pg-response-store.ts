@@ -17,6 +17,7 @@ import { INSTANCE_ID } from '../store/pg/lease';
 import { migrate, type Migration } from '../store/pg/migrate';
 import { redactStoreUrl } from '../store/pg/pool';
 import {
+  actionValues,
   ApprovalListeners,
   DUE_BATCH,
   DUE_CLAIM_MS,
@@ -163,18 +164,7 @@ export class PgResponseStore implements ResponseStore {
       `INSERT INTO soar_response_actions (id, device, device_name, action, target_kind, target, case_id, status,
          created, expires_at, result) VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10)
        ON CONFLICT DO NOTHING RETURNING id`,
-      [
-        r.id,
-        r.device,
-        r.deviceName,
-        r.action,
-        r.targetKind,
-        r.target,
-        r.caseId ?? null,
-        r.created,
-        r.expiresAt ?? null,
-        r.result === undefined ? null : JSON.stringify(r.result),
-      ],
+      actionValues(r),
     );
     if (rows.length > 0) return { recorded: true };
     return { recorded: false, active: await this.activeAction(r.device, r.action, r.target) };

@@ -126,6 +126,22 @@ export interface ResponseStore {
   close(): Promise<void>;
 }
 
+/** The values of a new active action, in the column order both stores insert them. */
+export function actionValues(r: Omit<ActionRecord, 'status'>): unknown[] {
+  return [
+    r.id,
+    r.device,
+    r.deviceName,
+    r.action,
+    r.targetKind,
+    r.target,
+    r.caseId ?? null,
+    r.created,
+    r.expiresAt ?? null,
+    r.result === undefined ? null : JSON.stringify(r.result),
+  ];
+}
+
 /** A row of the actions table, as both stores keep it. */
 export interface ActionRow {
   id: string;

@@ -8,6 +8,7 @@ import type { ActionResult, Capability } from '../devices/model';
 import { soarEvents } from '../events';
 import { INSTANCE_ID } from '../store/pg/lease';
 import {
+  actionValues,
   ApprovalListeners,
   DUE_BATCH,
   DUE_CLAIM_MS,
@@ -155,18 +156,7 @@ export class SqliteResponseStore implements ResponseStore {
   async recordAction(
     r: Omit<ActionRecord, 'status'>,
   ): Promise<{ recorded: true } | { recorded: false; active?: ActionRecord }> {
-    const changes = this.stmt.insertAction.run(
-      r.id,
-      r.device,
-      r.deviceName,
-      r.action,
-      r.targetKind,
-      r.target,
-      r.caseId ?? null,
-      r.created,
-      r.expiresAt ?? null,
-      r.result === undefined ? null : JSON.stringify(r.result),
-    ).changes;
+    const changes = this.stmt.insertAction.run(...actionValues(r)).changes;
     if (changes > 0) return { recorded: true };
     return { recorded: false, active: await this.activeAction(r.device, r.action, r.target) };
   }

@@ -1,0 +1,33 @@
+import { EventEmitter } from 'node:events';
+
+/**
+ * Failures of work nobody awaits (a heartbeat, a background save, a poll), told to listeners — the same failure
+ * once until something succeeds again (`clear`), so a store that is down for minutes is not reported every second.
+ */
+export class BackgroundErrors {
+  private readonly events = new EventEmitter();
+  private last = '';
+
+  on(listener: (err: Error, what: string) => void): () => void {
+    this.events.on('error-report', listener);
+    return () => this.events.off('error-report', listener);
+  }
+
+  /** Reports a failure, unless it is the one reported last. */
+  report(err: Error, what: string): void {
+    const key = `${what}: ${err.message}`;
+    if (key === this.last) return;
+    this.last = key;
+    this.tell(err, what);
+  }
+
+  /** Reports a failure every time (each is work of its own that was lost, such as a batch of marks). */
+  tell(err: Error, what: string): void {
+    this.events.emit('error-report', err, what);
+  }
+
+  /** The work succeeded again: its next failure is reported. */
+  clear(): void {
+    this.last = '';
+  }
+}
