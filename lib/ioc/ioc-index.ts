@@ -114,10 +114,15 @@ type Entry = SourceRecord | SourceRecord[];
  * array). Made on the first hit, so only values that do match pay for it.
  */
 class Hit {
+  /** The match alone, as a lookup of the value returns it (frozen, so that a hit allocates nothing). */
+  readonly matches: IocMatch[];
+
   constructor(
     readonly record: SourceRecord,
     readonly match: IocMatch,
-  ) {}
+  ) {
+    this.matches = Object.freeze([match]) as unknown as IocMatch[];
+  }
 }
 /** What a value map holds per value. */
 type Slot = Entry | Hit;
@@ -210,27 +215,32 @@ function entryTimeless(entry: Entry): boolean {
   return true;
 }
 
-/** Time strings already read during one load (feeds repeat them): the ISO form, or null when not a date. */
-type TimeCache = Map<string, string | null>;
+/** A time read from a feed: its ISO form and its milliseconds (for windows and record hashes, parsed once). */
+interface ParsedTime {
+  readonly iso: string;
+  readonly ms: number;
+}
+/** Time strings already read during one load (feeds repeat them): the parsed time, or null when not a date. */
+type TimeCache = Map<string, ParsedTime | null>;
 /** Past this many distinct time strings a load stops remembering new ones (the cache only saves parsing). */
 const TIME_CACHE_MAX = 100_000;
 
-function optionalTime(value: unknown, field: string, times: TimeCache): string | undefined {
+function optionalTime(value: unknown, field: string, times: TimeCache): ParsedTime | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'string') {
     // Date.parse + toISOString cost about a microsecond; a feed holding a million rows has far fewer distinct times.
-    let iso = times.get(value);
-    if (iso === undefined) {
-      const parsed = Date.parse(value);
-      iso = Number.isNaN(parsed) ? null : new Date(parsed).toISOString();
-      if (times.size < TIME_CACHE_MAX) times.set(value, iso);
+    let time = times.get(value);
+    if (time === undefined) {
+      const ms = Date.parse(value);
+      time = Number.isNaN(ms) ? null : { iso: new Date(ms).toISOString(), ms };
+      if (times.size < TIME_CACHE_MAX) times.set(value, time);
     }
-    if (iso === null) throw new Error(`${field} is not a date: ${JSON.stringify(value)}`);
-    return iso;
+    if (time === null) throw new Error(`${field} is not a date: ${JSON.stringify(value)}`);
+    return time;
   }
   const ms = value instanceof Date ? value.getTime() : NaN;
   if (Number.isNaN(ms)) throw new Error(`${field} is not a date: ${JSON.stringify(value)}`);
-  return new Date(ms).toISOString();
+  return { iso: new Date(ms).toISOString(), ms };
 }
 
 /**
@@ -291,9 +301,9 @@ function makeRecord(
   }
   const validFrom = optionalTime(ind.validFrom, 'validFrom', times);
   const validUntil = optionalTime(ind.validUntil, 'validUntil', times);
-  const from = validFrom === undefined ? -Infinity : Date.parse(validFrom);
-  const until = validUntil === undefined ? Infinity : Date.parse(validUntil);
-  if (until < from) throw new Error(`validUntil ${validUntil} is before validFrom ${validFrom}`);
+  const from = validFrom === undefined ? -Infinity : validFrom.ms;
+  const until = validUntil === undefined ? Infinity : validUntil.ms;
+  if (until < from) throw new Error(`validUntil ${validUntil?.iso} is before validFrom ${validFrom?.iso}`);
   const tags = stringList(ind.tags, 'tags', lists);
   const attack = stringList(ind.attack, 'attack', lists, ATTACK_ID_PATTERN);
   const firstSeen = optionalTime(ind.firstSeen, 'firstSeen', times);
@@ -309,8 +319,38 @@ function makeRecord(
     base = Object.freeze({ feed, confidence, tlp: tlp as Tlp, tags, attack });
     byConfidence.set(confidence, base);
   }
-  const window = from === -Infinity && until === Infinity ? null : { from, until, validFrom, validUntil };
-  return { base, firstSeen, lastSeen, window, sources: undefined };
+  const window =
+    from === -Infinity && until === Infinity
+      ? null
+      : { from, until, validFrom: validFrom?.iso, validUntil: validUntil?.iso };
+  madeTimesHash = timesHash(firstSeen, lastSeen, from, until);
+  return { base, firstSeen: firstSeen?.iso, lastSeen: lastSeen?.iso, window, sources: undefined };
+}
+
+/**
+ * The hash of the times of the record `makeRecord` made last (for `recordHash`): from their milliseconds, which it
+ * has at hand, instead of from their ISO strings, character by character. Module state, as loads are synchronous.
+ */
+let madeTimesHash = 0;
+
+function mixNumber(h: number, n: number): number {
+  // Milliseconds since 1970 fit in 53 bits: both 32-bit halves.
+  h = Math.imul(h ^ (n >>> 0), FNV_PRIME);
+  return Math.imul(h ^ Math.floor(n / 4294967296), FNV_PRIME);
+}
+
+function timesHash(
+  firstSeen: ParsedTime | undefined,
+  lastSeen: ParsedTime | undefined,
+  from: number,
+  until: number,
+): number {
+  let h = FNV_OFFSET;
+  h = firstSeen === undefined ? Math.imul(h ^ 0x5bd1e995, FNV_PRIME) : mixNumber(h, firstSeen.ms);
+  h = lastSeen === undefined ? Math.imul(h ^ 0x5bd1e995, FNV_PRIME) : mixNumber(h, lastSeen.ms);
+  if (from !== -Infinity) h = mixNumber(h, from);
+  if (until !== Infinity) h = mixNumber(h ^ 0x1f, until);
+  return h;
 }
 
 /** FNV-1a step over a string's characters. */
@@ -344,14 +384,9 @@ function sameRecord(a: SourceRecord, b: SourceRecord): boolean {
   );
 }
 
-/** A record's hash for `sameRecord`: its base's number in the load, and its times. */
-function recordHash(record: SourceRecord, base: number): number {
-  let h = Math.imul(FNV_OFFSET ^ base, FNV_PRIME);
-  h = hashString(h, record.firstSeen);
-  h = hashString(h, record.lastSeen);
-  const w = record.window;
-  if (w !== null) h = hashString(hashString(h, w.validFrom), w.validUntil);
-  return h;
+/** The hash for `sameRecord` of the record `makeRecord` made last: its base's number in the load, and its times. */
+function recordHash(base: number): number {
+  return Math.imul(madeTimesHash ^ base, FNV_PRIME);
 }
 
 /**
@@ -857,7 +892,7 @@ class FeedLoad {
       const record = makeRecord(this.name, meta, this.times, this.lists, this.bases);
       let base = this.baseNumbers.get(record.base);
       if (base === undefined) this.baseNumbers.set(record.base, (base = this.baseNumbers.size));
-      slot = this.records.intern(recordHash(record, base), record);
+      slot = this.records.intern(recordHash(base), record);
     } catch (err) {
       slot = (err as Error).message;
     }
@@ -1331,8 +1366,8 @@ export class IocIndex {
 
   /**
    * The indicators an observable matches (see the module comment), as it arrives in an alert: the value is
-   * canonicalised first. `now` (default: the current time) decides validity. Without matches the result is a
-   * shared frozen empty array.
+   * canonicalised first. `now` (default: the current time) decides validity. The result may be shared and frozen
+   * (always without matches; often for a value's lone exact match): read it, do not change it.
    */
   lookup(type: ObservableType, rawValue: unknown, now?: Date | number): IocMatch[] {
     if (typeof rawValue !== 'string') return NO_MATCHES;
@@ -1372,6 +1407,7 @@ export class IocIndex {
   private lookupHash(type: 'md5' | 'sha1' | 'sha256', rawValue: string): IocMatch[] {
     const map = this.block.maps[type];
     const slot = map.get(rawValue);
+    if (slot instanceof Hit) return this.allowed(type, rawValue) ? NO_MATCHES : slot.matches;
     if (slot !== undefined) return this.exactMatch(map, type, rawValue, slot, type, null) ?? NO_MATCHES;
     if (rawValue.toLowerCase() === rawValue) return NO_MATCHES;
     return this.lookupOther(type, rawValue);
@@ -1586,6 +1622,8 @@ export class IocIndex {
     const checkAllow = allow.maps.domain.size > 0;
     // The longest suffix first; a map is asked only when its filter agrees.
     let found: IocMatch[] | null = null;
+    // The name's own frozen match (always found first): returned as it is when nothing else matches.
+    let exactHit: Hit | undefined;
     // Indicator domains have two labels or more: j = 0 (the last label) is for the allowlists only.
     for (let j = count - 1; j >= 1; j--) {
       if (!filterHas(block.domainFilter, SUFFIX_HASHES[j])) continue;
@@ -1596,7 +1634,7 @@ export class IocIndex {
       const exact = at === 0 && via === undefined && obsType === 'domain';
       if (slot instanceof Hit) {
         if (exact) {
-          found = pushMatch(found, slot.match);
+          exactHit = slot;
           continue;
         }
         slot = slot.record;
@@ -1614,7 +1652,7 @@ export class IocIndex {
         sources,
       });
     }
-    if (found === null) return out;
+    if (found === null && exactHit === undefined) return out;
     if (checkAllow) {
       for (let j = count - 1; j >= 0; j--) {
         if (!filterHas(allow.domainFilter, SUFFIX_HASHES[j])) continue;
@@ -1623,8 +1661,13 @@ export class IocIndex {
         if (slot !== undefined && entryValidAt(entryOf(slot))) return out;
       }
     }
-    if (out === null) return found;
-    for (const m of found) out.push(m);
+    let matches = found as IocMatch[];
+    if (exactHit !== undefined) {
+      if (found === null && out === null) return exactHit.matches;
+      matches = found === null ? [exactHit.match] : [exactHit.match, ...found];
+    }
+    if (out === null) return matches;
+    for (const m of matches) out.push(m);
     return out;
   }
 

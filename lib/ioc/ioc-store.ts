@@ -313,22 +313,70 @@ function toRows(metas: Meta[], groups: Group[]): FeedRows {
  * Rows of one metadata record share one metadata object.
  */
 export function rowsToGroups(metasJson: string, rows: Iterable<Omit<FeedRow, 'seq'>>): IndicatorGroup[] {
-  const metas = JSON.parse(metasJson) as Meta[];
+  const metas = shareLists(JSON.parse(metasJson) as Meta[]);
   const out: IndicatorGroup[] = [];
   for (const { type, meta, ioc_values, refs, meta_ids } of rows) {
     const group: IndicatorGroup = { type: type as IndicatorType, values: ioc_values.split('\n') };
     if (meta_ids === null) group.meta = metas[meta];
     else {
-      const parts = meta_ids.split(',');
-      const ids = new Int32Array(parts.length);
-      for (let i = 0; i < parts.length; i++) ids[i] = +parts[i];
       group.metas = metas;
-      group.metaIds = ids;
+      group.metaIds = parseIds(meta_ids);
     }
     if (refs !== null) group.refs = refs.split('\n');
     out.push(group);
   }
   return out;
+}
+
+/**
+ * Comma-separated metadata ids read digit by digit (a row holds up to GROUP_SIZE of them: splitting would make a
+ * string per id). Anything but a decimal number gives -1, which names no metadata record (the index rejects the value).
+ */
+export function parseIds(text: string): Int32Array {
+  let count = 1;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 44) count++;
+  const ids = new Int32Array(count);
+  let k = 0;
+  let id = 0;
+  let digits = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i === text.length ? 44 : text.charCodeAt(i);
+    if (c === 44) {
+      ids[k++] = digits > 0 && digits <= 9 ? id : -1;
+      id = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57 && digits >= 0) {
+      id = id * 10 + (c - 48);
+      digits++;
+    } else {
+      digits = -1;
+    }
+  }
+  return ids;
+}
+
+/**
+ * The metadata records with equal tag lists (and ATT&CK lists) made one array each, as a parser hands them: the
+ * index validates a list once per array it is given, and a feed has a few distinct lists over many records.
+ */
+function shareLists(metas: Meta[]): Meta[] {
+  const lists = new Map<string, string[]>();
+  const shared = (list: unknown): unknown => {
+    // Not a list: the index rejects it, with its reason. An empty one costs the index nothing.
+    if (!Array.isArray(list) || list.length === 0) return list;
+    // A lone tag is its own key (JSON text, the key of any other list, starts with a bracket).
+    const key = list.length === 1 && typeof list[0] === 'string' ? `\u0001${list[0]}` : JSON.stringify(list);
+    const known = lists.get(key);
+    if (known !== undefined) return known;
+    lists.set(key, list as string[]);
+    return list;
+  };
+  for (const meta of metas) {
+    if (typeof meta !== 'object' || meta === null) continue;
+    meta.tags = shared(meta.tags) as string[];
+    meta.attack = shared(meta.attack) as string[];
+  }
+  return metas;
 }
 
 /** Groups as indicator objects (indicators of one group share their arrays). */

@@ -52,6 +52,9 @@ export interface CidrInput<T> {
   entry: T;
 }
 
+/** Up to this many IPv4 ranges, a table has no /16 index (a binary search over them all is a few steps). */
+const SMALL_RANGES = 512;
+
 export class CidrTable<T> {
   private constructor(
     /** Canonical CIDR text per CIDR index. */
@@ -65,8 +68,9 @@ export class CidrTable<T> {
     /** CIDR index owning each range, or -1 for a gap. */
     private readonly owners: Int32Array,
     /**
-     * IPv4 only: per value of an address's top 16 bits, the last range starting at or before that /16's first
-     * address (one entry more for the end), so a lookup binary-searches only the few ranges within one /16.
+     * IPv4 only, for more than SMALL_RANGES ranges: per value of an address's top 16 bits, the last range starting
+     * at or before that /16's first address (one entry more for the end), so a lookup binary-searches only the few
+     * ranges within one /16.
      */
     private readonly index4: Uint32Array | null,
   ) {}
@@ -192,6 +196,10 @@ export class CidrTable<T> {
       if (ends[top] < 0xffffffff) emit(ends[top] + 1, depth > 0 ? stack[depth - 1] : -1);
     }
     const starts4 = Uint32Array.from(segStarts.subarray(0, segs));
+    // A few ranges (an allowlist) are searched whole: their starts stay in the CPU cache, a 256 KB index would not.
+    if (segs <= SMALL_RANGES) {
+      return new CidrTable(values, entries, prefixes, parents, starts4, null, segOwners.slice(0, segs), null);
+    }
     const index4 = new Uint32Array(65537);
     let r = 0;
     for (let k = 0; k < 65536; k++) {
@@ -206,11 +214,15 @@ export class CidrTable<T> {
   /** Index of the longest CIDR containing the IPv4 address (as from `parseIpv4`), or -1. */
   find4(address: number): number {
     const starts = this.starts4;
+    if (starts === null) return -1;
     const index = this.index4;
-    if (starts === null || index === null) return -1;
-    const k = address >>> 16;
-    let lo = index[k];
-    let hi = index[k + 1];
+    let lo = 0;
+    let hi = starts.length - 1;
+    if (index !== null) {
+      const k = address >>> 16;
+      lo = index[k];
+      hi = index[k + 1];
+    }
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
       if (starts[mid] <= address) lo = mid;

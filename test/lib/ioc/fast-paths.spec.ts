@@ -91,7 +91,7 @@ describe('IocIndex lookup fast paths', () => {
   });
 
   describe('a shared frozen match per exact hit', () => {
-    it('hands every lookup of a value the same frozen match, in a new array each time', () => {
+    it('hands every lookup of a value the same frozen match, from the second on in one frozen array', () => {
       const idx = index([ind('sha256', SHA, { tags: ['t'] }), ind('domain', 'evil.example')]);
       for (const [type, value] of [
         ['sha256', SHA],
@@ -99,8 +99,9 @@ describe('IocIndex lookup fast paths', () => {
       ] as const) {
         const a = idx.lookup(type, value, NOW);
         const b = idx.lookup(type, value, NOW);
-        assert.notEqual(a, b);
         assert.equal(a[0], b[0]);
+        assert.equal(idx.lookup(type, value, NOW), b);
+        assert.ok(Object.isFrozen(b) && b.length === 1);
         assert.ok(Object.isFrozen(a[0]) && Object.isFrozen(a[0].observable) && Object.isFrozen(a[0].indicator));
         assert.deepEqual(a[0], {
           observable: { type, value },
@@ -112,6 +113,21 @@ describe('IocIndex lookup fast paths', () => {
         const [m] = idx.lookupAlert({ observables: [{ type, value, role: 'source' }] }, NOW);
         assert.equal(m.observable.role, 'source');
         assert.equal(idx.lookup(type, value, NOW)[0].observable.role, undefined);
+      }
+    });
+
+    it('puts a remembered exact match before the parent domains in a new array', () => {
+      const idx = index([ind('domain', 'evil.example'), ind('domain', 'a.evil.example')]);
+      for (let i = 0; i < 3; i++) {
+        const found = idx.lookup('domain', 'a.evil.example', NOW);
+        assert.deepEqual(
+          found.map((m) => [m.indicator.value, m.via]),
+          [
+            ['a.evil.example', 'exact'],
+            ['evil.example', 'parent-domain'],
+          ],
+        );
+        assert.equal(Object.isFrozen(found), false);
       }
     });
 

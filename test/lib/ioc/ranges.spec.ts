@@ -131,31 +131,34 @@ describe('ioc ranges', () => {
   });
 
   describe('CidrTable (IPv4 build)', () => {
-    it('finds the longest prefix a naive scan finds, for random nested CIDRs', () => {
-      const rnd = seeded(23);
-      const cidrs = new Map<string, { start: number; prefix: number }>();
-      while (cidrs.size < 2000) {
-        const prefix = Math.floor(rnd() * 33);
-        const n = Math.floor(rnd() * 2 ** 32);
-        const start = prefix === 0 ? 0 : n - (n % 2 ** (32 - prefix));
-        cidrs.set(`${ipv4String(start)}/${prefix}`, { start, prefix });
-      }
-      const input = [...cidrs].map(([value, c]) => ({ start: c.start, prefix: c.prefix, value, entry: value }));
-      const table = CidrTable.build(32, input);
-      for (let i = 0; i < 5000; i++) {
-        const ip = Math.floor(rnd() * 2 ** 32);
-        let best: string | undefined;
-        let bestPrefix = -1;
-        for (const c of input) {
-          const size = 2 ** (32 - c.prefix);
-          if (ip >= c.start && ip < c.start + size && c.prefix > bestPrefix) {
-            best = c.value;
-            bestPrefix = c.prefix;
-          }
+    // 100 CIDRs give a table searched whole, 2,000 one searched through its /16 index.
+    for (const size of [100, 2000]) {
+      it(`finds the longest prefix a naive scan finds, for ${size} random nested CIDRs`, () => {
+        const rnd = seeded(23);
+        const cidrs = new Map<string, { start: number; prefix: number }>();
+        while (cidrs.size < size) {
+          const prefix = Math.floor(rnd() * 33);
+          const n = Math.floor(rnd() * 2 ** 32);
+          const start = prefix === 0 ? 0 : n - (n % 2 ** (32 - prefix));
+          cidrs.set(`${ipv4String(start)}/${prefix}`, { start, prefix });
         }
-        const found = table.find4(ip);
-        assert.equal(found === -1 ? undefined : table.values[found], best, ipv4String(ip));
-      }
-    });
+        const input = [...cidrs].map(([value, c]) => ({ start: c.start, prefix: c.prefix, value, entry: value }));
+        const table = CidrTable.build(32, input);
+        for (let i = 0; i < 5000; i++) {
+          const ip = Math.floor(rnd() * 2 ** 32);
+          let best: string | undefined;
+          let bestPrefix = -1;
+          for (const c of input) {
+            const size = 2 ** (32 - c.prefix);
+            if (ip >= c.start && ip < c.start + size && c.prefix > bestPrefix) {
+              best = c.value;
+              bestPrefix = c.prefix;
+            }
+          }
+          const found = table.find4(ip);
+          assert.equal(found === -1 ? undefined : table.values[found], best, ipv4String(ip));
+        }
+      });
+    }
   });
 });
