@@ -67,7 +67,10 @@ export interface LoadResult {
   rps: number;
   /** Alerts the intake accepted (from its 202 answers). */
   accepted: number;
+  /** Failed requests: non-2xx answers other than 503 busy, connection errors, timeouts. */
   errors: number;
+  /** Requests refused with 503 (the intake's backpressure); they were sent again after their Retry-After. */
+  refused: number;
   p50: number;
   p99: number;
   /** Wall clock (ms) when the load started. */
@@ -87,39 +90,103 @@ export interface LoadOptions {
   amount?: number;
 }
 
-/** Closed-loop load with autocannon (keep-alive connections, each sends its next request on an answer). */
+function percentile(sorted: number[], p: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/** Per-connection request rate that never limits; set so that autocannon gives each connection its pause switch. */
+const UNLIMITED = 1e9;
+
+/** What of autocannon's connection (lib/httpClient.js) pausing uses. */
+type Connection = { rate: number; paused?: boolean; _doRequest(): void };
+
+/**
+ * Closed-loop load with autocannon (keep-alive connections, each sends its next request on an answer). A connection
+ * told 503 (the intake's backpressure) waits for its Retry-After, as a real sender does: its rate is set to pause it
+ * (autocannon resumes a paused connection on its next one-second tick once the rate allows). Refused requests are
+ * sent again in a further run until `amount` requests were answered otherwise; nothing in flight is ever cut off, so
+ * the alerts counted from the 202 answers are exactly those the server took.
+ */
 export async function load(options: LoadOptions): Promise<LoadResult> {
   let accepted = 0;
+  let ok = 0;
+  let errors = 0;
+  let refused = 0;
+  const latencies: number[] = [];
   const startedAt = Date.now();
-  const result = await autocannon({
-    url: options.url,
-    connections: options.connections,
-    // A slow answer is a figure, not a failure: a request given up on client-side is still taken by the server.
-    timeout: 300,
-    ...(options.amount ? { amount: options.amount } : { duration: options.duration ?? 10 }),
-    requests: [
-      {
-        method: 'POST',
-        headers: {
-          ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-          'content-type': options.ndjson ? 'application/x-ndjson' : 'application/json',
+  const endAt = startedAt + (options.duration ?? 10) * 1000;
+  let remaining = options.amount ?? 0;
+  const timers = new Set<NodeJS.Timeout>();
+  for (;;) {
+    let refusedNow = 0;
+    let retryAfter = 0;
+    // Without a callback autocannon answers a promise that is also its run, which reports each answer.
+    const run = autocannon({
+      url: options.url,
+      connections: options.amount ? Math.min(options.connections, remaining) : options.connections,
+      // A slow answer is a figure, not a failure: a request given up on client-side is still taken by the server.
+      timeout: 300,
+      connectionRate: UNLIMITED,
+      ignoreCoordinatedOmission: true,
+      ...(options.amount ? { amount: remaining } : { duration: Math.max(1, Math.round((endAt - Date.now()) / 1000)) }),
+      requests: [
+        {
+          method: 'POST',
+          headers: {
+            ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+            'content-type': options.ndjson ? 'application/x-ndjson' : 'application/json',
+          },
+          setupRequest: (req) => ({ ...req, body: options.body() }),
+          // The intake's answer says how many alerts it took (none is expected to be a duplicate or rejected).
+          onResponse: (status, body, _context, headers) => {
+            if (status === 202) accepted += (JSON.parse(body) as { accepted: number }).accepted;
+            // Read by the run's 'response' report of the same answer, which comes right after.
+            retryAfter = status === 503 ? Number((headers as Record<string, string>)['retry-after']) || 1 : 0;
+          },
         },
-        setupRequest: (req) => ({ ...req, body: options.body() }),
-        // The intake's answer says how many alerts it took (none is expected to be a duplicate or rejected).
-        onResponse: (status, body) => {
-          if (status === 202) accepted += (JSON.parse(body) as { accepted: number }).accepted;
-        },
-      },
-    ],
-  });
+      ],
+    }) as Promise<autocannon.Result> & {
+      on(event: 'response', listener: (client: Connection, status: number, bytes: number, ms: number) => void): void;
+    };
+    run.on('response', (client, status, _bytes, ms) => {
+      if (status !== 503) {
+        latencies.push(ms);
+        return;
+      }
+      refusedNow += 1;
+      client.rate = -1; // paused: its next request waits
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        client.rate = UNLIMITED;
+        // Autocannon's tick clears `paused` even when the connection stayed paused: then it must be restarted here.
+        if (!client.paused) client._doRequest();
+      }, retryAfter * 1000);
+      timers.add(timer);
+    });
+    const result = await run;
+    ok += result['2xx'];
+    refused += refusedNow;
+    errors += result.non2xx - refusedNow + result.errors + result.timeouts;
+    remaining = refusedNow; // the refused ones are sent again
+    if (!options.amount || remaining === 0 || Date.now() >= startedAt + 3_600_000) break;
+  }
+  for (const timer of timers) clearTimeout(timer);
+  const seconds = (Date.now() - startedAt) / 1000;
+  if (refused > 0) {
+    console.error(
+      `  e2e: ${refused.toLocaleString('en-US')} request(s) refused with 503 (busy), sent again after Retry-After`,
+    );
+  }
+  latencies.sort((a, b) => a - b);
   return {
-    rps: result['2xx'] / result.duration,
+    rps: ok / seconds,
     accepted,
-    errors: result.non2xx + result.errors + result.timeouts,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
+    errors,
+    refused,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
     startedAt,
-    seconds: result.duration,
+    seconds,
   };
 }
 

@@ -227,7 +227,7 @@ async function benchStore(name: string, storeUrl: string | undefined, rows: Row[
     rows.push({
       case: `${name}: single alerts, acknowledged (202)`,
       value: `${int(single.rps)} alerts/s`,
-      note: `p50 ${single.p50} ms, p99 ${single.p99} ms, errors ${single.errors}, ${KEYS} cases`,
+      note: `p50 ${single.p50} ms, p99 ${single.p99} ms, errors ${single.errors}, refused (503) ${single.refused}, ${KEYS} cases`,
     });
     rows.push({
       case: `${name}: single alerts, fully processed into cases (target ≥ ${TARGET_SINGLE_RATIO * 100} % of bare)`,
@@ -247,7 +247,7 @@ async function benchStore(name: string, storeUrl: string | undefined, rows: Row[
     rows.push({
       case: `${name}: NDJSON batches of ${BATCH}, acknowledged (202)`,
       value: `${int(batch.rps * BATCH)} alerts/s`,
-      note: `${BATCH_CONNECTIONS} connections, p50 ${batch.p50} ms, p99 ${batch.p99} ms per batch, errors ${batch.errors}`,
+      note: `${BATCH_CONNECTIONS} connections, p50 ${batch.p50} ms, p99 ${batch.p99} ms per batch, errors ${batch.errors}, refused (503) ${batch.refused}`,
     });
     rows.push({
       case: `${name}: NDJSON batches, fully processed into cases (target ≥ ${int(TARGET_BATCH)}/s)`,

@@ -100,8 +100,12 @@ export interface Case {
 /** A case keeps the ids of its newest alerts up to this many; the store knows every alert's case regardless. */
 export const MAX_ALERT_IDS = 100;
 
-/** A case keeps its newest playbook runs up to this many; the run store keeps them all. */
-export const MAX_CASE_RUNS = 100;
+/**
+ * A case keeps its newest playbook runs up to this many; the run store keeps them all (`GET /soar/runs?case=…`).
+ * Every alert of a case is a run, and the whole case is read and written at each of its changes: 100 runs were
+ * three quarters of a busy case's size, and of the time spent reading and writing it.
+ */
+export const MAX_CASE_RUNS = 20;
 
 /** A case keeps at most this many distinct artifacts (it notes in its timeline when it stops adding). */
 export const MAX_ARTIFACTS = 1_000;

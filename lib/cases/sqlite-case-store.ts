@@ -6,7 +6,6 @@ import {
   BUSY_RETRY_FOR_MS,
   isBusy,
   releaseStoreDatabase,
-  retryWhileBusy,
   type StoreDatabaseOptions,
 } from '../store/database';
 import { mergeAlert, newCase, severityRank } from './changes';
@@ -25,18 +24,25 @@ import type { Case } from './model';
 /**
  * The case store in the embedded SQLite database. A case is one row: the JSON document plus the columns that
  * queries, grouping and metrics need. `case_alerts` maps every grouped alert id to its case, so that an alert
- * delivered twice is counted once. Each operation is one transaction: concurrent updates never lose one.
+ * delivered twice is counted once. Each grouping and update is an atomic read-modify-write (a savepoint); those asked
+ * for in one turn of the event loop share one transaction, one commit (group commit): a commit writes every page
+ * the case touched, and an alert's trip through the flow changes its case several times.
  */
 
 interface CaseRow {
   data: string;
 }
 
-interface QueuedGroup {
-  alert: Alert;
-  options: GroupOptions;
-  resolve: (result: GroupResult) => void;
+/** A grouping or update waiting for the next batch: its work inside the transaction, and what follows the commit. */
+interface Queued {
+  work: () => unknown;
+  resolve: (result: never) => void;
   reject: (err: unknown) => void;
+}
+
+/** What the work of a queued item threw (its savepoint was rolled back; the rest of the batch goes on). */
+class Failed {
+  constructor(readonly error: unknown) {}
 }
 
 /** What the count of a case is filed under. */
@@ -46,23 +52,24 @@ const countKey = (c: Case): CountKey => ({ status: c.status, type: c.type, sever
 /** The change notice of a committed case: ids and status only. */
 const changed = (c: Case) => soarEvents.emit('case', { id: c.id, status: c.status, updated: c.updated });
 
-/** The longest pause between two tries of a grouping batch that found the database locked. */
+/** The longest pause between two tries of a batch that found the database locked. */
 const BUSY_RETRY_MAX_MS = 1_000;
+
+/** Compiled query statements kept (see `prepared`). */
+const MAX_QUERY_SHAPES = 64;
 
 const ms = (iso: string | undefined) => (iso === undefined ? null : Date.parse(iso));
 
 export class SqliteCaseStore implements CaseStore {
   private readonly db: Database.Database;
   private readonly stmt: ReturnType<SqliteCaseStore['prepare']>;
-  private readonly groupTx: Database.Transaction<(batch: QueuedGroup[]) => (GroupResult | Error)[]>;
-  private queue: QueuedGroup[] = [];
+  private readonly batchTx: Database.Transaction<(batch: Queued[]) => unknown[]>;
+  private readonly savepoint: (work: () => unknown) => unknown;
+  private queue: Queued[] = [];
+  private readonly queries = new Map<string, Database.Statement>();
   /** When the pending batch first found the database locked by another process (retrying until then + BUSY_RETRY_FOR_MS). */
   private busySince: number | undefined;
   private busyDelay = 0;
-  private readonly groupOneTx: (alert: Alert, options: GroupOptions, now: Date) => GroupResult;
-  private readonly updateTx: Database.Transaction<
-    (id: string, change: (c: Case, now: string) => void, now: Date) => Case
-  >;
 
   constructor(
     readonly file: string,
@@ -110,29 +117,18 @@ export class SqliteCaseStore implements CaseStore {
       INSERT INTO case_counts SELECT status, type, severity, count(*) FROM cases GROUP BY status, type, severity;
     `);
     this.stmt = this.prepare();
-    // One transaction for every grouping asked for in one turn of the event loop (group commit); an alert that
-    // fails rolls back to its savepoint alone.
-    this.groupTx = this.db.transaction((batch: QueuedGroup[]) =>
+    // One transaction for every grouping and update asked for in one turn of the event loop (group commit); one
+    // that fails rolls back to its savepoint alone.
+    this.batchTx = this.db.transaction((batch: Queued[]) =>
       batch.map((item) => {
         try {
-          return this.groupOneTx(item.alert, item.options, item.options.now ?? new Date());
+          return this.savepoint(item.work);
         } catch (err) {
-          return err as Error;
+          return new Failed(err);
         }
       }),
     );
-    this.groupOneTx = this.db.transaction((alert: Alert, options: GroupOptions, now: Date) =>
-      this.groupNow(alert, options, now),
-    );
-    this.updateTx = this.db.transaction((id: string, change: (c: Case, now: string) => void, now: Date) => {
-      const row = this.stmt.byId.get(id);
-      if (!row) throw new CaseNotFoundError(id);
-      const c = JSON.parse(row.data) as Case;
-      const before = countKey(c);
-      change(c, now.toISOString());
-      this.write(c, null, before);
-      return c;
-    });
+    this.savepoint = this.db.transaction((work: () => unknown) => work());
   }
 
   private prepare() {
@@ -223,29 +219,49 @@ export class SqliteCaseStore implements CaseStore {
     return { case: c, created: !open, duplicate: false };
   }
 
-  group(alert: Alert, options: GroupOptions): Promise<GroupResult> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ alert, options, resolve, reject });
-      // While a busy batch waits for its retry, new groupings join it.
-      if (this.queue.length === 1 && this.busySince === undefined) setImmediate(() => this.flushGroups());
+  private updateNow(id: string, change: (c: Case, now: string) => void, now: Date): Case {
+    const row = this.stmt.byId.get(id);
+    if (!row) throw new CaseNotFoundError(id);
+    const c = JSON.parse(row.data) as Case;
+    const before = countKey(c);
+    change(c, now.toISOString());
+    this.write(c, null, before);
+    return c;
+  }
+
+  /** Queues `work` for the next batch transaction; resolves with its result once committed. */
+  private enqueue<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work, resolve: resolve as (result: never) => void, reject });
+      // While a busy batch waits for its retry, new work joins it.
+      if (this.queue.length === 1 && this.busySince === undefined) setImmediate(() => this.flush());
     });
   }
 
-  private flushGroups(): void {
+  group(alert: Alert, options: GroupOptions): Promise<GroupResult> {
+    return this.enqueue(() => this.groupNow(alert, options, options.now ?? new Date())).then((result) => {
+      // Committed: tell the live views (a duplicate changed nothing).
+      if (!result.duplicate) changed(result.case);
+      return result;
+    });
+  }
+
+  private flush(): void {
     const batch = this.queue;
     this.queue = [];
-    let results: (GroupResult | Error)[];
+    let results: unknown[];
     try {
-      results = this.groupTx.immediate(batch);
+      results = this.batchTx.immediate(batch);
     } catch (err) {
       // Another process holds the write lock: the batch waits its turn (off the event loop) rather than failing,
-      // for up to BUSY_RETRY_FOR_MS; an alert's grouping must not be lost to a few seconds of contention.
+      // for up to BUSY_RETRY_FOR_MS; an alert's grouping or a case change must not be lost to a few seconds of
+      // contention.
       const first = this.busySince ?? Date.now();
       if (isBusy(err) && Date.now() - first < BUSY_RETRY_FOR_MS && this.db.open) {
         this.busySince = first;
         this.queue = [...batch, ...this.queue];
         this.busyDelay = Math.min(BUSY_RETRY_MAX_MS, (this.busyDelay || 25) * 2);
-        setTimeout(() => this.flushGroups(), this.busyDelay);
+        setTimeout(() => this.flush(), this.busyDelay);
         return;
       }
       this.busySince = undefined;
@@ -257,11 +273,9 @@ export class SqliteCaseStore implements CaseStore {
     this.busyDelay = 0;
     batch.forEach((item, i) => {
       const result = results[i];
-      if (result instanceof Error) item.reject(result);
-      else item.resolve(result);
+      if (result instanceof Failed) item.reject(result.error);
+      else item.resolve(result as never);
     });
-    // Committed: tell the live views (a duplicate changed nothing).
-    for (const result of results) if (!(result instanceof Error) && !result.duplicate) changed(result.case);
   }
 
   async get(id: string): Promise<Case | undefined> {
@@ -275,8 +289,7 @@ export class SqliteCaseStore implements CaseStore {
     now: Date = new Date(),
     options: { quiet?: boolean } = {},
   ): Promise<Case> {
-    // Another process holding the write lock delays the change rather than failing it.
-    const c = await retryWhileBusy(() => this.updateTx.immediate(id, change, now));
+    const c = await this.enqueue(() => this.updateNow(id, change, now));
     if (!options.quiet) changed(c);
     return c;
   }
@@ -304,14 +317,29 @@ export class SqliteCaseStore implements CaseStore {
     const counted = query.q ? 'cases' : 'case_counts';
     const total =
       (
-        this.db.prepare(`SELECT ${query.q ? 'count(*)' : 'sum(n)'} AS n FROM ${counted} ${clause}`).get(...params) as {
+        this.prepared(`SELECT ${query.q ? 'count(*)' : 'sum(n)'} AS n FROM ${counted} ${clause}`).get(...params) as {
           n: number | null;
         }
       ).n ?? 0;
-    const rows = this.db
-      .prepare(`SELECT data FROM cases ${clause} ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?`)
-      .all(...params, query.limit, query.offset) as CaseRow[];
+    // Nothing on the page (no case matches, or the page is past the end): the rows need not be read.
+    if (total <= query.offset) return { total, items: [] };
+    const rows = this.prepared(
+      `SELECT data FROM cases ${clause} ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?`,
+    ).all(...params, query.limit, query.offset) as CaseRow[];
     return { total, items: rows.map((r) => JSON.parse(r.data) as Case) };
+  }
+
+  /**
+   * A query's statement, compiled once per shape: soar-decide asks the same history query for every alert. The
+   * shapes are few (which filters, how many values each); past the cap the oldest is dropped.
+   */
+  private prepared(sql: string): Database.Statement {
+    let statement = this.queries.get(sql);
+    if (statement) return statement;
+    statement = this.db.prepare(sql);
+    if (this.queries.size >= MAX_QUERY_SHAPES) this.queries.delete(this.queries.keys().next().value as string);
+    this.queries.set(sql, statement);
+    return statement;
   }
 
   async metrics(now: Date = new Date()): Promise<CaseTypeMetrics[]> {

@@ -3,6 +3,7 @@ import getRawBody from 'raw-body';
 import { alertId, contentRef } from '../alert/id';
 import { identify } from '../alert/normalize';
 import { authScheme, verifyBearer, verifySignature } from './auth';
+import type { PressureDecision } from './backpressure';
 import { bodyKind, parseBody, type BodyError } from './body';
 import type { IntakeJournalStore, JournalRecord } from './journal-store';
 import { RateLimiter } from './rate-limit';
@@ -26,6 +27,8 @@ export interface IntakeOptions {
   burst: number;
   /** A second delivery of the same alert id within this many ms is a duplicate. */
   duplicateWindowMs: number;
+  /** Whether the flow is too far behind to take more now (./backpressure); absent: never. */
+  pressure?: { check(): PressureDecision };
 }
 
 export interface IntakeAnswer {
@@ -99,7 +102,10 @@ export interface IntakeStats {
   accepted: number;
   duplicates: number;
   rejected: number;
+  /** Every refused request, `busy` ones included. */
   refused: number;
+  /** Requests refused with 503 because too many alerts were in flight (backpressure). */
+  busy: number;
 }
 
 /**
@@ -115,7 +121,7 @@ export const MAX_LISTED_ERRORS = 100;
 export class IntakeEndpoint {
   private readonly limiter: RateLimiter;
   private readonly failures = new RateLimiter(FAILURES);
-  readonly stats: IntakeStats = { accepted: 0, duplicates: 0, rejected: 0, refused: 0 };
+  readonly stats: IntakeStats = { accepted: 0, duplicates: 0, rejected: 0, refused: 0, busy: 0 };
 
   constructor(private readonly options: IntakeOptions) {
     this.limiter = new RateLimiter({ ratePerSecond: options.ratePerSecond, burst: options.burst });
@@ -193,6 +199,17 @@ export class IntakeEndpoint {
     if (encoding && encoding.toLowerCase() !== 'identity') {
       req.resume();
       return refuse(415, `unsupported Content-Encoding "${encoding}": send the body uncompressed`);
+    }
+    // Refused before the body is read or anything journaled: the sender keeps the alerts and retries.
+    const pressure = options.pressure?.check();
+    if (pressure?.busy) {
+      req.resume();
+      this.stats.busy += 1;
+      return refuse(
+        503,
+        `busy: ${pressure.inFlight} alerts are in the flow and not yet processed; nothing was accepted, retry after ${pressure.retryAfterSeconds} s`,
+        { 'Retry-After': String(pressure.retryAfterSeconds) },
+      );
     }
 
     let raw: Buffer;

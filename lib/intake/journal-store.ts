@@ -84,6 +84,12 @@ export interface IntakeJournalStore {
   /** Forgets alert ids received before `before` (epoch ms); resolves to how many were forgotten. */
   forgetSeen(before: number): Promise<number>;
 
+  /**
+   * Tells `listener` the sequence numbers of every mark made through this journal (now or soon), as it is made:
+   * the intake nodes count their alerts still in the flow (./backpressure). Returns the unsubscribe.
+   */
+  onMarked(listener: (seqs: readonly number[]) => void): () => void;
+
   /** Failures of background work (deferred marks, pruning, heartbeats); returns the unsubscribe. */
   onBackgroundError(listener: (err: Error, what: string) => void): () => void;
 

@@ -71,6 +71,7 @@ export class IntakeJournal implements IntakeJournalStore {
   private readonly maxSeen: number;
   private readonly pruneTimer: NodeJS.Timeout;
   private readonly events = new EventEmitter();
+  private readonly markListeners = new Set<(seqs: readonly number[]) => void>();
 
   constructor(
     readonly file: string,
@@ -207,6 +208,7 @@ export class IntakeJournal implements IntakeJournalStore {
    */
   markProcessedSoon(seqs: number[]): void {
     if (seqs.length === 0) return;
+    this.tellMarked(seqs);
     if (this.marks.length === 0) setImmediate(() => this.flushMarks());
     for (const seq of seqs) this.marks.push(seq);
   }
@@ -246,6 +248,7 @@ export class IntakeJournal implements IntakeJournalStore {
   // The asynchronous interface shared with the PostgreSQL journal (SQLite answers at once).
 
   async markProcessedNow(seqs: number[]): Promise<number> {
+    this.tellMarked(seqs);
     return this.markProcessed(seqs);
   }
 
@@ -268,6 +271,16 @@ export class IntakeJournal implements IntakeJournalStore {
   /** One instance owns the file: there is never anybody else's work to adopt. */
   onAdopted(): () => void {
     return () => undefined;
+  }
+
+  onMarked(listener: (seqs: readonly number[]) => void): () => void {
+    this.markListeners.add(listener);
+    return () => this.markListeners.delete(listener);
+  }
+
+  /** Synchronous, so an intake node sees the room a mark makes at once, whether or not the write succeeds. */
+  private tellMarked(seqs: readonly number[]): void {
+    for (const listener of this.markListeners) listener(seqs);
   }
 
   /** Subscribes to failures of work done in the background (deferred marks, pruning); returns the unsubscribe. */

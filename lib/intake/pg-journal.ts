@@ -104,6 +104,7 @@ export class PgIntakeJournal implements IntakeJournalStore {
   private readonly heartbeatMs: number;
   private readonly leaseMs: number;
   private readonly events = new EventEmitter();
+  private readonly markListeners = new Set<(seqs: readonly number[]) => void>();
   private ready: Promise<void> | undefined;
   private queue: QueuedCommit[] = [];
   private inFlight = 0;
@@ -231,6 +232,7 @@ export class PgIntakeJournal implements IntakeJournalStore {
 
   markProcessedNow(seqs: number[]): Promise<number> {
     if (seqs.length === 0) return Promise.resolve(0);
+    this.tellMarked(seqs);
     return this.run('marking alerts processed', async () => {
       const result = await this.pool.query('DELETE FROM soar_intake_pending WHERE seq = ANY($1::bigint[])', [seqs]);
       return result.rowCount ?? 0;
@@ -239,6 +241,7 @@ export class PgIntakeJournal implements IntakeJournalStore {
 
   markProcessedSoon(seqs: number[]): void {
     if (seqs.length === 0) return;
+    this.tellMarked(seqs);
     if (this.marks.length === 0) setImmediate(() => void this.flushMarks());
     for (const seq of seqs) this.marks.push(seq);
   }
@@ -353,6 +356,16 @@ export class PgIntakeJournal implements IntakeJournalStore {
   onAdopted(listener: (entries: JournalEntry[]) => void): () => void {
     this.events.on('adopted', listener);
     return () => this.events.off('adopted', listener);
+  }
+
+  onMarked(listener: (seqs: readonly number[]) => void): () => void {
+    this.markListeners.add(listener);
+    return () => this.markListeners.delete(listener);
+  }
+
+  /** Synchronous, so an intake node sees the room a mark makes at once, whether or not the write succeeds. */
+  private tellMarked(seqs: readonly number[]): void {
+    for (const listener of this.markListeners) listener(seqs);
   }
 
   onBackgroundError(listener: (err: Error, what: string) => void): () => void {

@@ -123,7 +123,7 @@ export function prometheusText(m: SoarMetrics): string {
   out.family(
     'soar_intake_requests_refused_total',
     'counter',
-    'Intake requests refused before their alerts were read (authentication, size, content type, rate).',
+    'Intake requests refused before their alerts were read (authentication, size, content type, rate, backpressure).',
   );
   out.sample('soar_intake_requests_refused_total', {}, m.intake.refused);
 

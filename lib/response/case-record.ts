@@ -18,6 +18,14 @@ const CASE_STATUS: Record<DeviceOutcomeStatus, ActionStatus | undefined> = {
   already: undefined,
 };
 
+/**
+ * Whether `recordOutcome` would change a case at all: an outcome whose every device action was already in force
+ * adds nothing, and its caller need not rewrite the case.
+ */
+export function outcomeChangesCase(outcome: ResponseOutcome): boolean {
+  return outcome.status === 'refused' || outcome.devices.some((d) => CASE_STATUS[d.status] !== undefined);
+}
+
 export function recordOutcome(c: Case, outcome: ResponseOutcome, now: string, by?: string): void {
   if (outcome.status === 'refused') {
     c.timeline.push({

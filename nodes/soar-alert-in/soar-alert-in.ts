@@ -3,6 +3,7 @@ import { reportIntake } from '../../lib/metrics/intake-counters';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import sjson from 'secure-json-parse';
+import { Backpressure } from '../../lib/intake/backpressure';
 import { IntakeEndpoint, type AcceptedAlert, type IntakeRef } from '../../lib/intake/intake';
 import { acquireJournal, openedJournal, releaseJournal, type IntakeJournalStore } from '../../lib/intake/journal';
 import type { JournalEntry } from '../../lib/intake/journal-store';
@@ -14,6 +15,7 @@ interface AlertInDef extends NodeDef {
   rateLimit: string | number;
   burst: string | number;
   duplicateWindowMin: string | number;
+  maxInFlight?: string | number;
 }
 
 interface AlertInCredentials {
@@ -24,6 +26,8 @@ const REPLAY_CHUNK = 500;
 /** A replay that could not read the journal (a store outage at start) is tried again this much later. */
 const REPLAY_RETRY_MS = 10_000;
 const EMIT_CHUNK = 500;
+/** Alerts in the flow (sent, not yet marked processed) beyond which requests get 503; 0 turns it off. */
+const DEFAULT_MAX_IN_FLIGHT = 2000;
 
 function num(value: string | number | undefined, fallback: number): number {
   const n = typeof value === 'number' ? value : Number.parseFloat(value ?? '');
@@ -62,6 +66,9 @@ export = function (RED: NodeAPI) {
     );
     const duplicateWindowMs = num(config.duplicateWindowMin, 60) * 60_000;
     journal.keepSeenFor(duplicateWindowMs);
+    // Marks made anywhere through the journal (soar-case, soar-rule, this node's input) make room in the flow.
+    const backpressure = new Backpressure({ limit: num(config.maxInFlight, DEFAULT_MAX_IN_FLIGHT) });
+    const stopMarks = journal.onMarked((seqs) => backpressure.marked(seqs));
     const endpoint = new IntakeEndpoint({
       node: node.id,
       journal,
@@ -70,6 +77,7 @@ export = function (RED: NodeAPI) {
       ratePerSecond: num(config.rateLimit, 100),
       burst: num(config.burst, 200),
       duplicateWindowMs,
+      pressure: backpressure,
     });
     const stopIntakeReport = reportIntake(node.id, () => endpoint.stats);
 
@@ -85,6 +93,17 @@ export = function (RED: NodeAPI) {
       statusTimer = undefined;
       if (journalFailed) {
         node.status({ fill: 'red', shape: 'ring', text: 'journal write failed: answering 503' });
+        return;
+      }
+      const pressure = backpressure.check();
+      if (pressure.busy) {
+        // Refreshed while busy, even when no request comes, so the status shows when the flow has caught up.
+        scheduleStatus();
+        node.status({
+          fill: 'yellow',
+          shape: 'ring',
+          text: `busy: ${pressure.inFlight} in flight, ${endpoint.stats.busy} refused (503)`,
+        });
         return;
       }
       const { accepted, duplicates, rejected, refused } = endpoint.stats;
@@ -104,15 +123,24 @@ export = function (RED: NodeAPI) {
     let replaying = true;
     const sentOtherwise = new Set<number>();
 
+    // Every alert sent into the flow is counted in flight until it is marked processed.
+    const send = (alert: AcceptedAlert, now: number) => {
+      if (replaying) sentOtherwise.add(alert.seq);
+      backpressure.sent(alert.seq, now);
+      node.send(toMessage(alert));
+    };
     // One send per alert (Node-RED clones every message after the first of one send call), in chunks so that a
-    // large batch does not hold the event loop.
+    // large batch does not hold the event loop. Accepted alerts go at once: the request was let in.
     const emit = (alerts: AcceptedAlert[], from = 0) => {
       const end = Math.min(alerts.length, from + EMIT_CHUNK);
-      for (let i = from; i < end; i++) {
-        if (replaying) sentOtherwise.add(alerts[i].seq);
-        node.send(toMessage(alerts[i]));
-      }
+      const now = Date.now();
+      for (let i = from; i < end; i++) send(alerts[i], now);
       if (end < alerts.length) setImmediate(emit, alerts, end);
+    };
+    /** Waits, when the flow has too many alerts in flight, until it has room; false once the node is closing. */
+    const roomInFlow = async (): Promise<boolean> => {
+      if (backpressure.check(Date.now(), true).busy) await backpressure.room();
+      return !closed;
     };
     const fromEntry = (entry: JournalEntry): AcceptedAlert => ({
       seq: entry.seq,
@@ -173,9 +201,11 @@ export = function (RED: NodeAPI) {
         const entries = await journal.pendingEntries(node.id, afterSeq, uptoSeq, REPLAY_CHUNK);
         if (entries.length === 0) break;
         for (const entry of entries) {
+          // Not faster than the flow takes them (the journal keeps them meanwhile).
+          if (!(await roomInFlow())) return;
           if (sentOtherwise.has(entry.seq)) continue;
           sentOtherwise.add(entry.seq); // a replay retried after a failure half-way does not send it again
-          node.send(toMessage(fromEntry(entry)));
+          send(fromEntry(entry), Date.now());
           replayed += 1;
         }
         afterSeq = entries[entries.length - 1].seq;
@@ -198,13 +228,21 @@ export = function (RED: NodeAPI) {
     replayTimer = setTimeout(startReplay, 0);
 
     // With PostgreSQL, the pending alerts of an instance that stopped for good are adopted by a live one: those
-    // of this node id are sent on from here.
-    const stopAdoptions = journal.onAdopted((entries) => {
-      const mine = entries.filter((e) => e.node === node.id).map(fromEntry);
-      if (mine.length > 0) {
-        node.log(`took over ${mine.length} pending alert(s) of an instance that stopped`);
-        emit(mine);
+    // of this node id are sent on from here, one adoption after the other, not faster than the flow takes them.
+    let adoptions = Promise.resolve();
+    const sendAdopted = async (entries: JournalEntry[]) => {
+      for (const entry of entries) {
+        if (!(await roomInFlow())) return;
+        send(fromEntry(entry), Date.now());
       }
+    };
+    const stopAdoptions = journal.onAdopted((entries) => {
+      const mine = entries.filter((e) => e.node === node.id);
+      if (mine.length === 0) return;
+      node.log(`took over ${mine.length} pending alert(s) of an instance that stopped`);
+      adoptions = adoptions
+        .then(() => sendAdopted(mine))
+        .catch((err: Error) => node.error(`could not send adopted alerts on: ${err.message}`));
     });
 
     // Pending alerts belong to the intake node that accepted them: say so when that node is no longer deployed.
@@ -237,6 +275,8 @@ export = function (RED: NodeAPI) {
     node.on('close', (_removed: boolean, done: () => void) => {
       closed = true;
       if (replayTimer) clearTimeout(replayTimer);
+      stopMarks();
+      backpressure.close();
       stopJournalReports();
       stopAdoptions();
       stopIntakeReport();

@@ -5,6 +5,7 @@ import {
   acquireCaseStore,
   addTimeline,
   applyPatch,
+  CaseNotFoundError,
   releaseCaseStore,
   type Case,
   type CaseStore,
@@ -46,6 +47,13 @@ interface DecideNodeDef extends NodeDef {
 }
 
 type DecideMessage = NodeMessageInFlow & { case?: Partial<Case>; caseId?: unknown; decision?: Decision };
+
+/** What the history of a case needs: cases of its type and key other than itself. */
+type CaseIdentity = Pick<Case, 'id' | 'type' | 'key'>;
+
+type AssetInput = { assetCriticality?: number; assetReason?: string };
+
+const noCase = (id: string) => new Error(`no case with id "${id}" in the case store`);
 
 /** Earlier cases looked at for false positives of the same type and key (newest first). */
 const HISTORY_LOOKBACK = 200;
@@ -127,7 +135,7 @@ export = function (RED: NodeAPI) {
     };
 
     /** Earlier cases of the same type and key closed as false positives; undefined when the store cannot say. */
-    async function historyOf(c: Case): Promise<CaseHistory | undefined> {
+    async function historyOf(c: CaseIdentity): Promise<CaseHistory | undefined> {
       try {
         const page = await cases().query({
           type: [c.type],
@@ -145,27 +153,62 @@ export = function (RED: NodeAPI) {
       }
     }
 
-    async function assetOf(msg: DecideMessage, alert: Alert | undefined, c: Case | undefined) {
-      if (source === 'list') {
-        const hit = assetCriticality(assets, alert, c);
-        return hit ? { assetCriticality: hit.score, assetReason: hit.reason } : {};
+    /** The case's type and key (which never change): from msg.case when it has them, else from the store. */
+    async function identityOf(msg: DecideMessage, caseId: string): Promise<CaseIdentity> {
+      const given = msg.case;
+      if (given?.id === caseId && typeof given.type === 'string' && typeof given.key === 'string') {
+        return { id: caseId, type: given.type, key: given.key };
       }
-      if (source === 'jsonata' && expression) {
-        let result: unknown;
-        try {
-          result = await expression.evaluate(msg);
-        } catch (err) {
-          throw new Error(`the asset criticality expression failed: ${describeJsonataError(err)}`, { cause: err });
-        }
-        if (result === undefined || result === null) return {};
-        if (typeof result !== 'number' || !Number.isFinite(result) || result < 0 || result > 100) {
-          throw new Error(
-            `the asset criticality expression gave ${JSON.stringify(result)}: it must give a number from 0 to 100`,
-          );
-        }
-        return { assetCriticality: result, assetReason: 'from the expression' };
+      const c = await cases().get(caseId);
+      if (!c) throw noCase(caseId);
+      return c;
+    }
+
+    /** Asset criticality from the node's list: of the alert's host, or the case's. */
+    function listAsset(alert: Alert | undefined, c: Case | undefined): AssetInput {
+      const hit = source === 'list' ? assetCriticality(assets, alert, c) : undefined;
+      return hit ? { assetCriticality: hit.score, assetReason: hit.reason } : {};
+    }
+
+    /** Asset criticality from the node's JSONata expression, evaluated on the message. */
+    async function expressionAsset(msg: DecideMessage): Promise<AssetInput> {
+      if (source !== 'jsonata' || !expression) return {};
+      let result: unknown;
+      try {
+        result = await expression.evaluate(msg);
+      } catch (err) {
+        throw new Error(`the asset criticality expression failed: ${describeJsonataError(err)}`, { cause: err });
       }
-      return {};
+      if (result === undefined || result === null) return {};
+      if (typeof result !== 'number' || !Number.isFinite(result) || result < 0 || result > 100) {
+        throw new Error(
+          `the asset criticality expression gave ${JSON.stringify(result)}: it must give a number from 0 to 100`,
+        );
+      }
+      return { assetCriticality: result, assetReason: 'from the expression' };
+    }
+
+    /** Writes the decision into the case timeline (and resolves a dismissed case nobody has taken up). */
+    function record(current: Case, decision: Decision, now: string): void {
+      const line = describeDecision(decision);
+      // A run of alerts deciding the same way is one entry with a count: an alert storm keeps the case small.
+      const last = current.timeline.at(-1);
+      const outcome = `decision: ${decision.outcome} `;
+      if (
+        last?.kind === 'decision' &&
+        last.by === DECIDE_BY &&
+        last.message.replace(/^\d+ × /, '').startsWith(outcome)
+      ) {
+        last.count = (last.count ?? 1) + 1;
+        last.until = now;
+        last.message = `${last.count} × ${line}`;
+        current.updated = now;
+      } else addTimeline(current, { kind: 'decision', message: line, by: DECIDE_BY }, now);
+      // Only a case nobody has taken up: one in progress is an analyst's call, not automation's.
+      if (decision.outcome === 'dismiss' && config.dismissCases !== false && current.status === 'new') {
+        const note = `dismissed as false positive: ${decision.reason}`;
+        applyPatch(current, { status: 'resolved', note }, DECIDE_BY, now);
+      }
     }
 
     node.on('input', (msg: DecideMessage, send, done) => {
@@ -196,40 +239,28 @@ export = function (RED: NodeAPI) {
       });
 
       (async () => {
-        let c: Case | undefined;
-        let history: CaseHistory | undefined;
+        const fromExpression = await expressionAsset(msg);
+        let decision: Decision;
         if (caseId) {
-          c = await cases().get(caseId);
-          if (!c) throw new Error(`no case with id "${caseId}" in the case store`);
-          history = await historyOf(c);
+          const history = await historyOf(await identityOf(msg, caseId));
+          // Decided inside the case's read-modify-write: on the case as stored now (msg.case may be older), with no
+          // separate read before it.
+          let decided: Decision | undefined;
+          try {
+            msg.case = await cases().update(caseId, (current, now) => {
+              const asset = source === 'jsonata' ? fromExpression : listAsset(alert, current);
+              decided = decide({ alert, case: current, enrichments, history, ...asset }, thePolicy);
+              record(current, decided, now);
+            });
+          } catch (err) {
+            throw err instanceof CaseNotFoundError ? noCase(caseId) : err;
+          }
+          decision = decided as Decision;
+        } else {
+          const asset = source === 'jsonata' ? fromExpression : listAsset(alert, undefined);
+          decision = decide({ alert, enrichments, ...asset }, thePolicy);
         }
-        const asset = await assetOf(msg, alert, c);
-        const decision = decide({ alert, case: c, enrichments, history, ...asset }, thePolicy);
         msg.decision = decision;
-        if (c) {
-          const line = describeDecision(decision);
-          const resolve = decision.outcome === 'dismiss' && config.dismissCases !== false;
-          msg.case = await cases().update(c.id, (current, now) => {
-            // A run of alerts deciding the same way is one entry with a count: an alert storm keeps the case small.
-            const last = current.timeline.at(-1);
-            const outcome = `decision: ${decision.outcome} `;
-            if (
-              last?.kind === 'decision' &&
-              last.by === DECIDE_BY &&
-              last.message.replace(/^\d+ × /, '').startsWith(outcome)
-            ) {
-              last.count = (last.count ?? 1) + 1;
-              last.until = now;
-              last.message = `${last.count} × ${line}`;
-              current.updated = now;
-            } else addTimeline(current, { kind: 'decision', message: line, by: DECIDE_BY }, now);
-            // Only a case nobody has taken up: one in progress is an analyst's call, not automation's.
-            if (resolve && current.status === 'new') {
-              const note = `dismissed as false positive: ${decision.reason}`;
-              applyPatch(current, { status: 'resolved', note }, DECIDE_BY, now);
-            }
-          });
-        }
         const port = decision.outcome === 'respond' ? 0 : decision.outcome === 'escalate' ? 1 : 2;
         const out: (DecideMessage | null)[] = [null, null, null];
         out[port] = msg;

@@ -139,40 +139,43 @@ export = function (RED: NodeAPI) {
           'msg.payload is not an alert (use soar-normalize first) and there is no msg.case or msg.caseId to enrich',
         );
       }
-      const observables: PickedObservable[] = c
-        ? pickCaseArtifacts(c, pickOptions)
-        : pickAlertObservables(alert as Alert, pickOptions);
-
-      const controller = new AbortController();
-      running.add(controller);
-      const timer =
-        maxWaitMs > 0
-          ? setTimeout(
-              () => controller.abort(new Error(`gave up after waiting ${maxWaitMs / 1000} s for the provider`)),
-              maxWaitMs,
-            )
-          : undefined;
       const enrichments: Enrichment[] = [];
       const errors: EnrichError[] = [];
-      try {
-        const active = providers()
-          .map((p) => p.node)
-          .filter((p): p is EnrichProviderNode => !!p?.enabled && !!p.client);
-        const results = await Promise.all(
-          active.map((p) =>
-            (p.client as NonNullable<EnrichProviderNode['client']>).lookupAll(observables, controller.signal),
-          ),
-        );
-        if (config.hostContext === true && alert?.host) {
-          results.push(await collectHostContext(fleet, alert.host, controller.signal));
+      const active = providers()
+        .map((p) => p.node)
+        .filter((p): p is EnrichProviderNode => !!p?.enabled && !!p.client);
+      const hostContext = config.hostContext === true && !!alert?.host;
+      // No provider running (no API key yet) and no host context asked for: nothing to look up or wait for.
+      if (active.length > 0 || hostContext) {
+        const observables: PickedObservable[] = c
+          ? pickCaseArtifacts(c, pickOptions)
+          : pickAlertObservables(alert as Alert, pickOptions);
+        const controller = new AbortController();
+        running.add(controller);
+        const timer =
+          maxWaitMs > 0
+            ? setTimeout(
+                () => controller.abort(new Error(`gave up after waiting ${maxWaitMs / 1000} s for the provider`)),
+                maxWaitMs,
+              )
+            : undefined;
+        try {
+          const results = await Promise.all(
+            active.map((p) =>
+              (p.client as NonNullable<EnrichProviderNode['client']>).lookupAll(observables, controller.signal),
+            ),
+          );
+          if (hostContext && alert?.host) {
+            results.push(await collectHostContext(fleet, alert.host, controller.signal));
+          }
+          for (const r of results) {
+            enrichments.push(...r.enrichments);
+            errors.push(...r.errors);
+          }
+        } finally {
+          if (timer) clearTimeout(timer);
+          running.delete(controller);
         }
-        for (const r of results) {
-          enrichments.push(...r.enrichments);
-          errors.push(...r.errors);
-        }
-      } finally {
-        if (timer) clearTimeout(timer);
-        running.delete(controller);
       }
 
       if (alert) applyToAlert(alert, enrichments);

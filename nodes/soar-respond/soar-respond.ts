@@ -3,7 +3,7 @@ import { acquireCaseStore, releaseCaseStore, type Case, type CaseStore } from '.
 import { fleet } from '../../lib/devices/fleet';
 import { CAPABILITIES, type ActionTarget, type Capability } from '../../lib/devices/model';
 import type { SelectMode } from '../../lib/devices/selection';
-import { recordOutcome } from '../../lib/response/case-record';
+import { outcomeChangesCase, recordOutcome } from '../../lib/response/case-record';
 import type { ResponseOutcome, ResponseRequest } from '../../lib/response/engine';
 import { acquireResponseRuntime, releaseResponseRuntime, type ResponseRuntime } from '../../lib/response/runtime';
 import { targetFromMessage, targetsFromArtifacts } from '../../lib/response/targets';
@@ -159,7 +159,8 @@ export = function (RED: NodeAPI) {
         }
         for (const request of requests) {
           const outcome = await runtime.engine.respond(request, aborter.signal);
-          if (request.caseId) {
+          // An action already in force adds nothing to the case: no rewrite of it for each alert that asks again.
+          if (request.caseId && outcomeChangesCase(outcome)) {
             await cases
               .update(request.caseId, (c, now) => recordOutcome(c, outcome, now, request.approval?.by))
               .catch((err: Error) => node.warn(`case ${request.caseId}: ${err.message}`));

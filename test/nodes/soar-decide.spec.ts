@@ -166,6 +166,20 @@ describe('soar-decide', function () {
     });
   });
 
+  it('decides on the case as stored when msg.case is older (another alert made it malicious meanwhile)', async () => {
+    await load({ dismissCases: false });
+    const first = alert({ severity: 'info', matches: [], verdict: 'unknown' });
+    const stale = await caseWith(first, 'c2:stale');
+    // A second alert of the same case matched the IOC library after soar-case handed on the first one.
+    const current = await caseWith(alert(maliciousMatch), 'c2:stale');
+    assert.equal(current.id, stale.id);
+    const out = await through({ payload: first, case: stale });
+    const ioc = out.msg.decision.factors.find((f) => f.name === 'ioc');
+    assert.equal(ioc?.score, 100, 'the malicious artifact of the stored case counts');
+    assert.equal(out.msg.case?.alertCount, 2, 'msg.case is the case as stored, with the decision');
+    assert.equal(out.msg.case?.timeline.at(-1)?.kind, 'decision');
+  });
+
   it('escalates an alert without a case when the score is between the thresholds', async () => {
     await load();
     const out = await through({ payload: alert({ severity: 'medium' }) });

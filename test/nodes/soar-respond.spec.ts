@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { labJournal } from '../../lib/devices/types/lab';
 import { SqliteResponseStore } from '../../lib/response/sqlite-response-store';
 import type { ResponseOutcome } from '../../lib/response/engine';
+import { soarEvents } from '../../lib/events';
 import { storeFile } from '../../lib/settings';
 import { helper } from '../helpers/nodered';
 import { tempDir } from '../helpers/tmp';
@@ -160,6 +161,32 @@ describe('soar-respond with soar-device', function () {
     const audit = verifyAuditLog(join(tmp.dir, 'soar-audit.jsonl'));
     assert.equal(audit.ok, true);
     assert.equal(audit.entries, 1);
+  });
+
+  it('leaves the case unwritten when the action is already in force (nothing to record)', async () => {
+    await load();
+    const c = await caseWith([{ type: 'ipv4', value: '45.155.205.7', verdict: 'malicious' }]);
+    const changes: string[] = [];
+    const stopListening = soarEvents.on('case', (e) => changes.push(e.id));
+    try {
+      send({ case: c });
+      const [first] = await next();
+      assert.equal(first.msg.payload.devices[0].status, 'done');
+      assert.deepEqual(changes, [c.id], 'the action is recorded on the case');
+      // The next alert of the case asks for the same block: in force already, so the case is not rewritten.
+      send({ case: c });
+      const [again] = await next();
+      assert.equal(again.msg.payload.devices[0].status, 'already');
+      assert.deepEqual(changes, [c.id], 'no second write of the case');
+    } finally {
+      stopListening();
+    }
+    const store = acquireCaseStore(storeFile(undefined, tmp.dir));
+    try {
+      assert.equal((await store.get(c.id))?.actions.length, 1);
+    } finally {
+      releaseCaseStore(storeFile(undefined, tmp.dir));
+    }
   });
 
   it('refuses a protected asset and a target no device covers, out of "failed" with the reason', async () => {

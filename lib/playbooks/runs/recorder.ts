@@ -1,7 +1,9 @@
 /**
- * Writes finished runs in batches: the runs that finish within `batchMs` go to the run store in one transaction,
- * then onto their cases, one case update per case per batch (a case that a thousand alerts join is rewritten once
- * per batch, not once per run). Nothing is written per message.
+ * Writes finished runs in batches: the runs that finish within `batchMs` go to the run store in one transaction.
+ * Those with a case wait up to `attachMs` more and go onto their cases together, one case update per case (a case
+ * that a thousand alerts join is rewritten about once a second, not once per run or per batch), the updates of
+ * different cases at once (the SQLite store commits them together). Nothing is written per message; `flush` writes
+ * everything waiting, so a read after it sees every run that finished before it.
  *
  * Bounded: a batch the store refuses (SQLITE_BUSY, PostgreSQL unreachable…) is tried again, up to `retries` times with a growing pause,
  * then reported and dropped. Runs waiting to be put on their cases are capped at `maxPendingCaseRuns`: past it, a
@@ -17,6 +19,8 @@ export interface RunRecorderOptions {
   /** Where write failures go (Node-RED's log). */
   report?: (message: string) => void;
   batchMs?: number;
+  /** Milliseconds runs wait to be put on their case after they are stored; default 1,000. */
+  attachMs?: number;
   /** Tries of a refused batch after the first; default 3. */
   retries?: number;
   /** Milliseconds before the first retry (doubling after); default 200. */
@@ -27,10 +31,16 @@ export interface RunRecorderOptions {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Case updates in flight at once (a PostgreSQL store holds a connection for each). */
+const ATTACH_CONCURRENCY = 8;
+
 export class RunRecorder {
   /** Each run, and whether it goes onto its case. */
   private queue: { run: FinishedRun; toCase: boolean }[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** Stored runs waiting to go onto their cases, per case. */
+  private waiting = new Map<string, FinishedRun[]>();
+  private attachTimer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
   /** Runs with a case that are queued or being written. */
   private pendingCaseRuns = 0;
@@ -49,45 +59,65 @@ export class RunRecorder {
     }
     if (toCase) this.pendingCaseRuns += 1;
     this.queue.push({ run, toCase });
-    this.timer ??= setTimeout(() => void this.flush(), this.options.batchMs ?? 100);
+    this.timer ??= setTimeout(() => void this.write(false), this.options.batchMs ?? 100);
   }
 
-  /** Writes what is queued now; resolves when it (and any earlier write) is done. Never rejects. */
+  /** Writes everything queued or waiting now; resolves when it (and any earlier write) is done. Never rejects. */
   flush(): Promise<void> {
+    return this.write(true);
+  }
+
+  /** Stores the queued runs, then puts the waiting ones on their cases now or after `attachMs`. */
+  private write(attachNow: boolean): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.queue;
     this.queue = [];
-    this.writing = this.writing.then(() => (batch.length > 0 ? this.write(batch) : undefined));
+    this.writing = this.writing.then(async () => {
+      if (batch.length > 0) await this.save(batch.map((e) => e.run));
+      for (const { run, toCase } of batch) {
+        if (!toCase) continue;
+        const runs = this.waiting.get(run.caseId!);
+        if (runs) runs.push(run);
+        else this.waiting.set(run.caseId!, [run]);
+      }
+      if (attachNow) await this.attach();
+      else if (this.waiting.size > 0) {
+        this.attachTimer ??= setTimeout(() => {
+          this.attachTimer = undefined;
+          this.writing = this.writing.then(() => this.attach());
+        }, this.options.attachMs ?? 1_000);
+      }
+    });
     return this.writing;
   }
 
-  private async write(batch: { run: FinishedRun; toCase: boolean }[]): Promise<void> {
-    const report = this.options.report ?? (() => undefined);
-    const byCase = new Map<string, FinishedRun[]>();
-    for (const { run, toCase } of batch) {
-      if (!toCase) continue;
-      const runs = byCase.get(run.caseId!);
-      if (runs) runs.push(run);
-      else byCase.set(run.caseId!, [run]);
-    }
-    await this.save(
-      batch.map((e) => e.run),
-      report,
-    );
+  private async attach(): Promise<void> {
+    if (this.attachTimer) clearTimeout(this.attachTimer);
+    this.attachTimer = undefined;
     const attach = this.options.attachToCase;
-    for (const [caseId, runs] of byCase) {
-      try {
-        if (attach) await attach(caseId, runs);
-      } catch (err) {
-        report(`could not record ${runs.length} playbook run(s) on case ${caseId}: ${(err as Error).message}`);
-      } finally {
-        this.pendingCaseRuns -= runs.length;
-      }
+    const cases = [...this.waiting];
+    this.waiting = new Map();
+    for (let i = 0; i < cases.length; i += ATTACH_CONCURRENCY) {
+      await Promise.all(
+        cases.slice(i, i + ATTACH_CONCURRENCY).map(async ([caseId, runs]) => {
+          try {
+            if (attach) await attach(caseId, runs);
+          } catch (err) {
+            this.report(`could not record ${runs.length} playbook run(s) on case ${caseId}: ${(err as Error).message}`);
+          } finally {
+            this.pendingCaseRuns -= runs.length;
+          }
+        }),
+      );
     }
   }
 
-  private async save(batch: FinishedRun[], report: (message: string) => void): Promise<void> {
+  private report(message: string): void {
+    this.options.report?.(message);
+  }
+
+  private async save(batch: FinishedRun[]): Promise<void> {
     const retries = this.options.retries ?? 3;
     let pause = this.options.retryMs ?? 200;
     for (let attempt = 0; ; attempt++) {
@@ -97,7 +127,7 @@ export class RunRecorder {
       } catch (err) {
         if (attempt >= retries) {
           this.lost += batch.length;
-          report(`could not store ${batch.length} playbook runs: ${(err as Error).message}`);
+          this.report(`could not store ${batch.length} playbook runs: ${(err as Error).message}`);
           return;
         }
         await sleep(pause);

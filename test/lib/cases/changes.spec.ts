@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Alert, AlertMatch, MatchVerdict } from '../../../lib/alert';
-import { addArtifact, mergeAlert, newCase, type Case } from '../../../lib/cases';
+import { addArtifact, MAX_CASE_RUNS, mergeAlert, newCase, recordRun, type Case } from '../../../lib/cases';
 
 const T0 = '2026-11-28T10:00:00.000Z';
 const T1 = '2026-11-28T11:00:00.000Z';
@@ -152,5 +152,27 @@ describe('case changes: IOC matches', () => {
     assert.deepEqual([artifact(c, '203.0.113.5')!.count, artifact(c, '203.0.113.5')!.verdict], [2, 'malicious']);
     assert.deepEqual([artifact(c, '198.51.100.77')!.count, artifact(c, '198.51.100.77')!.verdict], [1, 'suspicious']);
     assert.equal(c.artifacts.filter((a) => a.value === '198.51.100.77').length, 1);
+  });
+});
+
+describe('case changes: size of a busy case', () => {
+  it('stays small however many alerts and successful playbook runs it had (every change rewrites all of it)', () => {
+    const c = newCase(alert(0), { id: 'CASE-1', type: 'network-ids', key: 'ET SCAN|8.42.77.171', now: T0 });
+    for (let i = 1; i <= 1_000; i++) {
+      mergeAlert(c, alert(i), T1);
+      // What soar-runs records for each alert's trip through the flow: a UUID v7 run id, the tab's playbook.
+      const runId = `019ac9f2-${i.toString(16).padStart(4, '0')}-7abc-8def-0123456789ab`;
+      recordRun(
+        c,
+        { playbook: 'soar-intake', version: '0.0.0', runId, started: T1, finished: T1, outcome: 'success' },
+        T1,
+      );
+    }
+    assert.equal(c.alertCount, 1_000);
+    assert.equal(c.runs.length, MAX_CASE_RUNS);
+    assert.equal(c.runs.at(-1)?.runId, '019ac9f2-03e8-7abc-8def-0123456789ab', 'the newest runs are kept');
+    // With the newest 100 runs kept, this case was 24 KB, three quarters of it runs.
+    const size = JSON.stringify(c).length;
+    assert.ok(size < 10_000, `a case of 1,000 alerts is ${size} bytes`);
   });
 });

@@ -74,6 +74,19 @@ export function journalConformance(fixture: () => JournalFixture): void {
       );
     });
 
+    it('tells mark listeners every mark as it is made, until they unsubscribe', async () => {
+      const seqs = (await journal.commit('n1', [rec('a'), rec('b'), rec('c')], 1, 0)) as number[];
+      const told: number[][] = [];
+      const stop = journal.onMarked((marked) => told.push([...marked]));
+      journal.markProcessedSoon([seqs[0]]);
+      assert.deepEqual(told, [[seqs[0]]], 'at once, before the deferred write');
+      await journal.markProcessedNow([seqs[1]]);
+      stop();
+      journal.markProcessedSoon([seqs[2]]);
+      assert.deepEqual(told, [[seqs[0]], [seqs[1]]]);
+      await eventually(async () => assert.deepEqual(await ids('n1'), []));
+    });
+
     it('lists pending entries per node in order, bounded, until marked processed', async () => {
       const seqs = (await journal.commit('n1', [rec('a'), rec('b'), rec('c')], 1, 0)) as number[];
       const [d] = (await journal.commit('n2', [rec('d')], 1, 0)) as number[];

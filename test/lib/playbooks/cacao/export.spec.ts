@@ -123,7 +123,7 @@ describe('CACAO 2.0 export (flow → playbook)', function () {
     // node and back to the intake.
     const parallels = all.filter((s) => s.type === 'parallel');
     assert.deepEqual(
-      parallels.map((p) => [p.name, new Set(p.next_steps!.map((id) => doc.workflow[id]!.name))]),
+      parallels.map((p) => [p.name, new Set((p.next_steps as string[]).map((id) => doc.workflow[id]!.name))]),
       [
         ['After start', new Set(['feeds folder', 'alert-in'])],
         ['After normalize', new Set(['unrecognised records', 'Back to alert-in'])],

@@ -90,6 +90,22 @@ describe('RunRecorder', () => {
     assert.equal(caseUpdates, 1, 'one case update for the two runs of the batch');
   });
 
+  it('stores runs every batch, and puts those of several batches on their case in one update after attachMs', async () => {
+    const r = recorder([], { batchMs: 10, attachMs: 150 });
+    r.add(finished(1, 'success', caseId));
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    r.add(finished(2, 'success', caseId));
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    assert.equal((await runs.list({ limit: 10, offset: 0 })).total, 2, 'stored batch by batch');
+    assert.equal((await cases.get(caseId))!.runs.length, 0, 'not on the case yet');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(
+      (await cases.get(caseId))!.runs.map((x) => x.runId),
+      ['run-1', 'run-2'],
+    );
+    assert.equal(caseUpdates, 1, 'one case update for the runs of both batches');
+  });
+
   it('does not make the case updated for automatic runs that succeeded, only for those that did not', async () => {
     const before = (await cases.get(caseId))!.updated;
     await new Promise((resolve) => setTimeout(resolve, 5));
