@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Node } from 'node-red';
 import alertInNode from '../../nodes/soar-alert-in/soar-alert-in';
+import { intakeNode } from '../helpers/intake-node';
 import { acquireJournal, releaseJournal } from '../../lib/intake/journal';
 import { intakeCounts } from '../../lib/metrics/intake-counters';
 import { journalFile } from '../../lib/settings';
@@ -24,22 +25,7 @@ type Receiving = Node & { receive: (msg: object) => void };
 
 /** The intake wired to a node that holds every message and marks nothing (a slow flow, or one that never marks). */
 function flow(maxInFlight: number) {
-  return [
-    { id: 'tab', type: 'tab' },
-    {
-      id: 'in',
-      z: 'tab',
-      type: 'soar-alert-in',
-      path: '/alerts',
-      maxSizeMb: 5,
-      rateLimit: 0,
-      burst: 0,
-      duplicateWindowMin: 60,
-      maxInFlight,
-      wires: [['held']],
-    },
-    { id: 'held', z: 'tab', type: 'helper' },
-  ];
+  return [{ id: 'tab', type: 'tab' }, intakeNode(['held'], { maxInFlight }), { id: 'held', z: 'tab', type: 'helper' }];
 }
 
 describe('soar-alert-in backpressure', function () {

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import alertInNode from '../../nodes/soar-alert-in/soar-alert-in';
+import { intakeNode } from '../helpers/intake-node';
 import normalizeNode from '../../nodes/soar-normalize/soar-normalize';
 import { captureHttpNode, helper, listenHttpNode } from '../helpers/nodered';
 import { tempDir } from '../helpers/tmp';
@@ -93,17 +94,7 @@ describe('soar-alert-in under hostile input (property-based)', function () {
     await helper.startServer();
     const flow = [
       { id: 'tab', type: 'tab' },
-      {
-        id: 'in',
-        z: 'tab',
-        type: 'soar-alert-in',
-        path: '/alerts',
-        maxSizeMb: 5,
-        rateLimit: 0,
-        burst: 0,
-        duplicateWindowMin: 0,
-        wires: [['norm']],
-      },
+      intakeNode(['norm'], { duplicateWindowMin: 0 }),
       { id: 'norm', z: 'tab', type: 'soar-normalize', source: 'auto', wires: [['ok'], ['unrecognised']] },
       { id: 'ok', z: 'tab', type: 'helper' },
       { id: 'unrecognised', z: 'tab', type: 'helper' },

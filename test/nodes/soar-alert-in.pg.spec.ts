@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import alertInNode from '../../nodes/soar-alert-in/soar-alert-in';
+import { intakeNode } from '../helpers/intake-node';
 import { acquireJournal, releaseJournal } from '../../lib/intake/journal';
 import { PgIntakeJournal } from '../../lib/intake/pg-journal';
 import { captureHttpNode, helper, listenHttpNode } from '../helpers/nodered';
@@ -26,21 +27,7 @@ interface Received {
   intake: { seq: number; alertId: string };
 }
 
-const flow = [
-  { id: 'tab', type: 'tab' },
-  {
-    id: 'in',
-    z: 'tab',
-    type: 'soar-alert-in',
-    path: '/alerts',
-    maxSizeMb: 5,
-    rateLimit: 0,
-    burst: 0,
-    duplicateWindowMin: 60,
-    wires: [['out']],
-  },
-  { id: 'out', z: 'tab', type: 'helper' },
-];
+const flow = [{ id: 'tab', type: 'tab' }, intakeNode(['out']), { id: 'out', z: 'tab', type: 'helper' }];
 
 describe('soar-alert-in with the PostgreSQL store (several instances)', function () {
   this.timeout(60_000);

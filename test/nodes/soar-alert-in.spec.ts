@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Node } from 'node-red';
 import alertInNode from '../../nodes/soar-alert-in/soar-alert-in';
+import { intakeNode } from '../helpers/intake-node';
 import { acquireJournal, releaseJournal } from '../../lib/intake/journal';
 import { journalFile } from '../../lib/settings';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -26,18 +27,7 @@ interface Received {
 function flow(props: Record<string, unknown> = {}) {
   return [
     { id: 'tab', type: 'tab' },
-    {
-      id: 'in',
-      z: 'tab',
-      type: 'soar-alert-in',
-      path: '/alerts',
-      maxSizeMb: 5,
-      rateLimit: 0,
-      burst: 0,
-      duplicateWindowMin: 60,
-      wires: [['out']],
-      ...props,
-    },
+    intakeNode(['out'], props),
     { id: 'out', z: 'tab', type: 'helper' },
     { id: 'catcher', z: 'tab', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
     { id: 'caught', z: 'tab', type: 'helper' },
