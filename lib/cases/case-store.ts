@@ -30,6 +30,8 @@ export interface CaseQuery {
   status?: CaseStatus[];
   type?: string[];
   severity?: Severity[];
+  /** The grouping key (exactly): the cases of one host, user or sender, with `type`. */
+  key?: string;
   /** Matches the title and artifact values, case-insensitively. */
   q?: string;
   limit: number;

@@ -76,6 +76,11 @@ const MIGRATIONS: Migration[] = [
         PRIMARY KEY (status, type, severity)
       );`,
   },
+  {
+    version: 2,
+    description: 'cases by type and key, whatever their status (soar-decide reads the closed ones of its case key)',
+    up: `CREATE INDEX soar_cases_type_key ON soar_cases (type, key, created DESC, num DESC);`,
+  },
 ];
 
 /** First key of the grouping advisory locks (the second is a hash of type and key); distinct from other parts'. */
@@ -452,15 +457,20 @@ export class PgCaseStore implements CaseStore {
         query.severity?.map((s) => SEVERITIES.indexOf(s)),
         'int4',
       );
+      if (query.key !== undefined) {
+        params.push(pgText(query.key));
+        where.push(`key = $${params.length}`);
+      }
       if (query.q) {
         params.push('%' + pgText(query.q.toLowerCase()).replace(/[\\%_]/g, (c) => '\\' + c) + '%');
         where.push(`search LIKE $${params.length} ESCAPE '\\'`);
       }
       const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-      // Without text search the total comes from the maintained counts instead of counting rows.
-      const totalSql = query.q
-        ? `SELECT count(*) AS n FROM soar_cases ${clause}`
-        : `SELECT sum(n)::bigint AS n FROM soar_case_counts ${clause}`;
+      // Without text search or key the total comes from the maintained counts instead of counting rows.
+      const totalSql =
+        query.q || query.key !== undefined
+          ? `SELECT count(*) AS n FROM soar_cases ${clause}`
+          : `SELECT sum(n)::bigint AS n FROM soar_case_counts ${clause}`;
       const [total, page] = await Promise.all([
         this.pool.query<{ n: number | null }>(totalSql, params),
         this.pool.query<{ data: string }>(

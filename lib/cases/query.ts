@@ -31,10 +31,12 @@ function integer(value: unknown, name: string, fallback: number, max: number): n
 /** `GET /soar/cases` parameters (`status`, `type`, `severity` take comma-separated lists) as a CaseQuery. */
 export function parseCaseQuery(params: Record<string, unknown>): CaseQuery {
   const q = params.q === undefined ? undefined : String(params.q).trim() || undefined;
+  const key = params.key === undefined ? undefined : String(params.key);
   return {
     status: list<CaseStatus>(params.status, CASE_STATUSES, 'status'),
     type: list<string>(params.type, null, 'type'),
     severity: list<Severity>(params.severity, SEVERITIES, 'severity'),
+    ...(key === undefined ? {} : { key }),
     q,
     limit: integer(params.limit, 'limit', DEFAULT_PAGE, MAX_PAGE) || DEFAULT_PAGE,
     offset: integer(params.offset, 'offset', 0, Number.MAX_SAFE_INTEGER),

@@ -95,6 +95,8 @@ export class SqliteCaseStore implements CaseStore {
       CREATE INDEX IF NOT EXISTS cases_open ON cases (type, key, last_alert) WHERE status IN ('new', 'in-progress');
       CREATE INDEX IF NOT EXISTS cases_created ON cases (created);
       CREATE INDEX IF NOT EXISTS cases_status_created ON cases (status, created);
+      -- Cases by type and key, whatever their status (soar-decide reads the closed ones of its case key).
+      CREATE INDEX IF NOT EXISTS cases_type_key ON cases (type, key, created);
       CREATE TABLE IF NOT EXISTS case_alerts (
         alert_id  TEXT NOT NULL,
         case_type TEXT NOT NULL,
@@ -308,16 +310,22 @@ export class SqliteCaseStore implements CaseStore {
       'severity',
       query.severity?.map((s) => SEVERITIES.indexOf(s)),
     );
+    if (query.key !== undefined) {
+      where.push('key = ?');
+      params.push(query.key);
+    }
     if (query.q) {
       where.push(`search LIKE ? ESCAPE '\\'`);
       params.push('%' + query.q.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c) + '%');
     }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    // Without text search the total comes from the maintained counts instead of counting rows.
-    const counted = query.q ? 'cases' : 'case_counts';
+    // Without text search or key the total comes from the maintained counts instead of counting rows.
+    const counting = query.q !== undefined || query.key !== undefined;
     const total =
       (
-        this.prepared(`SELECT ${query.q ? 'count(*)' : 'sum(n)'} AS n FROM ${counted} ${clause}`).get(...params) as {
+        this.prepared(
+          counting ? `SELECT count(*) AS n FROM cases ${clause}` : `SELECT sum(n) AS n FROM case_counts ${clause}`,
+        ).get(...params) as {
           n: number | null;
         }
       ).n ?? 0;

@@ -137,8 +137,10 @@ export = function (RED: NodeAPI) {
     /** Earlier cases of the same type and key closed as false positives; undefined when the store cannot say. */
     async function historyOf(c: CaseIdentity): Promise<CaseHistory | undefined> {
       try {
+        // Only the cases of this type and key are read (not every closed case of the type).
         const page = await cases().query({
           type: [c.type],
+          key: c.key,
           status: ['resolved', 'closed'],
           limit: HISTORY_LOOKBACK,
           offset: 0,

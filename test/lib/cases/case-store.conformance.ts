@@ -317,6 +317,14 @@ export function caseStoreConformance(name: string, makeStore: () => Promise<Case
         ['CASE-3'],
       );
       assert.equal((await store.query({ q: '100%_', limit: 50, offset: 0 })).total, 0, 'LIKE wildcards are literal');
+      // By key (exactly), with the other filters; the total counts the matching cases only.
+      const byKey = await store.query({ type: ['brute-force'], key: 'k1', status: ['resolved'], limit: 50, offset: 0 });
+      assert.deepEqual([byKey.total, byKey.items.map((c) => c.id)], [1, ['CASE-2']]);
+      assert.equal(
+        (await store.query({ type: ['brute-force'], key: 'k1', status: ['new'], limit: 5, offset: 0 })).total,
+        0,
+      );
+      assert.equal((await store.query({ key: 'k%', limit: 50, offset: 0 })).total, 0, 'a key is matched exactly');
     });
 
     it('computes metrics per case type', async () => {
