@@ -102,3 +102,19 @@ export interface IntakeJournalStore {
   /** Applies deferred marks and lets go of the store (PostgreSQL: resolves once done; nothing needs to wait). */
   close(): void | Promise<void>;
 }
+
+/** The listeners of `onMarked` (both journals): told synchronously of every mark, before it is written. */
+export class MarkListeners {
+  private readonly listeners = new Set<(seqs: readonly number[]) => void>();
+
+  add(listener: (seqs: readonly number[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  tell(seqs: readonly number[]): void {
+    for (const listener of this.listeners) listener(seqs);
+  }
+}

@@ -6,6 +6,7 @@ import { SharedResources } from '../shared';
 import { isPostgresUrl } from '../store/pg/pool';
 import {
   JournalError,
+  MarkListeners,
   type AppendOutcome,
   type IntakeJournalStore,
   type JournalEntry,
@@ -71,7 +72,7 @@ export class IntakeJournal implements IntakeJournalStore {
   private readonly maxSeen: number;
   private readonly pruneTimer: NodeJS.Timeout;
   private readonly events = new EventEmitter();
-  private readonly markListeners = new Set<(seqs: readonly number[]) => void>();
+  private readonly marked = new MarkListeners();
 
   constructor(
     readonly file: string,
@@ -208,7 +209,7 @@ export class IntakeJournal implements IntakeJournalStore {
    */
   markProcessedSoon(seqs: number[]): void {
     if (seqs.length === 0) return;
-    this.tellMarked(seqs);
+    this.marked.tell(seqs);
     if (this.marks.length === 0) setImmediate(() => this.flushMarks());
     for (const seq of seqs) this.marks.push(seq);
   }
@@ -248,7 +249,7 @@ export class IntakeJournal implements IntakeJournalStore {
   // The asynchronous interface shared with the PostgreSQL journal (SQLite answers at once).
 
   async markProcessedNow(seqs: number[]): Promise<number> {
-    this.tellMarked(seqs);
+    this.marked.tell(seqs);
     return this.markProcessed(seqs);
   }
 
@@ -274,13 +275,7 @@ export class IntakeJournal implements IntakeJournalStore {
   }
 
   onMarked(listener: (seqs: readonly number[]) => void): () => void {
-    this.markListeners.add(listener);
-    return () => this.markListeners.delete(listener);
-  }
-
-  /** Synchronous, so an intake node sees the room a mark makes at once, whether or not the write succeeds. */
-  private tellMarked(seqs: readonly number[]): void {
-    for (const listener of this.markListeners) listener(seqs);
+    return this.marked.add(listener);
   }
 
   /** Subscribes to failures of work done in the background (deferred marks, pruning); returns the unsubscribe. */

@@ -8,6 +8,7 @@ import { acquireStorePool, redactStoreUrl, releaseStorePool } from '../store/pg/
 import { pgText } from '../store/pg/text';
 import {
   JournalError,
+  MarkListeners,
   type AppendOutcome,
   type IntakeJournalStore,
   type JournalEntry,
@@ -104,7 +105,7 @@ export class PgIntakeJournal implements IntakeJournalStore {
   private readonly heartbeatMs: number;
   private readonly leaseMs: number;
   private readonly events = new EventEmitter();
-  private readonly markListeners = new Set<(seqs: readonly number[]) => void>();
+  private readonly marked = new MarkListeners();
   private ready: Promise<void> | undefined;
   private queue: QueuedCommit[] = [];
   private inFlight = 0;
@@ -232,7 +233,7 @@ export class PgIntakeJournal implements IntakeJournalStore {
 
   markProcessedNow(seqs: number[]): Promise<number> {
     if (seqs.length === 0) return Promise.resolve(0);
-    this.tellMarked(seqs);
+    this.marked.tell(seqs);
     return this.run('marking alerts processed', async () => {
       const result = await this.pool.query('DELETE FROM soar_intake_pending WHERE seq = ANY($1::bigint[])', [seqs]);
       return result.rowCount ?? 0;
@@ -241,7 +242,7 @@ export class PgIntakeJournal implements IntakeJournalStore {
 
   markProcessedSoon(seqs: number[]): void {
     if (seqs.length === 0) return;
-    this.tellMarked(seqs);
+    this.marked.tell(seqs);
     if (this.marks.length === 0) setImmediate(() => void this.flushMarks());
     for (const seq of seqs) this.marks.push(seq);
   }
@@ -359,13 +360,7 @@ export class PgIntakeJournal implements IntakeJournalStore {
   }
 
   onMarked(listener: (seqs: readonly number[]) => void): () => void {
-    this.markListeners.add(listener);
-    return () => this.markListeners.delete(listener);
-  }
-
-  /** Synchronous, so an intake node sees the room a mark makes at once, whether or not the write succeeds. */
-  private tellMarked(seqs: readonly number[]): void {
-    for (const listener of this.markListeners) listener(seqs);
+    return this.marked.add(listener);
   }
 
   onBackgroundError(listener: (err: Error, what: string) => void): () => void {
