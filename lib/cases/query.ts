@@ -31,6 +31,10 @@ function integer(value: unknown, name: string, fallback: number, max: number): n
 /** `GET /soar/cases` parameters (`status`, `type`, `severity` take comma-separated lists) as a CaseQuery. */
 export function parseCaseQuery(params: Record<string, unknown>): CaseQuery {
   const q = params.q === undefined ? undefined : String(params.q).trim() || undefined;
+  // A repeated parameter arrives as a list: one key only, rather than a joined string that matches nothing.
+  if (Array.isArray(params.key) || (typeof params.key === 'object' && params.key !== null)) {
+    throw new CaseChangeError('key must be given once');
+  }
   const key = params.key === undefined ? undefined : String(params.key);
   return {
     status: list<CaseStatus>(params.status, CASE_STATUSES, 'status'),
