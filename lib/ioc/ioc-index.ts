@@ -109,21 +109,27 @@ function sourceOf(record: SourceRecord): IocSource {
 type Entry = SourceRecord | SourceRecord[];
 
 /**
- * A value's map slot once the value has matched exactly (hashes, domains, URLs, e-mail addresses): its single,
- * timeless record and the frozen match every later exact lookup of the value returns (allocating only the result
- * array). Made on the first hit, so only values that do match pay for it.
+ * A value's slot once the value has matched exactly (hashes, domains, URLs, e-mail addresses): the frozen result
+ * every later exact lookup of the value returns (its one match), carrying the value's single timeless record. The
+ * slot is the result array itself, so that a hit reads one object. Made on the first hit, so only values that do
+ * match pay for it. Array methods that make arrays (`map`, `filter`, …) give plain arrays.
  */
-class Hit {
-  /** The match alone, as a lookup of the value returns it (frozen, so that a hit allocates nothing). */
-  readonly matches: IocMatch[];
+class Hit extends Array<IocMatch> {
+  static override get [Symbol.species](): ArrayConstructor {
+    return Array;
+  }
 
-  constructor(
-    readonly record: SourceRecord,
-    readonly match: IocMatch,
-  ) {
-    this.matches = Object.freeze([match]) as unknown as IocMatch[];
+  /** The value's record (not enumerable: the array compares and serialises as its matches alone). */
+  declare readonly record: SourceRecord;
+
+  static make(record: SourceRecord, match: IocMatch): Hit {
+    const hit = new Hit();
+    hit.push(match);
+    Object.defineProperty(hit, 'record', { value: record });
+    return Object.freeze(hit);
   }
 }
+
 /** What a value map holds per value. */
 type Slot = Entry | Hit;
 
@@ -525,6 +531,11 @@ interface Combined {
   readonly ipv4: Ipv4Table<Entry>;
   /** A one-hash Bloom filter over `maps.domain` (see `nameHash`): a suffix whose bit is clear is not looked up. */
   readonly domainFilter: Uint32Array;
+  /**
+   * The same over the MD5, SHA-1 and SHA-256 values (see `hexPrefix`): a hash whose bit is clear is in no map, in
+   * upper case or lower, so most misses are answered without hashing the whole string or lower-casing it.
+   */
+  readonly hashFilter: Uint32Array;
 }
 
 /**
@@ -546,16 +557,38 @@ function filterHas(filter: Uint32Array, hash: number): boolean {
   return (filter[i >>> 5] & (1 << (i & 31))) !== 0;
 }
 
-function buildFilter(names: Iterable<string>, count: number): Uint32Array {
+/** A filter of about 16 bits per key (at most 4 MB), each key's bit chosen by `hash` as `filterHas` reads it. */
+function buildFilter(keys: Iterable<Iterable<string>>, count: number, hash: (key: string) => number): Uint32Array {
   let words = 32;
   while (words * 32 < count * 16 && words < 1 << 20) words *= 2;
   const filter = new Uint32Array(words);
-  for (const name of names) {
-    const h = nameHash(name);
-    const i = (Math.imul(h ^ (h >>> 16), 0x9e3779b1) >>> 0) % (words * 32);
-    filter[i >>> 5] |= 1 << (i & 31);
+  for (const list of keys) {
+    for (const key of list) {
+      const h = hash(key);
+      const i = (Math.imul(h ^ (h >>> 16), 0x9e3779b1) >>> 0) % (words * 32);
+      filter[i >>> 5] |= 1 << (i & 31);
+    }
   }
   return filter;
+}
+
+/**
+ * A hash value's first eight hex digits as a number, upper and lower case alike (hash values are random, so these
+ * bits are as good as a hash of the whole string), or -1 when one of them is not a hex digit.
+ */
+function hexPrefix(s: string): number {
+  let n = 0;
+  for (let i = 0; i < 8; i++) {
+    let c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) c -= 48;
+    else {
+      c |= 0x20; // A–F as a–f
+      if (c >= 97 && c <= 102) c -= 87;
+      else return -1;
+    }
+    n = (n << 4) | c;
+  }
+  return n >>> 0;
 }
 
 /** Scratch for `suffixHashes`: start offset and hash per suffix, the last label first. */
@@ -627,6 +660,7 @@ const EMPTY_COMBINED: Combined = {
   cidr6: null,
   ipv4: Ipv4Table.empty<Entry>(),
   domainFilter: new Uint32Array(32),
+  hashFilter: new Uint32Array(32),
 };
 
 /** What a lookup without matches returns: shared, so a miss allocates nothing. */
@@ -634,21 +668,30 @@ const NO_MATCHES = Object.freeze([]) as unknown as IocMatch[];
 
 /**
  * A CIDR table with what a lookup needs per CIDR: whether its entry is valid at all times (then finding the
- * longest valid CIDR reads one byte, not the entry's records), and, made on the first match and shared by all
- * later ones, its match's frozen `indicator` and (when timeless) `sources`. A match of an IP in a CIDR then
- * allocates only the match and its observable.
+ * longest valid CIDR reads one byte, or for IPv4 nothing but the range found), and, made on the first match and
+ * shared by all later ones, its match's frozen `indicator` and (when timeless) `sources`, side by side in one array
+ * (one cache line to read, not two). A match of an IP in a CIDR then allocates only the match and its observable.
  */
 class Cidrs {
   readonly timeless: Uint8Array;
-  private readonly indicators: (IocMatch['indicator'] | undefined)[];
-  private readonly sources: (IocSource[] | undefined)[];
+  /** Per CIDR i: its indicator at 2i, its sources (timeless ones only) at 2i + 1. */
+  private readonly made: (IocMatch['indicator'] | IocSource[] | undefined)[];
 
   constructor(readonly table: CidrTable<Entry>) {
     const count = table.size;
     this.timeless = new Uint8Array(count);
     for (let i = 0; i < count; i++) if (entryTimeless(table.entries[i])) this.timeless[i] = 1;
-    this.indicators = new Array<IocMatch['indicator'] | undefined>(count).fill(undefined);
-    this.sources = new Array<IocSource[] | undefined>(count).fill(undefined);
+    this.made = new Array<IocMatch['indicator'] | IocSource[] | undefined>(2 * count).fill(undefined);
+  }
+
+  /**
+   * The longest valid CIDR holding an IPv4 address: its index, or -1. The table flags timeless CIDRs, so the usual
+   * answer comes from the range found alone.
+   */
+  longestValid4(address: number): number {
+    const word = this.table.word4(address);
+    const i = (word >>> 1) - 1;
+    return (word & 1) === 1 ? i : this.longestValid(i);
   }
 
   /** The longest valid CIDR from index `found` (as from `find4`/`find6`) up its parents: its index, or -1. */
@@ -660,23 +703,22 @@ class Cidrs {
   }
 
   indicator(i: number): IocMatch['indicator'] {
-    return (this.indicators[i] ??= Object.freeze({
+    return (this.made[2 * i] ??= Object.freeze({
       type: 'cidr',
       value: this.table.values[i],
-    }) as IocMatch['indicator']);
+    }) as IocMatch['indicator']) as IocMatch['indicator'];
   }
 
   /** The sources of CIDR `i`, known valid now. */
   validSources(i: number): IocSource[] {
-    if (this.timeless[i] === 0) return validSources(this.table.entries[i]) as IocSource[];
-    let sources = this.sources[i];
-    if (sources === undefined) {
-      const entry = this.table.entries[i];
-      sources = Array.isArray(entry)
-        ? (Object.freeze(entry.map(sourceOf)) as IocSource[])
-        : (validSources(entry) as IocSource[]);
-      this.sources[i] = sources;
-    }
+    let sources = this.made[2 * i + 1] as IocSource[] | undefined;
+    if (sources !== undefined) return sources;
+    const entry = this.table.entries[i];
+    if (this.timeless[i] === 0) return validSources(entry) as IocSource[];
+    sources = Array.isArray(entry)
+      ? (Object.freeze(entry.map(sourceOf)) as IocSource[])
+      : (validSources(entry) as IocSource[]);
+    this.made[2 * i + 1] = sources;
     return sources;
   }
 }
@@ -801,8 +843,17 @@ class SideBuild {
     for (const [type, m] of this.maps) maps[type] = m.size === 0 ? NO_VALUES : m;
     const ipv4 = this.ipv4 ?? old.ipv4;
     const domainFilter =
-      maps.domain === old.maps.domain ? old.domainFilter : buildFilter(maps.domain.keys(), maps.domain.size);
-    if (maps.cidr === old.maps.cidr) return { maps, cidr4: old.cidr4, cidr6: old.cidr6, ipv4, domainFilter };
+      maps.domain === old.maps.domain
+        ? old.domainFilter
+        : buildFilter([maps.domain.keys()], maps.domain.size, nameHash);
+    const { md5, sha1, sha256 } = maps;
+    const hashFilter =
+      md5 === old.maps.md5 && sha1 === old.maps.sha1 && sha256 === old.maps.sha256
+        ? old.hashFilter
+        : buildFilter([md5.keys(), sha1.keys(), sha256.keys()], md5.size + sha1.size + sha256.size, hexPrefix);
+    if (maps.cidr === old.maps.cidr) {
+      return { maps, cidr4: old.cidr4, cidr6: old.cidr6, ipv4, domainFilter, hashFilter };
+    }
     const cidrs4: CidrInput<Entry>[] = [];
     const cidrs6: CidrInput<Entry>[] = [];
     for (const [value, slot] of maps.cidr) {
@@ -811,10 +862,11 @@ class SideBuild {
     }
     return {
       maps,
-      cidr4: cidrs4.length > 0 ? new Cidrs(CidrTable.build(32, cidrs4)) : null,
+      cidr4: cidrs4.length > 0 ? new Cidrs(CidrTable.build(32, cidrs4, entryTimeless)) : null,
       cidr6: cidrs6.length > 0 ? new Cidrs(CidrTable.build(128, cidrs6)) : null,
       ipv4,
       domainFilter,
+      hashFilter,
     };
   }
 }
@@ -1079,15 +1131,21 @@ function validSources(entry: Entry): IocSource[] | undefined {
 
 function pushMatch(out: IocMatch[] | null, match: IocMatch): IocMatch[] {
   if (out === null) return [match];
-  out.push(match);
-  return out;
+  const list = writable(out);
+  list.push(match);
+  return list;
+}
+
+/** Matches so far to add to: a copy when they are a (frozen, shared) hit. */
+function writable(out: IocMatch[]): IocMatch[] {
+  return out instanceof Hit ? [...out] : out;
 }
 
 /**
  * The exact match of a value whose observable is of the indicator's own type, found in `map` with these valid
- * sources. When the value has one timeless record the match is frozen and kept in the map (as a `Hit`, replacing the
- * record under the same key: a lookup reads it, a build copies and unwraps it), so later lookups of the value share
- * it; otherwise it is made for this lookup.
+ * sources. When the value has one timeless record the match is frozen and kept in the map in a `Hit` (replacing the
+ * record under the same key: a lookup reads it, a build copies and unwraps it), which is returned, so that this and
+ * later lookups of the value share it; otherwise the match is made for this lookup.
  */
 function hitMatch(
   map: ReadonlyMap<string, Slot>,
@@ -1095,15 +1153,20 @@ function hitMatch(
   value: string,
   entry: Entry,
   sources: IocSource[],
-): IocMatch {
+): IocMatch | Hit {
   // The observable and the indicator are the same (type, value): one frozen pair serves as both.
   if (Array.isArray(entry) || entry.window !== null) {
     return { observable: { type, value }, indicator: { type, value }, via: 'exact', sources };
   }
   const pair = Object.freeze({ type, value });
-  const match = Object.freeze({ observable: pair, indicator: pair, via: 'exact', sources }) as IocMatch;
-  (map as Map<string, Slot>).set(value, new Hit(entry, match));
-  return match;
+  const hit = Hit.make(entry, Object.freeze({ observable: pair, indicator: pair, via: 'exact', sources }) as IocMatch);
+  (map as Map<string, Slot>).set(value, hit);
+  return hit;
+}
+
+/** The matches so far with an exact hit's: the hit itself when it is the only one. */
+function withHit(out: IocMatch[] | null, hit: Hit): IocMatch[] {
+  return out === null ? hit : pushMatch(out, hit[0]);
 }
 
 const HASH_LENGTHS = { md5: 32, sha1: 40, sha256: 64 } as const;
@@ -1162,25 +1225,34 @@ function ipMatches(
   obsValue: string,
   via: MatchVia,
 ): IocMatch[] | null {
-  // Both matches name the same observable: one object for both.
+  // Both matches name the same observable: one object for both, and for the exact indicator when it is the same
+  // (type, value) too.
   const observable = { type: obsType, value: obsValue };
-  if (exact !== undefined) {
-    out = pushMatch(out, {
-      observable,
-      indicator: { type, value: ip },
-      via,
-      sources: exact,
-    });
+  const exactMatch =
+    exact === undefined
+      ? undefined
+      : {
+          observable,
+          indicator: obsType === type && obsValue === ip ? (observable as IocMatch['indicator']) : { type, value: ip },
+          via,
+          sources: exact,
+        };
+  const cidrMatch =
+    i === -1 || cidrs === null
+      ? undefined
+      : {
+          observable,
+          indicator: cidrs.indicator(i),
+          via: via === 'exact' ? ('cidr' as const) : via,
+          sources: cidrs.validSources(i),
+        };
+  // The array made at its final length (a push onto a one-element literal would allocate a larger one).
+  if (out === null) {
+    if (exactMatch === undefined) return cidrMatch === undefined ? null : [cidrMatch];
+    return cidrMatch === undefined ? [exactMatch] : [exactMatch, cidrMatch];
   }
-  if (i !== -1 && cidrs !== null) {
-    out = pushMatch(out, {
-      observable,
-      indicator: cidrs.indicator(i),
-      via: via === 'exact' ? 'cidr' : via,
-      sources: cidrs.validSources(i),
-    });
-  }
-  return out;
+  if (exactMatch !== undefined) out = pushMatch(out, exactMatch);
+  return cidrMatch === undefined ? out : pushMatch(out, cidrMatch);
 }
 
 /** A feed being built from batches (`IocIndex.beginFeed`). */
@@ -1399,15 +1471,22 @@ export class IocIndex {
   }
 
   /**
-   * A hash value of its type's length. One the map holds is canonical (one probe, not `has` then `get`). Any other
-   * canonicalises to itself lower-cased or to nothing (trimming would shorten it): without an upper-case letter it
-   * is a miss with no more to do (`toLowerCase` then hands back an equal string, checked several times faster than
-   * by a loop over the characters).
+   * A hash value of its type's length. Most misses end at the hash filter (upper or lower case alike; a value whose
+   * first digits are not hex is no hash at all, trimming would shorten it). One the map holds is canonical (one
+   * probe, not `has` then `get`). Any other canonicalises to itself lower-cased or to nothing: without an upper-case
+   * letter it is a miss with no more to do (`toLowerCase` then hands back an equal string, checked several times
+   * faster than by a loop over the characters).
    */
   private lookupHash(type: 'md5' | 'sha1' | 'sha256', rawValue: string): IocMatch[] {
-    const map = this.block.maps[type];
+    const block = this.block;
+    const prefix = hexPrefix(rawValue);
+    if (prefix === -1 || !filterHas(block.hashFilter, prefix)) return NO_MATCHES;
+    // Named property reads, not maps[type]: a keyed read with three different keys is a slower, generic one.
+    const maps = block.maps;
+    const map = type === 'sha256' ? maps.sha256 : type === 'sha1' ? maps.sha1 : maps.md5;
     const slot = map.get(rawValue);
-    if (slot instanceof Hit) return this.allowed(type, rawValue) ? NO_MATCHES : slot.matches;
+    if (slot instanceof Hit)
+      return this.allow.maps[type].size !== 0 && this.allowed(type, rawValue) ? NO_MATCHES : slot;
     if (slot !== undefined) return this.exactMatch(map, type, rawValue, slot, type, null) ?? NO_MATCHES;
     if (rawValue.toLowerCase() === rawValue) return NO_MATCHES;
     return this.lookupOther(type, rawValue);
@@ -1524,12 +1603,15 @@ export class IocIndex {
     out: IocMatch[] | null,
   ): IocMatch[] | null {
     if (slot instanceof Hit) {
-      if (obsType === type) return this.allowed(type, value) ? out : pushMatch(out, slot.match);
+      if (obsType === type) return this.allowed(type, value) ? out : withHit(out, slot);
       slot = slot.record;
     }
     const sources = validSources(slot);
     if (sources === undefined || this.allowed(type, value)) return out;
-    if (obsType === type) return pushMatch(out, hitMatch(map, type, value, slot, sources));
+    if (obsType === type) {
+      const match = hitMatch(map, type, value, slot, sources);
+      return match instanceof Hit ? withHit(out, match) : pushMatch(out, match);
+    }
     return pushMatch(out, { observable: { type: obsType, value }, indicator: { type, value }, via: 'exact', sources });
   }
 
@@ -1545,14 +1627,19 @@ export class IocIndex {
     const entry = block.ipv4.get(n);
     const exact = entry === undefined ? undefined : validSources(entry);
     const cidrs = block.cidr4;
-    const i = cidrs === null ? -1 : cidrs.longestValid(cidrs.table.find4(n));
+    const i = cidrs === null ? -1 : cidrs.longestValid4(n);
     if (exact === undefined && i === -1) return out;
-    const allow = this.allow;
-    const allowEntry = allow.ipv4.get(n);
-    if (allowEntry !== undefined && entryValidAt(allowEntry)) return out;
-    const allowCidrs = allow.cidr4;
-    if (allowCidrs !== null && allowCidrs.longestValid(allowCidrs.table.find4(n)) !== -1) return out;
+    if (this.ipv4Allowed(n)) return out;
     return ipMatches(out, 'ipv4', ip, exact, cidrs, i, obsType, obsValue, via);
+  }
+
+  /** Whether an allowlist holds the IPv4 address, itself or in a CIDR. */
+  private ipv4Allowed(n: number): boolean {
+    const allow = this.allow;
+    const entry = allow.ipv4.get(n);
+    if (entry !== undefined && entryValidAt(entry)) return true;
+    const cidrs = allow.cidr4;
+    return cidrs !== null && cidrs.longestValid4(n) !== -1;
   }
 
   private matchIpv6(
@@ -1642,7 +1729,9 @@ export class IocIndex {
       const sources = validSources(slot);
       if (sources === undefined) continue;
       if (exact) {
-        found = pushMatch(found, hitMatch(map, 'domain', name, slot, sources));
+        const match = hitMatch(map, 'domain', name, slot, sources);
+        if (match instanceof Hit) exactHit = match;
+        else found = pushMatch(found, match);
         continue;
       }
       found = pushMatch(found, {
@@ -1663,12 +1752,13 @@ export class IocIndex {
     }
     let matches = found as IocMatch[];
     if (exactHit !== undefined) {
-      if (found === null && out === null) return exactHit.matches;
-      matches = found === null ? [exactHit.match] : [exactHit.match, ...found];
+      if (found === null && out === null) return exactHit;
+      matches = found === null ? [exactHit[0]] : [exactHit[0], ...found];
     }
     if (out === null) return matches;
-    for (const m of matches) out.push(m);
-    return out;
+    const list = writable(out);
+    for (const m of matches) list.push(m);
+    return list;
   }
 
   /** The URL itself, then its host as an IP address or a domain. */

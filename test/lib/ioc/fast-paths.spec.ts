@@ -88,10 +88,24 @@ describe('IocIndex lookup fast paths', () => {
         assert.deepEqual(idx.lookup(type, `${value.slice(1)}x`, NOW), []);
       });
     }
+    it('finds hashes of feeds loaded, reloaded and removed later (its filter follows the feeds)', () => {
+      const idx = index([ind('md5', MD5)]);
+      const other = 'b'.repeat(64);
+      assert.deepEqual(idx.lookup('sha256', SHA, NOW), []);
+      idx.replaceFeed('g', [ind('sha256', SHA), ind('sha256', other)]);
+      assert.equal(idx.lookup('sha256', SHA.toUpperCase(), NOW).length, 1);
+      assert.equal(idx.lookup('sha256', other, NOW).length, 1);
+      assert.equal(idx.lookup('md5', MD5, NOW).length, 1);
+      idx.replaceFeed('g', [ind('sha256', other)]);
+      assert.deepEqual(idx.lookup('sha256', SHA, NOW), []);
+      idx.removeFeed('g');
+      assert.deepEqual(idx.lookup('sha256', other, NOW), []);
+      assert.equal(idx.lookup('md5', MD5.toUpperCase(), NOW).length, 1);
+    });
   });
 
   describe('a shared frozen match per exact hit', () => {
-    it('hands every lookup of a value the same frozen match, from the second on in one frozen array', () => {
+    it('hands every lookup of a value the same frozen match in one frozen array', () => {
       const idx = index([ind('sha256', SHA, { tags: ['t'] }), ind('domain', 'evil.example')]);
       for (const [type, value] of [
         ['sha256', SHA],
@@ -99,8 +113,8 @@ describe('IocIndex lookup fast paths', () => {
       ] as const) {
         const a = idx.lookup(type, value, NOW);
         const b = idx.lookup(type, value, NOW);
-        assert.equal(a[0], b[0]);
-        assert.equal(idx.lookup(type, value, NOW), b);
+        assert.equal(a, b);
+        assert.equal(idx.lookup(type, value.toUpperCase(), NOW), b, 'the full canonicalisation finds it too');
         assert.ok(Object.isFrozen(b) && b.length === 1);
         assert.ok(Object.isFrozen(a[0]) && Object.isFrozen(a[0].observable) && Object.isFrozen(a[0].indicator));
         assert.deepEqual(a[0], {

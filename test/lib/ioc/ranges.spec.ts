@@ -79,6 +79,22 @@ describe('ioc ranges', () => {
       assert.equal(t.find4(parseIpv4('192.169.0.0')), -1);
       assert.equal(t.find6(1n), -1);
     });
+
+    it('flags the owners its predicate marks in the word of their ranges', () => {
+      const flagged = CidrTable.build(
+        32,
+        [
+          { start: parseIpv4('10.0.0.0'), prefix: 8, value: '10.0.0.0/8', entry: 'timeless' },
+          { start: parseIpv4('10.1.0.0'), prefix: 16, value: '10.1.0.0/16', entry: 'windowed' },
+        ],
+        (entry) => entry === 'timeless',
+      );
+      const word = (ip: string): number => flagged.word4(parseIpv4(ip));
+      assert.equal(word('10.2.0.0'), 2 * (flagged.values.indexOf('10.0.0.0/8') + 1) + 1);
+      assert.equal(word('10.1.0.0'), 2 * (flagged.values.indexOf('10.1.0.0/16') + 1));
+      assert.equal(word('11.0.0.0'), 0);
+      assert.equal(flagged.find4(parseIpv4('10.1.0.0')), flagged.values.indexOf('10.1.0.0/16'));
+    });
   });
 
   describe('Ipv4Table', () => {
