@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SharedResources } from '../shared';
+import { WalCheckpointer } from '../store/checkpointer';
 import { isPostgresUrl } from '../store/pg/pool';
 import {
   JournalError,
@@ -71,6 +72,7 @@ export class IntakeJournal implements IntakeJournalStore {
   private readonly seen = new Map<string, number>();
   private readonly maxSeen: number;
   private readonly pruneTimer: NodeJS.Timeout;
+  private readonly checkpointer: WalCheckpointer | undefined;
   private readonly events = new EventEmitter();
   private readonly marked = new MarkListeners();
 
@@ -86,8 +88,8 @@ export class IntakeJournal implements IntakeJournalStore {
     this.db.pragma('page_size = 16384');
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-    // Checkpoint less often than the default 1,000 pages (each checkpoint syncs), and keep the WAL file bounded.
-    this.db.pragma('wal_autocheckpoint = 10000');
+    // Checkpoints run in a worker thread (see lib/store/checkpointer), not in the commit of an intake request; the
+    // WAL file is kept bounded.
     this.db.pragma('journal_size_limit = 67108864');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS intake (
@@ -148,6 +150,7 @@ export class IntakeJournal implements IntakeJournalStore {
     });
     this.pruneTimer = setInterval(() => this.pruneSeen(), PRUNE_EVERY_MS);
     this.pruneTimer.unref();
+    if (file !== ':memory:') this.checkpointer = new WalCheckpointer(this.db, file);
   }
 
   /**
@@ -325,6 +328,7 @@ export class IntakeJournal implements IntakeJournalStore {
   close(): void {
     clearInterval(this.pruneTimer);
     this.flushMarks();
+    void this.checkpointer?.stop();
     if (this.db.open) this.db.close();
   }
 }

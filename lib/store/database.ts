@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SharedResources } from '../shared';
+import { WalCheckpointer } from './checkpointer';
 
 /**
  * The embedded SOAR store: one SQLite database (WAL) in the data dir, shared in a process by the context store
@@ -27,13 +28,24 @@ export function openStoreDatabase(file: string, options: StoreDatabaseOptions = 
   return db;
 }
 
+/** The checkpointer of each shared connection (not of an in-memory database). */
+const checkpointers = new WeakMap<Database.Database, WalCheckpointer>();
+
 const shared = new SharedResources<Database.Database>((db) => {
+  void checkpointers.get(db)?.stop();
   if (db.open) db.close();
 });
 
-/** One connection per file in a process; pair every call with `releaseStoreDatabase`. */
+/**
+ * One connection per file in a process, its WAL checkpointed in the background (see ./checkpointer); pair every call
+ * with `releaseStoreDatabase`.
+ */
 export function acquireStoreDatabase(file: string, options: StoreDatabaseOptions = {}): Database.Database {
-  return shared.acquire(file, () => openStoreDatabase(file, options));
+  return shared.acquire(file, () => {
+    const db = openStoreDatabase(file, options);
+    if (file !== ':memory:') checkpointers.set(db, new WalCheckpointer(db, file));
+    return db;
+  });
 }
 
 export function releaseStoreDatabase(file: string): void {

@@ -1,0 +1,91 @@
+import type Database from 'better-sqlite3';
+import { EventEmitter } from 'node:events';
+import { Worker } from 'node:worker_threads';
+
+/**
+ * Checkpoints a WAL database from a worker thread. SQLite's automatic checkpoint runs inside the commit that crosses
+ * its threshold: on the event loop (better-sqlite3 is synchronous), copying the WAL into the database and syncing it,
+ * tens to hundreds of milliseconds in which no request is answered. While a checkpointer runs, the connection it is
+ * given never checkpoints (`wal_autocheckpoint = 0`); the worker's own connection checkpoints in the background every
+ * `intervalMs`, in PASSIVE mode (it never waits for, nor holds up, a reader or writer). Should the worker fail, the
+ * connection checkpoints by itself again, as it did before; likewise once the checkpointer is stopped.
+ */
+
+/** What one background checkpoint did: frames in the WAL, frames copied into the database. */
+export interface CheckpointResult {
+  log: number;
+  checkpointed: number;
+}
+
+export interface CheckpointerOptions {
+  /** Time between two checkpoints (default 200 ms). */
+  intervalMs?: number;
+}
+
+// Plain JavaScript run by the worker (`eval`), so that it needs no build step and runs under the test runner too.
+const WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.module);
+// better-sqlite3's errors reach the parent thread as their code alone: a plain Error keeps the message.
+const plain = (err) => new Error((err && err.code ? err.code + ': ' : '') + (err && err.message));
+let db;
+try {
+  db = new Database(workerData.file, { fileMustExist: true });
+} catch (err) {
+  throw plain(err);
+}
+const timer = setInterval(() => {
+  try {
+    const [result] = db.pragma('wal_checkpoint(PASSIVE)');
+    if (result.checkpointed > 0) parentPort.postMessage(result);
+  } catch (err) {
+    // SQLITE_BUSY: another checkpoint is under way; the next tick tries again.
+    if (!/^SQLITE_BUSY/.test(String(err && err.code))) throw plain(err);
+  }
+}, workerData.intervalMs);
+parentPort.on('message', () => {
+  clearInterval(timer);
+  db.close();
+  parentPort.close();
+});
+`;
+
+export class WalCheckpointer extends EventEmitter<{ checkpoint: [CheckpointResult]; error: [Error] }> {
+  private readonly worker: Worker;
+  private readonly autocheckpoint: number;
+  private readonly exited: Promise<void>;
+
+  /** `db` is the connection to relieve; `file` its database file (the worker opens its own connection). */
+  constructor(
+    private readonly db: Database.Database,
+    file: string,
+    options: CheckpointerOptions = {},
+  ) {
+    super();
+    this.autocheckpoint = db.pragma('wal_autocheckpoint', { simple: true }) as number;
+    db.pragma('wal_autocheckpoint = 0');
+    this.worker = new Worker(WORKER, {
+      eval: true,
+      workerData: { file, module: require.resolve('better-sqlite3'), intervalMs: options.intervalMs ?? 200 },
+    });
+    // A background helper: it must not keep the process alive.
+    this.worker.unref();
+    this.worker.on('message', (result: CheckpointResult) => this.emit('checkpoint', result));
+    this.worker.on('error', (err) => {
+      this.restore();
+      if (this.listenerCount('error') > 0) this.emit('error', new Error(`WAL checkpoints of ${file}: ${err.message}`));
+    });
+    this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
+  }
+
+  /** Stops the worker (resolved once it has closed its connection); the connection checkpoints by itself again. */
+  stop(): Promise<void> {
+    this.restore();
+    this.worker.postMessage('stop');
+    return this.exited;
+  }
+
+  private restore(): void {
+    if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${this.autocheckpoint}`);
+  }
+}

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { WalCheckpointer, type CheckpointResult } from '../../../lib/store/checkpointer';
+import { acquireStoreDatabase, openStoreDatabase, releaseStoreDatabase } from '../../../lib/store/database';
+import { tempDir } from '../../helpers/tmp';
+
+describe('WalCheckpointer (WAL checkpoints in a worker thread)', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => (tmp = tempDir('soar-checkpoint-')));
+  afterEach(() => tmp.cleanup());
+
+  const fill = (db: ReturnType<typeof openStoreDatabase>, rows: number): void => {
+    db.exec('CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, body TEXT)');
+    const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+    for (let i = 0; i < rows; i++) insert.run('x'.repeat(2_000));
+  };
+
+  it('checkpoints in the background while the connection itself never does, until stopped', async () => {
+    const file = join(tmp.dir, 'store.db');
+    const db = openStoreDatabase(file);
+    const checkpointer = new WalCheckpointer(db, file, { intervalMs: 10 });
+    try {
+      assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 0);
+      const results: CheckpointResult[] = [];
+      checkpointer.on('checkpoint', (result) => results.push(result));
+      // Far past the 1,000 pages at which a commit would checkpoint by itself.
+      fill(db, 3_000);
+      // Every page of the database reaches its file, though this connection never checkpoints.
+      const bytes =
+        (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
+      for (const end = Date.now() + 10_000; statSync(file).size < bytes && Date.now() < end;) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(statSync(file).size, bytes);
+      assert.ok(results.length > 0);
+      assert.ok(
+        results.every((r) => r.checkpointed > 0 && r.checkpointed <= r.log),
+        JSON.stringify(results),
+      );
+    } finally {
+      await checkpointer.stop();
+    }
+    assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 1000);
+    fill(db, 10);
+    db.close();
+  });
+
+  it('hands checkpoints back to the connection when its worker fails', async () => {
+    const file = join(tmp.dir, 'store.db');
+    const db = openStoreDatabase(file);
+    const checkpointer = new WalCheckpointer(db, join(tmp.dir, 'missing.db'));
+    const [err] = (await once(checkpointer, 'error')) as [Error];
+    assert.match(err.message, /^WAL checkpoints of .*missing\.db: SQLITE_CANTOPEN: /);
+    assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 1000);
+    db.close();
+  });
+
+  it('runs for every shared store connection of a data dir', () => {
+    const file = join(tmp.dir, 'shared.db');
+    const db = acquireStoreDatabase(file);
+    try {
+      assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 0);
+    } finally {
+      releaseStoreDatabase(file);
+    }
+    assert.equal(db.open, false);
+    const memory = acquireStoreDatabase(':memory:');
+    assert.equal(memory.pragma('wal_autocheckpoint', { simple: true }), 1000);
+    releaseStoreDatabase(':memory:');
+  });
+});
