@@ -68,14 +68,14 @@ export class WalCheckpointer extends EventEmitter<{ checkpoint: [CheckpointResul
       eval: true,
       workerData: { file, module: require.resolve('better-sqlite3'), intervalMs: options.intervalMs ?? 200 },
     });
-    // A background helper: it must not keep the process alive.
-    this.worker.unref();
     this.worker.on('message', (result: CheckpointResult) => this.emit('checkpoint', result));
     this.worker.on('error', (err) => {
       this.restore();
       if (this.listenerCount('error') > 0) this.emit('error', new Error(`WAL checkpoints of ${file}: ${err.message}`));
     });
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
+    // A background helper must not keep the process alive (after the listeners: a 'message' listener refs it again).
+    this.worker.unref();
   }
 
   /** Stops the worker (resolved once it has closed its connection); the connection checkpoints by itself again. */

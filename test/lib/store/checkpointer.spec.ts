@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,6 +56,15 @@ describe('WalCheckpointer (WAL checkpoints in a worker thread)', () => {
     assert.match(err.message, /^WAL checkpoints of .*missing\.db: SQLITE_CANTOPEN: /);
     assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 1000);
     db.close();
+  });
+
+  it('does not keep a process alive that has nothing else to do', () => {
+    const file = join(tmp.dir, 'exit.db');
+    const code = `const { acquireStoreDatabase } = require(${JSON.stringify(require.resolve('../../../lib/store/database'))});
+      acquireStoreDatabase(${JSON.stringify(file)}).exec('CREATE TABLE t (x)');`;
+    const child = spawnSync(process.execPath, ['--require', 'tsx/cjs', '-e', code], { timeout: 15_000 });
+    assert.equal(child.signal, null, 'the process had to be killed');
+    assert.equal(child.status, 0, String(child.stderr));
   });
 
   it('runs for every shared store connection of a data dir', () => {
