@@ -1439,7 +1439,8 @@ export class IocIndex {
   /**
    * The indicators an observable matches (see the module comment), as it arrives in an alert: the value is
    * canonicalised first. `now` (default: the current time) decides validity. The result may be shared and frozen
-   * (always without matches; often for a value's lone exact match): read it, do not change it.
+   * (always without matches; often for a value's lone exact match, then an array of a subclass whose `map`, `filter`
+   * and the like give plain arrays): read it, do not change it.
    */
   lookup(type: ObservableType, rawValue: unknown, now?: Date | number): IocMatch[] {
     if (typeof rawValue !== 'string') return NO_MATCHES;
@@ -1485,8 +1486,7 @@ export class IocIndex {
     const maps = block.maps;
     const map = type === 'sha256' ? maps.sha256 : type === 'sha1' ? maps.sha1 : maps.md5;
     const slot = map.get(rawValue);
-    if (slot instanceof Hit)
-      return this.allow.maps[type].size !== 0 && this.allowed(type, rawValue) ? NO_MATCHES : slot;
+    if (slot instanceof Hit) return this.allowed(type, rawValue) ? NO_MATCHES : slot;
     if (slot !== undefined) return this.exactMatch(map, type, rawValue, slot, type, null) ?? NO_MATCHES;
     if (rawValue.toLowerCase() === rawValue) return NO_MATCHES;
     return this.lookupOther(type, rawValue);
