@@ -9,6 +9,7 @@
  *   the app's CPU time per alert (from /proc), which a busy shared machine does not change the way it does rates.
  * - latency: at half the single-alert maximum, sent on a fixed schedule; every 5th alert opens a case of its own,
  *   and its time is from sending the request to the decision soar-decide wrote into that case.
+ * Each measured phase starts with the app idle (`settle`), not still busy with what the phase before left queued.
  * - memory: the app's heap (after a full collection) and RSS after the first tenth of E2E_ALERTS alerts (default
  *   1,000,000, sent in batches) and at the end, and the peak RSS during the run.
  * - profile: where the app's CPU goes under single-alert and batch load (V8 sampling profiler over the inspector).
@@ -76,10 +77,28 @@ async function bare(): Promise<LoadResult & { cpuPerRequest: number }> {
 }
 
 /**
+ * Waits until the app is idle (under 10 % of a core over half a second; at most a minute): the work a phase leaves
+ * queued behind its last alert's case update (decisions, responses, runs) must not be counted in the next phase,
+ * least of all as the latency "at half load". Returns the seconds waited.
+ */
+async function settle(app: BenchApp): Promise<number> {
+  const started = Date.now();
+  let before = cpuSeconds(app.pid);
+  while (Date.now() - started < 60_000) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = cpuSeconds(app.pid);
+    if (now - before < 0.05) break;
+    before = now;
+  }
+  return (Date.now() - started) / 1000;
+}
+
+/**
  * Alerts/s from the start of `run` until the last of its alerts was counted into a case, and the app's CPU time
- * per alert over the same span.
+ * per alert over the same span (the app idle before it).
  */
 async function processedRate(app: BenchApp, run: () => Promise<LoadResult>) {
+  log(`settled in ${(await settle(app)).toFixed(1)} s`);
   const before = (await drain(app, 0)).alerts;
   const cpu = cpuSeconds(app.pid);
   const result = await run();
@@ -103,6 +122,7 @@ interface Latency {
 
 /** Request-to-decision latency of probe alerts sent at `rate` requests/s among grouped ones. */
 async function latency(app: BenchApp, rate: number): Promise<Latency> {
+  log(`settled in ${(await settle(app)).toFixed(1)} s`);
   const before = (await drain(app, 0)).alerts;
   const run = await steady({ url: app.alertsUrl, token: TOKEN, rate, seconds: DURATION, probeEvery: PROBE_EVERY });
   await drain(app, before + run.sent - run.errors);
@@ -269,7 +289,8 @@ async function benchStore(name: string, storeUrl: string | undefined, rows: Row[
       note: `${met(flat && long.complete)}; ${memoryNote(long.end)}; ${int(long.alerts / long.seconds)} alerts/s processed over the run, app CPU ${us(long.cpuPerAlert)}/alert${long.cut ? ` (cut from ${int(ALERTS)} to fit E2E_LONG_SECONDS=${LONG_SECONDS})` : ''}`,
     });
 
-    const rate = Math.max(1, Math.round(single.processedPerSecond / 2));
+    // The maximum the app sustains is the lower of what it acknowledged and what it processed.
+    const rate = Math.max(1, Math.round(Math.min(single.rps, single.processedPerSecond) / 2));
     log(`${name}: latency at ${rate} alerts/s`);
     const lat = await latency(app, rate);
     rows.push({
