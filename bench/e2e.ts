@@ -9,10 +9,11 @@
  *   the app's CPU time per alert (from /proc), which a busy shared machine does not change the way it does rates.
  * - latency: at half the single-alert maximum, sent on a fixed schedule; every 5th alert opens a case of its own,
  *   and its time is from sending the request to the decision soar-decide wrote into that case.
- * Each measured phase starts with the app idle (`settle`), not still busy with what the phase before left queued.
  * - memory: the app's heap (after a full collection) and RSS after the first tenth of E2E_ALERTS alerts (default
  *   1,000,000, sent in batches) and at the end, and the peak RSS during the run.
  * - profile: where the app's CPU goes under single-alert and batch load (V8 sampling profiler over the inspector).
+ *
+ * Each measured phase starts with the app idle (`settle`), not still busy with what the phase before left queued.
  *
  * BENCH_DURATION (seconds per load run, default 10), E2E_ALERTS, E2E_LONG_SECONDS (the long run's time budget,
  * default 900), E2E_STORES (`sqlite,postgres`).

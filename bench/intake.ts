@@ -11,6 +11,7 @@ import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { intakeNode } from '../test/helpers/intake-node';
 import { tempDir } from '../test/helpers/tmp';
 import { startNodeRed } from './nodered';
 
@@ -35,17 +36,7 @@ const bareFlow = [
 
 const productFlow = [
   { id: 't', type: 'tab' },
-  {
-    id: 'in',
-    z: 't',
-    type: 'soar-alert-in',
-    path: '/alerts',
-    maxSizeMb: 5,
-    rateLimit: 0,
-    burst: 0,
-    duplicateWindowMin: 60,
-    wires: [['norm']],
-  },
+  intakeNode(['norm'], { z: 't' }),
   // As in the default flow: normalised alerts (and unrecognised records) are wired back to mark them processed.
   { id: 'norm', z: 't', type: 'soar-normalize', format: 'auto', expression: '', wires: [['in'], ['in']] },
 ];
