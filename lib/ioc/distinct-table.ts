@@ -20,8 +20,11 @@ export class DistinctTable<T> {
     return this.items[index];
   }
 
-  /** The index of the held item equal to `item` (with the same `hash`), or of `item`, which is held from now on. */
-  intern(hash: number, item: T): number {
+  /**
+   * The index of the held item equal to `item` (with the same `hash`), or of `item` (or, given `keep`, of what it
+   * makes of `item`: a probe object reused by the caller is copied only when new), which is held from now on.
+   */
+  intern(hash: number, item: T, keep?: (item: T) => T): number {
     const buckets = this.buckets;
     const mask = buckets.length - 1;
     for (let b = hash & mask; ; b = (b + 1) & mask) {
@@ -29,7 +32,7 @@ export class DistinctTable<T> {
       if (at === 0) break;
       if (this.itemHashes[at - 1] === hash && this.same(this.items[at - 1], item)) return at - 1;
     }
-    const index = this.items.push(item) - 1;
+    const index = this.items.push(keep === undefined ? item : keep(item)) - 1;
     if (index === this.itemHashes.length) {
       const grown = new Int32Array(index * 2);
       grown.set(this.itemHashes);

@@ -290,8 +290,54 @@ function stringList(value: unknown, field: 'tags' | 'attack', lists: ListCache, 
 /** Base sources already made during one load, by tags, ATT&CK ids (both shared lists), TLP and confidence. */
 type BaseCache = Map<readonly string[], Map<readonly string[], Map<string, Map<number, IocSource>>>>;
 
-/** Validates the metadata of an indicator into a shared record (throws with a reason). */
-function makeRecord(
+/**
+ * The metadata fields of an indicator in an object of one fixed shape. Each parser (CSV, STIX, MISP, lists, saved
+ * groups) makes indicators of its own shapes; once a process has loaded feeds of several formats, `draftRecord`'s
+ * reads of them (and of the optional fields absent from most) would be megamorphic: one copy here, then monomorphic.
+ */
+function metaFields(meta: IndicatorMeta): IndicatorMeta {
+  return {
+    confidence: meta.confidence,
+    tlp: meta.tlp,
+    tags: meta.tags,
+    attack: meta.attack,
+    validFrom: meta.validFrom,
+    validUntil: meta.validUntil,
+    firstSeen: meta.firstSeen,
+    lastSeen: meta.lastSeen,
+  };
+}
+
+/**
+ * What `draftRecord` fills in: one object reused, as most indicators of a load share their metadata with an earlier
+ * one. Allocating a record per indicator cost more than the rest of the record once a process had loaded a feed of
+ * distinct records (V8 then allocates records straight into the old generation, where the duplicates die).
+ */
+const DRAFT: { -readonly [K in keyof SourceRecord]: SourceRecord[K] } = {
+  base: Object.freeze({ feed: '', confidence: 0, tlp: 'clear', tags: [], attack: [] }),
+  firstSeen: undefined,
+  lastSeen: undefined,
+  window: null,
+  sources: undefined,
+};
+const DRAFT_WINDOW: { -readonly [K in keyof Window]: Window[K] } = {
+  from: -Infinity,
+  until: Infinity,
+  validFrom: undefined,
+  validUntil: undefined,
+};
+
+/** A record of its own with the draft's fields (for a draft not yet held). */
+function recordFromDraft(draft: SourceRecord): SourceRecord {
+  const window = draft.window === null ? null : { ...draft.window };
+  return { base: draft.base, firstSeen: draft.firstSeen, lastSeen: draft.lastSeen, window, sources: undefined };
+}
+
+/**
+ * Validates the metadata of an indicator into the shared `DRAFT` record (throws with a reason): held by the load
+ * only when no equal record is (`recordFromDraft`).
+ */
+function draftRecord(
   feed: string,
   ind: IndicatorMeta,
   times: TimeCache,
@@ -325,16 +371,24 @@ function makeRecord(
     base = Object.freeze({ feed, confidence, tlp: tlp as Tlp, tags, attack });
     byConfidence.set(confidence, base);
   }
-  const window =
-    from === -Infinity && until === Infinity
-      ? null
-      : { from, until, validFrom: validFrom?.iso, validUntil: validUntil?.iso };
+  let window: Window | null = null;
+  if (from !== -Infinity || until !== Infinity) {
+    DRAFT_WINDOW.from = from;
+    DRAFT_WINDOW.until = until;
+    DRAFT_WINDOW.validFrom = validFrom?.iso;
+    DRAFT_WINDOW.validUntil = validUntil?.iso;
+    window = DRAFT_WINDOW;
+  }
   madeTimesHash = timesHash(firstSeen, lastSeen, from, until);
-  return { base, firstSeen: firstSeen?.iso, lastSeen: lastSeen?.iso, window, sources: undefined };
+  DRAFT.base = base;
+  DRAFT.firstSeen = firstSeen?.iso;
+  DRAFT.lastSeen = lastSeen?.iso;
+  DRAFT.window = window;
+  return DRAFT;
 }
 
 /**
- * The hash of the times of the record `makeRecord` made last (for `recordHash`): from their milliseconds, which it
+ * The hash of the times of the record `draftRecord` made last (for `recordHash`): from their milliseconds, which it
  * has at hand, instead of from their ISO strings, character by character. Module state, as loads are synchronous.
  */
 let madeTimesHash = 0;
@@ -390,7 +444,7 @@ function sameRecord(a: SourceRecord, b: SourceRecord): boolean {
   );
 }
 
-/** The hash for `sameRecord` of the record `makeRecord` made last: its base's number in the load, and its times. */
+/** The hash for `sameRecord` of the record `draftRecord` made last: its base's number in the load, and its times. */
 function recordHash(base: number): number {
   return Math.imul(madeTimesHash ^ base, FNV_PRIME);
 }
@@ -941,10 +995,10 @@ class FeedLoad {
     if (meta === this.lastMeta) return this.lastSlot;
     let slot: RecordSlot;
     try {
-      const record = makeRecord(this.name, meta, this.times, this.lists, this.bases);
-      let base = this.baseNumbers.get(record.base);
-      if (base === undefined) this.baseNumbers.set(record.base, (base = this.baseNumbers.size));
-      slot = this.records.intern(recordHash(base), record);
+      const draft = draftRecord(this.name, metaFields(meta), this.times, this.lists, this.bases);
+      let base = this.baseNumbers.get(draft.base);
+      if (base === undefined) this.baseNumbers.set(draft.base, (base = this.baseNumbers.size));
+      slot = this.records.intern(recordHash(base), draft, recordFromDraft);
     } catch (err) {
       slot = (err as Error).message;
     }

@@ -22,6 +22,19 @@ describe('DistinctTable', () => {
     assert.equal(table.size, 3);
   });
 
+  it('holds what `keep` makes of a new item, so that a caller may probe with one reused object', () => {
+    const table = byName();
+    const probe = { name: 'a' };
+    const copy = (item: { name: string }) => ({ ...item });
+    assert.equal(table.intern(3, probe, copy), 0);
+    probe.name = 'b';
+    assert.equal(table.intern(3, probe, copy), 1);
+    probe.name = 'a';
+    assert.equal(table.intern(3, probe, copy), 0);
+    assert.deepEqual([table.item(0).name, table.item(1).name], ['a', 'b']);
+    assert.notEqual(table.item(0), probe);
+  });
+
   it('keeps every item findable while it grows past its initial buckets, with colliding hashes', () => {
     const table = byName();
     const n = 20_000;

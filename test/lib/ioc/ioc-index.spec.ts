@@ -280,6 +280,27 @@ describe('IocIndex', () => {
       assert.equal(idx.lookup('domain', 'new.example', new Date('2026-04-01T00:00:00Z')).length, 1);
     });
 
+    it('keeps each indicator’s own window and times when metadata alternates and repeats within a feed', () => {
+      const early = { validUntil: '2026-02-01T00:00:00Z', lastSeen: '2026-01-05' };
+      const late = { validFrom: '2026-04-01T00:00:00Z', lastSeen: '2026-01-06' };
+      const j = index({
+        f: [
+          ind('ipv4', '45.9.148.1', early),
+          ind('ipv4', '45.9.148.2', late),
+          ind('ipv4', '45.9.148.3', { ...early }),
+          ind('ipv4', '45.9.148.4', { ...late }),
+          ind('ipv4', '45.9.148.5'),
+        ],
+      });
+      const valid = (at: string) =>
+        [1, 2, 3, 4, 5].filter((n) => j.lookup('ipv4', `45.9.148.${n}`, new Date(at)).length > 0);
+      assert.deepEqual(valid('2026-01-15T00:00:00Z'), [1, 3, 5]);
+      assert.deepEqual(valid('2026-04-15T00:00:00Z'), [2, 4, 5]);
+      const [m] = j.lookup('ipv4', '45.9.148.4', new Date('2026-04-15T00:00:00Z'));
+      assert.equal(m.sources[0].validFrom, '2026-04-01T00:00:00.000Z');
+      assert.equal(m.sources[0].lastSeen, '2026-01-06T00:00:00.000Z');
+    });
+
     it('keeps the source that is still valid when a value has an expired one too', () => {
       const j = index({
         a: [ind('ipv4', '45.9.148.3', { validUntil: '2026-01-01T00:00:00Z' })],
