@@ -1520,9 +1520,27 @@ export class IocIndex {
     return this.lookupOther(type, rawValue);
   }
 
-  /** A canonical IPv4 address (as parsed by `parseIpv4`). */
+  /**
+   * A canonical IPv4 address (as parsed by `parseIpv4`): `matchIpv4` + `ipMatches` written out for the commonest
+   * lookup of all (an alert's addresses), with no matches before and the observable its own indicator. V8 did not
+   * inline `ipMatches`; written out, a bench of 87 % hits ran about 8 % faster.
+   */
   private lookupIpv4(ip: string, n: number): IocMatch[] {
-    return this.matchIpv4(ip, n, 'ipv4', ip, 'exact', null) ?? NO_MATCHES;
+    const block = this.block;
+    const entry = block.ipv4.get(n);
+    const exact = entry === undefined ? undefined : validSources(entry);
+    const cidrs = block.cidr4;
+    const i = cidrs === null ? -1 : cidrs.longestValid4(n);
+    if ((exact === undefined && i === -1) || this.ipv4Allowed(n)) return NO_MATCHES;
+    const observable = { type: 'ipv4' as const, value: ip };
+    if (i === -1) return [{ observable, indicator: observable, via: 'exact', sources: exact as IocSource[] }];
+    const cidr: IocMatch = {
+      observable,
+      indicator: (cidrs as Cidrs).indicator(i),
+      via: 'cidr',
+      sources: (cidrs as Cidrs).validSources(i),
+    };
+    return exact === undefined ? [cidr] : [{ observable, indicator: observable, via: 'exact', sources: exact }, cidr];
   }
 
   /**

@@ -71,6 +71,44 @@ describe('IocIndex lookup fast paths', () => {
     });
   });
 
+  describe('IPv4 addresses: the written-out lookup of a canonical address against the general one', () => {
+    const expired = { validUntil: '2026-01-01T00:00:00Z' };
+    const idx = index(
+      [
+        ind('ipv4', '45.9.148.3'),
+        ind('cidr', '45.9.0.0/16'),
+        ind('cidr', '45.9.148.0/24', { tags: ['narrow'] }),
+        ind('ipv4', '45.10.1.1'),
+        ind('ipv4', '45.11.1.1', expired),
+        ind('cidr', '45.11.0.0/16'),
+        ind('cidr', '45.12.0.0/16', expired),
+        ind('ipv4', '45.12.1.1', expired),
+        ind('ipv4', '45.9.148.77'),
+      ],
+      [ind('ipv4', '45.9.148.77'), ind('cidr', '45.10.1.0/24')],
+    );
+    const cases: [string, string[]][] = [
+      ['45.9.148.3', ['exact ipv4:45.9.148.3', 'cidr cidr:45.9.148.0/24']],
+      ['45.9.149.1', ['cidr cidr:45.9.0.0/16']],
+      ['45.10.1.1', []],
+      ['45.11.1.1', ['cidr cidr:45.11.0.0/16']],
+      ['45.12.1.1', []],
+      ['45.9.148.77', []],
+      ['8.8.4.4', []],
+    ];
+    for (const [ip, expected] of cases) {
+      it(`${ip}: ${expected.length === 0 ? 'no match' : expected.join(' + ')}, as padded (the general path)`, () => {
+        const fast = idx.lookup('ipv4', ip, NOW);
+        assert.deepEqual(
+          fast.map((m) => `${m.via} ${m.indicator.type}:${m.indicator.value}`),
+          expected,
+        );
+        assert.deepEqual(fast, idx.lookup('ipv4', ` ${ip} `, NOW));
+        for (const m of fast) assert.deepEqual(m.observable, { type: 'ipv4', value: ip });
+      });
+    }
+  });
+
   describe('hashes: a miss without an upper-case letter ends at once', () => {
     const idx = index([ind('sha256', SHA), ind('md5', MD5)]);
     for (const [type, value] of [
