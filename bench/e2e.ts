@@ -10,7 +10,7 @@
  * - latency: at half the single-alert maximum, sent on a fixed schedule; every 5th alert opens a case of its own,
  *   and its time is from sending the request to the decision soar-decide wrote into that case.
  * - memory: the app's heap (after a full collection) and RSS after the first tenth of E2E_ALERTS alerts (default
- *   1,000,000, sent in batches) and at the end, and the peak RSS during the run.
+ *   1,000,000, sent in batches) and at the end, each once the app is idle, and the peak RSS during the run.
  * - profile: where the app's CPU goes under single-alert and batch load (V8 sampling profiler over the inspector).
  *
  * Each measured phase starts with the app idle (`settle`), not still busy with what the phase before left queued.
@@ -178,8 +178,11 @@ async function longRun(app: BenchApp, batchPace: number) {
   const measured = async () => {
     const start = await snapshot();
     const first = await send(total / 10);
+    // Retained memory, not the work still queued behind the last case update (peak RSS shows that): idle first.
+    log(`settled in ${(await settle(app)).toFixed(1)} s`);
     const tenth = await snapshot();
     const rest = await send(total - total / 10);
+    log(`settled in ${(await settle(app)).toFixed(1)} s`);
     const end = await snapshot();
     return { start, first, tenth, rest, end };
   };
