@@ -290,22 +290,35 @@ function stringList(value: unknown, field: 'tags' | 'attack', lists: ListCache, 
 /** Base sources already made during one load, by tags, ATT&CK ids (both shared lists), TLP and confidence. */
 type BaseCache = Map<readonly string[], Map<readonly string[], Map<string, Map<number, IocSource>>>>;
 
+/** `metaFields`' one object, filled anew for each indicator (loads are synchronous). */
+const META_FIELDS: { -readonly [K in keyof Required<IndicatorMeta>]: IndicatorMeta[K] } = {
+  confidence: 0,
+  tlp: 'clear',
+  tags: [],
+  attack: [],
+  validFrom: undefined,
+  validUntil: undefined,
+  firstSeen: undefined,
+  lastSeen: undefined,
+};
+
 /**
- * The metadata fields of an indicator in an object of one fixed shape. Each parser (CSV, STIX, MISP, lists, saved
- * groups) makes indicators of its own shapes; once a process has loaded feeds of several formats, `draftRecord`'s
- * reads of them (and of the optional fields absent from most) would be megamorphic: one copy here, then monomorphic.
+ * The metadata fields of an indicator in an object of one fixed shape (reused: read it before the next call). Each
+ * parser (CSV, STIX, MISP, lists, saved groups) makes indicators of its own shapes; once a process has loaded feeds
+ * of several formats, `draftRecord`'s reads of them (and of the optional fields absent from most) would be
+ * megamorphic: one copy here, then monomorphic.
  */
 function metaFields(meta: IndicatorMeta): IndicatorMeta {
-  return {
-    confidence: meta.confidence,
-    tlp: meta.tlp,
-    tags: meta.tags,
-    attack: meta.attack,
-    validFrom: meta.validFrom,
-    validUntil: meta.validUntil,
-    firstSeen: meta.firstSeen,
-    lastSeen: meta.lastSeen,
-  };
+  const fields = META_FIELDS;
+  fields.confidence = meta.confidence;
+  fields.tlp = meta.tlp;
+  fields.tags = meta.tags;
+  fields.attack = meta.attack;
+  fields.validFrom = meta.validFrom;
+  fields.validUntil = meta.validUntil;
+  fields.firstSeen = meta.firstSeen;
+  fields.lastSeen = meta.lastSeen;
+  return fields;
 }
 
 /**
