@@ -109,6 +109,18 @@ describe('IocIndex lookup fast paths', () => {
     }
   });
 
+  it('IPv4: allowlists of any prefix length hold, as they are loaded, reloaded and removed', () => {
+    const idx = index([ind('cidr', '45.0.0.0/8'), ind('ipv4', '46.1.2.3')]);
+    const hits = () => ['45.200.7.9', '45.1.1.1', '46.1.2.3'].filter((ip) => idx.lookup('ipv4', ip, NOW).length > 0);
+    assert.deepEqual(hits(), ['45.200.7.9', '45.1.1.1', '46.1.2.3']);
+    idx.replaceFeed('ok', [ind('cidr', '45.128.0.0/9'), ind('ipv4', '46.1.2.3')], { allow: true });
+    assert.deepEqual(hits(), ['45.1.1.1']);
+    idx.replaceFeed('ok', [ind('cidr', '45.1.1.0/30')], { allow: true });
+    assert.deepEqual(hits(), ['45.200.7.9', '46.1.2.3']);
+    idx.removeFeed('ok');
+    assert.deepEqual(hits(), ['45.200.7.9', '45.1.1.1', '46.1.2.3']);
+  });
+
   describe('hashes: a miss without an upper-case letter ends at once', () => {
     const idx = index([ind('sha256', SHA), ind('md5', MD5)]);
     for (const [type, value] of [
