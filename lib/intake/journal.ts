@@ -150,7 +150,13 @@ export class IntakeJournal implements IntakeJournalStore {
     });
     this.pruneTimer = setInterval(() => this.pruneSeen(), PRUNE_EVERY_MS);
     this.pruneTimer.unref();
-    if (file !== ':memory:') this.checkpointer = new WalCheckpointer(this.db, file);
+    if (file !== ':memory:') {
+      this.checkpointer = new WalCheckpointer(this.db, file);
+      // The journal goes on (its commits checkpoint again, as before), but an operator hears why it got slower.
+      this.checkpointer.on('error', (err) =>
+        this.events.emit('background-error', err, 'WAL checkpoints are back in intake commits'),
+      );
+    }
   }
 
   /**

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { acquireJournal, IntakeJournal, openedJournal, releaseJournal } from '../../../lib/intake/journal';
 import { tempDir } from '../../helpers/tmp';
@@ -27,6 +28,24 @@ describe('IntakeJournal (SQLite)', () => {
   });
 
   const rec = (alertId: string) => ({ alertId, body: JSON.stringify({ id: alertId }) });
+
+  it('reports a failure of its background checkpoints and keeps taking alerts', async () => {
+    const file = join(tmp.dir, 'failing.db');
+    const failing = new IntakeJournal(file);
+    try {
+      const reported = new Promise<[Error, string]>((resolve) =>
+        failing.onBackgroundError((err, what) => resolve([err, what])),
+      );
+      // Gone before the checkpoint thread (still starting) opens it; this connection keeps the open file.
+      unlinkSync(file);
+      const [err, what] = await reported;
+      assert.match(err.message, /SQLITE_CANTOPEN/);
+      assert.equal(what, 'WAL checkpoints are back in intake commits');
+      assert.equal(typeof failing.append('n1', [rec('after')], 1000, 0)[0], 'number');
+    } finally {
+      failing.close();
+    }
+  });
 
   it('appends synchronously, with consecutive sequence numbers, and skips ids seen within the window', () => {
     const first = journal.append('n1', [rec('a'), rec('b'), rec('a')], 1000, 0);
