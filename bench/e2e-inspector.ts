@@ -2,6 +2,7 @@
  * bench/e2e's window into the app process: the V8 inspector (the app runs with `--inspect=127.0.0.1:0`), for its
  * heap after a full collection and for a CPU profile under load. Nothing is added to the product for this.
  */
+import { writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
 
 export interface Memory {
@@ -105,7 +106,7 @@ export class Inspector {
   }
 
   /** Samples the app's CPU while `load` runs (1 ms interval) and sums self time by function and by area. */
-  async profile(load: () => Promise<unknown>, topN = 20): Promise<ProfileSummary> {
+  async profile(load: () => Promise<unknown>, topN = 20, keep?: string): Promise<ProfileSummary> {
     await this.call('Profiler.enable');
     await this.call('Profiler.setSamplingInterval', { interval: 1000 });
     await this.call('Profiler.start');
@@ -117,6 +118,8 @@ export class Inspector {
     const stopped = await this.call<{ profile: { nodes: ProfileNode[] } }>('Profiler.stop');
     await this.call('Profiler.disable');
     if (failure) throw failure;
+    // The whole profile, for Chrome DevTools or a closer look (E2E_PROFILE_DIR).
+    if (keep) writeFileSync(keep, JSON.stringify(stopped.profile));
     const nodes = stopped.profile.nodes;
     const samples = nodes.reduce((n, p) => n + (p.hitCount ?? 0), 0);
     const percent = (hits: number) => Math.round((hits / Math.max(samples, 1)) * 1000) / 10;

@@ -16,8 +16,9 @@
  * Each measured phase starts with the app idle (`settle`), not still busy with what the phase before left queued.
  *
  * BENCH_DURATION (seconds per load run, default 10), E2E_ALERTS, E2E_LONG_SECONDS (the long run's time budget,
- * default 900), E2E_STORES (`sqlite,postgres`).
+ * default 900), E2E_STORES (`sqlite,postgres`), E2E_PROFILE_DIR (a folder to keep the raw .cpuprofile files in).
  */
+import { join } from 'node:path';
 import { startNodeRed } from './nodered';
 import { cpuSeconds, drain, startBenchApp, startFailure, TOKEN, type BenchApp } from './e2e-app';
 import type { Memory, ProfileSummary } from './e2e-inspector';
@@ -30,6 +31,7 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ALERTS = Number(process.env.E2E_ALERTS ?? 1_000_000);
 /** Seconds the long run may take: it sends fewer alerts when the batch pace measured before says they would not fit. */
 const LONG_SECONDS = Number(process.env.E2E_LONG_SECONDS ?? 900);
+const PROFILE_DIR = process.env.E2E_PROFILE_DIR;
 const STORES = (process.env.E2E_STORES ?? 'sqlite,postgres').split(',').map((s) => s.trim());
 const CONNECTIONS = 50;
 const BATCH = 500;
@@ -307,10 +309,15 @@ async function benchStore(name: string, storeUrl: string | undefined, rows: Row[
     const profiled = async (label: string, options: LoadOptions) => {
       log(`${name}: CPU profile, ${label}`);
       const before = (await drain(app, 0)).alerts;
-      const profile = await app.inspector.profile(async () => {
-        const result = await load(options);
-        await drain(app, before + result.accepted);
-      });
+      const keep = PROFILE_DIR && join(PROFILE_DIR, `${name}-${label.replace(/\W+/g, '-')}.cpuprofile`);
+      const profile = await app.inspector.profile(
+        async () => {
+          const result = await load(options);
+          await drain(app, before + result.accepted);
+        },
+        20,
+        keep,
+      );
       rows.push(...profileRows(`${name} profile, ${label} (${profile.samples} samples)`, profile));
     };
     await profiled('single alerts', { ...singleOptions, amount: Math.ceil(forDuration(warmSingle) / 2) });

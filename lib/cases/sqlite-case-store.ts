@@ -19,25 +19,37 @@ import {
   type GroupResult,
 } from './case-store';
 import { caseTypeMetrics, type CaseTimes } from './metrics';
+import { HeldCase, Applied, type CaseUpdate } from './held-case';
 import type { Case } from './model';
 
 /**
  * The case store in the embedded SQLite database. A case is one row: the JSON document plus the columns that
  * queries, grouping and metrics need. `case_alerts` maps every grouped alert id to its case, so that an alert
- * delivered twice is counted once. Each grouping and update is an atomic read-modify-write (a savepoint); those asked
- * for in one turn of the event loop share one transaction, one commit (group commit): a commit writes every page
- * the case touched, and an alert's trip through the flow changes its case several times.
+ * delivered twice is counted once. Each grouping and update is an atomic read-modify-write; those asked for in one
+ * turn of the event loop share one transaction, one commit (group commit): a commit writes every page the case
+ * touched, and an alert's trip through the flow changes its case several times. A grouping runs in a savepoint; the
+ * updates asked for between two groupings are made in memory (held-case.ts), each case read and written once.
  */
 
 interface CaseRow {
   data: string;
 }
 
-/** A grouping or update waiting for the next batch: its work inside the transaction, and what follows the commit. */
+/**
+ * A grouping or update waiting for the next batch: its work inside the transaction (a grouping's), or the update,
+ * and what follows the commit.
+ */
 interface Queued {
-  work: () => unknown;
+  work?: () => unknown;
+  update?: CaseUpdate;
   resolve: (result: never) => void;
   reject: (err: unknown) => void;
+}
+
+/** A case the batch's updates hold until they are written, and its count key as stored. */
+interface Held {
+  case: HeldCase;
+  before: CountKey;
 }
 
 /** What the work of a queued item threw (its savepoint was rolled back; the rest of the batch goes on). */
@@ -119,17 +131,28 @@ export class SqliteCaseStore implements CaseStore {
       INSERT INTO case_counts SELECT status, type, severity, count(*) FROM cases GROUP BY status, type, severity;
     `);
     this.stmt = this.prepare();
-    // One transaction for every grouping and update asked for in one turn of the event loop (group commit); one
-    // that fails rolls back to its savepoint alone.
-    this.batchTx = this.db.transaction((batch: Queued[]) =>
-      batch.map((item) => {
+    // One transaction for every grouping and update asked for in one turn of the event loop (group commit). A run of
+    // updates is made in memory and each case it changed written once, before the next grouping (which reads cases)
+    // and at the end; a grouping that fails rolls back to its savepoint alone, an update whose change throws leaves
+    // no trace.
+    this.batchTx = this.db.transaction((batch: Queued[]) => {
+      let held = new Map<string, Held>();
+      const writeHeld = () => {
+        for (const h of held.values()) if (h.case.changed) this.write(h.case.current, null, h.before);
+        held = new Map();
+      };
+      const results = batch.map((item) => {
+        if (item.update) return this.applyUpdate(item.update, held);
+        writeHeld();
         try {
-          return this.savepoint(item.work);
+          return this.savepoint(item.work as () => unknown);
         } catch (err) {
           return new Failed(err);
         }
-      }),
-    );
+      });
+      writeHeld();
+      return results;
+    });
     this.savepoint = this.db.transaction((work: () => unknown) => work());
   }
 
@@ -221,27 +244,30 @@ export class SqliteCaseStore implements CaseStore {
     return { case: c, created: !open, duplicate: false };
   }
 
-  private updateNow(id: string, change: (c: Case, now: string) => void, now: Date): Case {
-    const row = this.stmt.byId.get(id);
-    if (!row) throw new CaseNotFoundError(id);
-    const c = JSON.parse(row.data) as Case;
-    const before = countKey(c);
-    change(c, now.toISOString());
-    this.write(c, null, before);
-    return c;
+  /** An update made on its case as the batch holds it (read on first use). */
+  private applyUpdate(update: CaseUpdate, held: Map<string, Held>): Applied | Failed {
+    let h = held.get(update.id);
+    if (h === undefined) {
+      const row = this.stmt.byId.get(update.id);
+      if (!row) return new Failed(new CaseNotFoundError(update.id));
+      const c = new HeldCase(row.data);
+      h = { case: c, before: countKey(c.current) };
+      held.set(update.id, h);
+    }
+    return h.case.apply(update);
   }
 
-  /** Queues `work` for the next batch transaction; resolves with its result once committed. */
-  private enqueue<T>(work: () => T): Promise<T> {
+  /** Queues a grouping's work or an update for the next batch transaction; resolves with its result once committed. */
+  private enqueue<T>(item: { work: () => T } | { update: CaseUpdate }): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ work, resolve: resolve as (result: never) => void, reject });
+      this.queue.push({ ...item, resolve: resolve as (result: never) => void, reject });
       // While a busy batch waits for its retry, new work joins it.
       if (this.queue.length === 1 && this.busySince === undefined) setImmediate(() => this.flush());
     });
   }
 
   group(alert: Alert, options: GroupOptions): Promise<GroupResult> {
-    return this.enqueue(() => this.groupNow(alert, options, options.now ?? new Date())).then((result) => {
+    return this.enqueue({ work: () => this.groupNow(alert, options, options.now ?? new Date()) }).then((result) => {
       // Committed: tell the live views (a duplicate changed nothing).
       if (!result.duplicate) changed(result.case);
       return result;
@@ -276,7 +302,10 @@ export class SqliteCaseStore implements CaseStore {
     batch.forEach((item, i) => {
       const result = results[i];
       if (result instanceof Failed) item.reject(result.error);
-      else item.resolve(result as never);
+      else if (result instanceof Applied) {
+        if (result.failed) item.reject(result.error);
+        else item.resolve(result.result() as never);
+      } else item.resolve(result as never);
     });
   }
 
@@ -291,7 +320,7 @@ export class SqliteCaseStore implements CaseStore {
     now: Date = new Date(),
     options: { quiet?: boolean } = {},
   ): Promise<Case> {
-    const c = await this.enqueue(() => this.updateNow(id, change, now));
+    const c = await this.enqueue<Case>({ update: { id, change, now } });
     if (!options.quiet) changed(c);
     return c;
   }

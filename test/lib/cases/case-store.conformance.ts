@@ -8,10 +8,12 @@ import { join } from 'node:path';
 import { normalize, type Alert } from '../../../lib/alert';
 import {
   addArtifact,
+  addTimeline,
   applyPatch,
   CaseChangeError,
   CaseNotFoundError,
   recordAction,
+  type Case,
   type CaseStore,
 } from '../../../lib/cases';
 import { soarEvents } from '../../../lib/events';
@@ -260,6 +262,48 @@ export function caseStoreConformance(name: string, makeStore: () => Promise<Case
         store.update('CASE-404', () => undefined),
         CaseNotFoundError,
       );
+    });
+
+    it('applies updates asked for at once in order: one whose change throws fails alone and leaves no trace', async () => {
+      await group(wazuh);
+      await group(variant(2, '10.0.0.2'), 'other');
+      const note = (n: number) => (c: Case, at: string) => addTimeline(c, { kind: 'note', message: `n${n}` }, at);
+      const settled = await Promise.allSettled([
+        store.update('CASE-1', note(1)),
+        store.update('CASE-2', note(1)),
+        store.update('CASE-1', (c, at) => {
+          addTimeline(c, { kind: 'note', message: 'half-made' }, at);
+          c.title = 'changed';
+          throw new CaseChangeError('refused');
+        }),
+        store.update('CASE-1', note(2)),
+        store.update('CASE-404', note(0)),
+        store.update('CASE-1', (c, at) => applyPatch(c, { status: 'in-progress' }, 'ana', at)),
+      ]);
+      assert.deepEqual(
+        settled.map((s) => s.status),
+        ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled'],
+      );
+      assert.match(String((settled[2] as PromiseRejectedResult).reason), /refused/);
+      assert.ok((settled[4] as PromiseRejectedResult).reason instanceof CaseNotFoundError);
+      const notes = (c: Case) => c.timeline.filter((t) => t.kind === 'note').map((t) => t.message);
+      const final = (await store.get('CASE-1')) as Case;
+      assert.deepEqual(notes(final), ['n1', 'n2']);
+      assert.equal(final.title, wazuh.title);
+      assert.equal(final.status, 'in-progress');
+      assert.deepEqual(notes((await store.get('CASE-2')) as Case), ['n1']);
+      assert.equal((await store.query({ status: ['in-progress'], limit: 1, offset: 0 })).total, 1);
+      assert.equal((await store.query({ status: ['new'], limit: 1, offset: 0 })).total, 1);
+
+      // Every caller has a case of its own, with (at least) its own change.
+      const [first, , , second, , third] = settled.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
+      assert.ok(first && second && third);
+      assert.notEqual(first, second);
+      assert.notEqual(second, third);
+      assert.ok(notes(first).includes('n1') && notes(second).includes('n2'));
+      first.title = 'mine';
+      assert.equal(second.title, wazuh.title);
+      assert.equal(third.title, wazuh.title);
     });
 
     it('records actions, artifacts and the first response', async () => {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   acquireCaseStore,
   addTimeline,
+  CaseNotFoundError,
   CaseStoreError,
   PgCaseStore,
   releaseCaseStore,
@@ -150,6 +151,35 @@ describe('PgCaseStore (a real PostgreSQL server)', function () {
     });
   });
 
+  it('runs an update whose case another transaction holds on its own, after it, while the rest of its batch goes on', async () => {
+    const url = await freshStore();
+    const store = new PgCaseStore(url);
+    const holder = new Client({ connectionString: url });
+    try {
+      await store.group(variant(1), { type: 'bf', key: 'held', windowMs: DAY });
+      await store.group(variant(2), { type: 'bf', key: 'free', windowMs: DAY });
+      await holder.connect();
+      await holder.query("BEGIN; SELECT 1 FROM soar_cases WHERE id = 'CASE-1' FOR UPDATE");
+      const note = (message: string) => (c: Case, at: string) => addTimeline(c, { kind: 'note', message }, at);
+      let heldDone = false;
+      const held = Promise.all([store.update('CASE-1', note('first')), store.update('CASE-1', note('second'))]).then(
+        (r) => ((heldDone = true), r),
+      );
+      const free = await store.update('CASE-2', note('free'));
+      assert.equal(free.timeline.at(-1)?.message, 'free');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(heldDone, false, 'waits for the row lock');
+      await holder.query('COMMIT');
+      await held;
+      const notes = (await store.get('CASE-1'))!.timeline.filter((t) => t.kind === 'note').map((t) => t.message);
+      assert.deepEqual(notes, ['first', 'second'], 'in the order asked');
+    } finally {
+      await holder.end().catch(() => undefined);
+      store.close();
+      await store.closed();
+    }
+  });
+
   it('groups an alert whose id, title and key hold U+0000 (which PostgreSQL text cannot) with the others of its batch', async () => {
     const store = new PgCaseStore(await freshStore());
     try {
@@ -173,6 +203,13 @@ describe('PgCaseStore (a real PostgreSQL server)', function () {
       const found = await store.query({ q: 'sshd\u0000 brute', limit: 10, offset: 0 });
       assert.equal(found.total, 1);
       assert.equal((await store.get(results[1].case.id))?.alertCount, 1);
+      // An update asked for a case id holding U+0000 finds no case, and fails none of the updates beside it.
+      const updates = await Promise.allSettled([
+        store.update('CASE-1\u0000', (c) => void (c.assignee = 'nobody')),
+        store.update('CASE-1', (c) => void (c.assignee = 'ana')),
+      ]);
+      assert.ok(updates[0].status === 'rejected' && updates[0].reason instanceof CaseNotFoundError);
+      assert.equal(updates[1].status === 'fulfilled' && updates[1].value.assignee, 'ana');
     } finally {
       store.close();
       await store.closed();
