@@ -8,6 +8,7 @@ import {
   CaseNotFoundError,
   releaseCaseStore,
   type Case,
+  type CasePage,
   type CaseStore,
 } from '../../lib/cases';
 import { assetCriticality, parseAssetList, type AssetEntry } from '../../lib/decide/assets';
@@ -28,6 +29,8 @@ import {
 import type { Enrichment } from '../../lib/enrich/model';
 import { compileExpression, describeJsonataError } from '../../lib/rules/expression';
 import { storeLocation, type SoarSettings } from '../../lib/settings';
+import { HistoryCache } from '../../lib/decide/history-cache';
+import { soarEvents } from '../../lib/events';
 
 type AssetSource = 'none' | 'list' | 'jsonata';
 
@@ -93,6 +96,13 @@ function alertOf(payload: unknown): Alert | undefined {
   return typeof p.id === 'string' && Array.isArray(p.observables) ? (p as Alert) : undefined;
 }
 
+/** Cases this process closed or resolved (or changed once closed): histories read before may be out of date. */
+let casesClosed = 0;
+// One listener for the process (the module loads once), not one per node.
+soarEvents.on('case', ({ status }) => {
+  if (status === 'resolved' || status === 'closed') casesClosed++;
+});
+
 export = function (RED: NodeAPI) {
   const settings = () => RED.settings as unknown as { soar?: SoarSettings; userDir?: string };
 
@@ -133,19 +143,22 @@ export = function (RED: NodeAPI) {
       if (closed) throw new Error('the node was closed (redeployed) while this message was in flight');
       return (store ??= acquireCaseStore(storePath, { synchronous: settings().soar?.sync }));
     };
+    const history = new HistoryCache<CasePage>(() => casesClosed);
 
     /** Earlier cases of the same type and key closed as false positives; undefined when the store cannot say. */
     async function historyOf(c: CaseIdentity): Promise<CaseHistory | undefined> {
       try {
         // Only the cases of this type and key are read (not every closed case of the type).
-        const page = await cases().query({
-          type: [c.type],
-          key: c.key,
-          status: ['resolved', 'closed'],
-          limit: HISTORY_LOOKBACK,
-          offset: 0,
-        });
-        const falsePositives = page.items.filter(
+        const closedCases = await history.get(c.type + '\0' + c.key, () =>
+          cases().query({
+            type: [c.type],
+            key: c.key,
+            status: ['resolved', 'closed'],
+            limit: HISTORY_LOOKBACK,
+            offset: 0,
+          }),
+        );
+        const falsePositives = closedCases.items.filter(
           (other) => other.id !== c.id && other.key === c.key && closedAsFalsePositive(other),
         ).length;
         return { falsePositives };

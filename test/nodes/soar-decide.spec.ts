@@ -276,6 +276,22 @@ describe('soar-decide', function () {
     );
   });
 
+  it('reads the history of a key once for its alerts, and again once a case is closed as a false positive', async () => {
+    await load();
+    const first = await caseWith(alert());
+    const historyOf = (out: { msg: Out }) => out.msg.decision.factors.find((f) => f.name === 'history')?.reason;
+    const before = historyOf(await through({ payload: alert(), case: first }));
+    assert.equal(historyOf(await through({ payload: alert(), case: first })), before);
+    await withStore((store) =>
+      store.update(first.id, (c, now) =>
+        applyPatch(c, { status: 'closed', note: 'false positive: our vulnerability scanner' }, 'alice', now),
+      ),
+    );
+    const a = alert();
+    const out = await through({ payload: a, case: await caseWith(a) });
+    assert.equal(historyOf(out), '1 alert, 1 earlier case for this key closed as false positive');
+  });
+
   it('scores asset criticality from a list of host patterns and CIDRs', async () => {
     await load({ assetSource: 'list', assetList: '# servers\n*.corp.example=40\n10.20.0.0/16=90' });
     const out = await through({ payload: alert() });
