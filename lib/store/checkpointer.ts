@@ -54,6 +54,7 @@ export class WalCheckpointer extends EventEmitter<{ checkpoint: [CheckpointResul
   private readonly worker: Worker;
   private readonly autocheckpoint: number;
   private readonly exited: Promise<void>;
+  private stopped = false;
 
   /** `db` is the connection to relieve; `file` its database file (the worker opens its own connection). */
   constructor(
@@ -71,6 +72,8 @@ export class WalCheckpointer extends EventEmitter<{ checkpoint: [CheckpointResul
     this.worker.on('message', (result: CheckpointResult) => this.emit('checkpoint', result));
     this.worker.on('error', (err) => {
       this.restore();
+      // Once stopped, the connection may be closed and its folder gone: what the worker then meets is no news.
+      if (this.stopped) return;
       if (this.listenerCount('error') > 0) this.emit('error', new Error(`WAL checkpoints of ${file}: ${err.message}`));
     });
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
@@ -80,6 +83,7 @@ export class WalCheckpointer extends EventEmitter<{ checkpoint: [CheckpointResul
 
   /** Stops the worker (resolved once it has closed its connection); the connection checkpoints by itself again. */
   stop(): Promise<void> {
+    this.stopped = true;
     this.restore();
     this.worker.postMessage('stop');
     return this.exited;

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SharedResources } from '../shared';
+import { BackgroundErrors } from './background-errors';
 import { WalCheckpointer } from './checkpointer';
 
 /**
@@ -31,6 +32,14 @@ export function openStoreDatabase(file: string, options: StoreDatabaseOptions = 
 /** The checkpointer of each shared connection (not of an in-memory database). */
 const checkpointers = new WeakMap<Database.Database, WalCheckpointer>();
 
+/** Failures of the shared connections' background work (the WAL checkpoints), for whoever logs for the process. */
+const backgroundErrors = new BackgroundErrors();
+
+/** Listens for failures of the store's background work; returns the function that stops listening. */
+export function onStoreBackgroundError(listener: (err: Error, what: string) => void): () => void {
+  return backgroundErrors.on(listener);
+}
+
 const shared = new SharedResources<Database.Database>((db) => {
   void checkpointers.get(db)?.stop();
   if (db.open) db.close();
@@ -43,7 +52,12 @@ const shared = new SharedResources<Database.Database>((db) => {
 export function acquireStoreDatabase(file: string, options: StoreDatabaseOptions = {}): Database.Database {
   return shared.acquire(file, () => {
     const db = openStoreDatabase(file, options);
-    if (file !== ':memory:') checkpointers.set(db, new WalCheckpointer(db, file));
+    if (file !== ':memory:') {
+      const checkpointer = new WalCheckpointer(db, file);
+      // The store goes on (its commits checkpoint again, as before), but an operator hears why it got slower.
+      checkpointer.on('error', (err) => backgroundErrors.tell(err, 'WAL checkpoints are back in store commits'));
+      checkpointers.set(db, checkpointer);
+    }
     return db;
   });
 }

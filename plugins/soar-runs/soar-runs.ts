@@ -45,6 +45,7 @@ import {
 } from '../../lib/playbooks/runs';
 import { listenToNodeErrors, stoppedScope, type FlowsStoppedEvent } from '../../lib/playbooks/runs/runtime';
 import { postgresStoreUrl, storeLocation, type SoarSettings } from '../../lib/settings';
+import { onStoreBackgroundError } from '../../lib/store/database';
 
 const DEFAULT_TIMEOUT_SECONDS = 300;
 const DEFAULT_RETENTION_DAYS = 30;
@@ -70,6 +71,9 @@ type Hooks = { add: (name: string, hook: (event: never) => void) => void; remove
 
 /** Node-RED calls `onComplete` only for nodes whose input handler takes `done`; the others finish when it returns. */
 const takesDone = (node: RuntimeNode) => (node._expectedDoneCount ?? 0) > 0;
+
+/** Ends the store-failure subscription of the last runtime that loaded this plugin (a test process starts several). */
+let stopStoreReports: (() => void) | undefined;
 
 export = function (RED: NodeAPI) {
   const settings = () => RED.settings as unknown as { soar?: SoarSettings; userDir?: string };
@@ -121,6 +125,10 @@ export = function (RED: NodeAPI) {
     Promise.race([recorder.flush(), new Promise<void>((resolve) => setTimeout(resolve, FLUSH_WAIT_MS).unref())]);
 
   RED.plugins.registerPlugin('soar-runs', { type: 'soar-runs' } as never);
+
+  // The embedded store's background work (WAL checkpoints) fails quietly otherwise: the process logs it here.
+  stopStoreReports?.();
+  stopStoreReports = onStoreBackgroundError((err, what) => RED.log.warn(`soar store: ${what}: ${err.message}`));
 
   // A hook that throws makes Node-RED drop the message: every hook body is guarded, failures logged once a minute.
   let lastReport = 0;

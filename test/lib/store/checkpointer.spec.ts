@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { statSync } from 'node:fs';
+import { statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { WalCheckpointer, type CheckpointResult } from '../../../lib/store/checkpointer';
-import { acquireStoreDatabase, openStoreDatabase, releaseStoreDatabase } from '../../../lib/store/database';
+import {
+  acquireStoreDatabase,
+  onStoreBackgroundError,
+  openStoreDatabase,
+  releaseStoreDatabase,
+} from '../../../lib/store/database';
 import { tempDir } from '../../helpers/tmp';
 
 describe('WalCheckpointer (WAL checkpoints in a worker thread)', () => {
@@ -81,5 +86,25 @@ describe('WalCheckpointer (WAL checkpoints in a worker thread)', () => {
     const memory = acquireStoreDatabase(':memory:');
     assert.equal(memory.pragma('wal_autocheckpoint', { simple: true }), 1000);
     releaseStoreDatabase(':memory:');
+  });
+
+  it("reports a failure of a shared connection's checkpoints, whose commits then checkpoint again", async () => {
+    const file = join(tmp.dir, 'reported.db');
+    let stop: (() => void) | undefined;
+    const reported = new Promise<[Error, string]>((resolve) => {
+      stop = onStoreBackgroundError((err, what) => resolve([err, what]));
+    });
+    const db = acquireStoreDatabase(file);
+    try {
+      // Gone before the checkpoint thread (still starting) opens it; this connection keeps the open file.
+      unlinkSync(file);
+      const [err, what] = await reported;
+      assert.match(err.message, /SQLITE_CANTOPEN/);
+      assert.equal(what, 'WAL checkpoints are back in store commits');
+      assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 1000, 'commits checkpoint again');
+    } finally {
+      stop?.();
+      releaseStoreDatabase(file);
+    }
   });
 });
