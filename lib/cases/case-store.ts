@@ -88,7 +88,8 @@ export interface CaseStore {
   get(id: string): Promise<Case | undefined>;
   /**
    * Atomic read-modify-write of one case; `change` may throw to abort without writing. `quiet`: bookkeeping an
-   * analyst need not see live (no change event).
+   * analyst need not see live (no change event). Resolves with the case as written, an object of the caller's own:
+   * updates of one case asked for at the same moment are written together, so it may also hold the later ones.
    */
   update(id: string, change: (c: Case, now: string) => void, now?: Date, options?: { quiet?: boolean }): Promise<Case>;
   /** Newest first. */

@@ -1,7 +1,9 @@
 /**
  * Several updates of one case in one store transaction, made in memory and written once: the case is read and parsed
- * once, each change is made on it in order, and the store writes it after the last. What each caller gets back is the
- * case as its own change left it (a copy, taken only when a later change of the same case follows).
+ * once, each change is made on it in order, and the store writes it after the last. Each caller gets the case as
+ * written (with its own change, and any later one of the same transaction), an object of its own: the last change's
+ * caller the held case itself, the others a copy parsed from what was written (a copy of the case after each change
+ * instead cost more than the reads and writes saved).
  */
 import type { Case } from './model';
 
@@ -14,8 +16,6 @@ export interface CaseUpdate {
 
 /** One update made on a held case: its result, or the error its change threw. */
 export class Applied {
-  /** The case right after this change, as JSON, when a later change of the case followed. */
-  snapshot?: string;
   /** Set when the change threw (then the case is as if it had not been asked). */
   error?: unknown;
   constructor(
@@ -27,15 +27,19 @@ export class Applied {
     return this.error !== undefined;
   }
 
-  /** The case as this change left it (once the transaction is over): a case of its own. */
+  /** The case as written (once the transaction is over): an object of this caller's own. */
   result(): Case {
-    return this.snapshot === undefined ? this.held.current : (JSON.parse(this.snapshot) as Case);
+    const held = this.held;
+    if (held.last === this) return held.current;
+    return JSON.parse(held.written ?? JSON.stringify(held.current)) as Case;
   }
 }
 
 /** A case as stored (its row's JSON), and as the transaction's updates have changed it so far. */
 export class HeldCase {
   current: Case;
+  /** The case as the store wrote it (JSON), once written. */
+  written?: string;
   private applied: Applied[] = [];
 
   constructor(readonly stored: string) {
@@ -47,14 +51,17 @@ export class HeldCase {
     return this.applied.length > 0;
   }
 
+  /** The last change made (its caller gets the held case itself). */
+  get last(): Applied | undefined {
+    return this.applied.at(-1);
+  }
+
   /**
    * Makes the update's change. A change that throws leaves no trace: the case is read again and the earlier changes
    * are made again (one that throws now fails as well).
    */
   apply(update: CaseUpdate): Applied {
     const outcome = new Applied(this, update);
-    const previous = this.applied.at(-1);
-    if (previous !== undefined) previous.snapshot = JSON.stringify(this.current);
     try {
       update.change(this.current, update.now.toISOString());
       this.applied.push(outcome);

@@ -500,7 +500,11 @@ export class PgCaseStore implements CaseStore {
     if (written.length > 0) {
       await writeAll(client, {
         links: [],
-        cases: written.map((h) => row(h.case.current, h.num, null)),
+        cases: written.map((h) => {
+          const r = row(h.case.current, h.num, null);
+          h.case.written = r.data;
+          return r;
+        }),
         keepLastAlert: true,
         counts: countDeltas(written.map((h) => ({ before: h.before, after: countKey(h.case.current) }))),
       });

@@ -138,7 +138,9 @@ export class SqliteCaseStore implements CaseStore {
     this.batchTx = this.db.transaction((batch: Queued[]) => {
       let held = new Map<string, Held>();
       const writeHeld = () => {
-        for (const h of held.values()) if (h.case.changed) this.write(h.case.current, null, h.before);
+        for (const h of held.values()) {
+          if (h.case.changed) h.case.written = this.write(h.case.current, null, h.before);
+        }
         held = new Map();
       };
       const results = batch.map((item) => {
@@ -194,8 +196,10 @@ export class SqliteCaseStore implements CaseStore {
     };
   }
 
-  private write(c: Case, lastAlert: number | null, before: CountKey | null): void {
+  /** Writes the case (and its count change); returns it as written (JSON). */
+  private write(c: Case, lastAlert: number | null, before: CountKey | null): string {
     const after = countKey(c);
+    const data = JSON.stringify(c);
     if (!before || before.status !== after.status || before.type !== after.type || before.severity !== after.severity) {
       if (before) this.stmt.count.run({ ...before, delta: -1 });
       this.stmt.count.run({ ...after, delta: 1 });
@@ -213,8 +217,9 @@ export class SqliteCaseStore implements CaseStore {
       resolved: ms(c.resolvedAt),
       slaDue: ms(c.sla?.dueAt),
       search: (c.title + '\n' + c.artifacts.map((a) => a.value).join('\n')).toLowerCase(),
-      data: JSON.stringify(c),
+      data,
     });
+    return data;
   }
 
   private groupNow(alert: Alert, options: GroupOptions, now: Date): GroupResult {

@@ -72,7 +72,8 @@ describe('SqliteCaseStore: group commit', () => {
     });
     const raised = store.update(c.id, (x) => void (x.severity = 'high'));
     await assert.rejects(refused, /refused/);
-    // Each result is the case as its own change left it, not as the batch ended.
+    // Each result is the case as written after its change: the update before the grouping does not see the alert,
+    // the grouping sees the assignee, the last update all of it.
     assert.deepEqual([(await assigned).alertCount, (await assigned).severity], [1, 'medium']);
     assert.deepEqual([(await grouped).case.alertCount, (await grouped).case.assignee], [2, 'ana']);
     assert.deepEqual([(await raised).alertCount, (await raised).severity], [2, 'high']);

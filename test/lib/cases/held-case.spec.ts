@@ -12,17 +12,27 @@ describe('HeldCase: updates of one case made in memory', () => {
   });
   const notes = (c: Case) => c.timeline.map((t) => t.message);
 
-  it('makes the changes in order, and gives each caller the case as its own change left it', () => {
+  it('makes the changes in order, and gives each caller the case as written, an object of its own', () => {
     const held = new HeldCase(stored);
     assert.equal(held.changed, false);
     const [a, b, c] = [note('a'), note('b'), note('c')].map((u) => held.apply(u));
     assert.equal(held.changed, true);
     assert.deepEqual(notes(held.current), ['a', 'b', 'c']);
-    assert.deepEqual([notes(a.result()), notes(b.result()), notes(c.result())], [['a'], ['a', 'b'], ['a', 'b', 'c']]);
+    held.written = JSON.stringify(held.current);
+    held.current.title = 'changed after it was written';
     assert.equal(c.result(), held.current, 'the last change hands out the held case itself');
-    const first = a.result();
+    const [first, second] = [a.result(), b.result()];
+    assert.notEqual(first, second);
+    assert.deepEqual(
+      [notes(first), notes(second)],
+      [
+        ['a', 'b', 'c'],
+        ['a', 'b', 'c'],
+      ],
+    );
+    assert.equal(first.title, 'scan', 'the others are copies of what was written');
     first.title = 'mine';
-    assert.equal(b.result().title, 'scan', 'the others are copies');
+    assert.equal(second.title, 'scan');
   });
 
   it('leaves no trace of a change that throws, even one that changed the case first', () => {
