@@ -157,18 +157,18 @@ class ChangeFailed {
   constructor(readonly error: unknown) {}
 }
 
-/** A case the batch holds: as the batch has it so far, with its row's number and count key (existing cases). */
+/** A case the batch holds (as read, as its merges made it), with its row's number and count key (existing cases). */
 interface Held {
-  current: Case;
+  case: HeldCase;
   before?: CountKey;
   num?: number;
   lastAlert: number;
-  /** Whether the batch grouped an alert into it (it is written then). */
-  touched: boolean;
 }
 
 /** An update whose case the batch could not lock (held by another transaction) or did not find: it runs alone. */
 const ALONE = Symbol('alone');
+
+const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 
 /** The id of a new case until its number is drawn. */
 const PLACEHOLDER = '\0new-';
@@ -257,7 +257,8 @@ export class PgCaseStore implements CaseStore {
         true,
       )
         .then(
-          (results) => {
+          (outcomes) => {
+            const results = outcomes.map((outcome) => (outcome instanceof Error ? outcome : outcome()));
             batch.forEach((item, i) => {
               const result = results[i];
               if (result instanceof Error) item.reject(result);
@@ -281,7 +282,7 @@ export class PgCaseStore implements CaseStore {
    * Applies a batch of groupings in one transaction, its grouping locks already held: one read, the merges in memory
    * (an alert that fails leaves its case as it was and fails alone), case numbers for new cases, one write.
    */
-  private async groupBatch(client: PoolClient, batch: QueuedGroup[]): Promise<(GroupResult | Error)[]> {
+  private async groupBatch(client: PoolClient, batch: QueuedGroup[]): Promise<((() => GroupResult) | Error)[]> {
     const slotName = (type: string, key: string) => type + '\0' + key;
     const groups = new Map<string, { type: string; key: string }>();
     for (const { options } of batch) groups.set(slotName(options.type, options.key), options);
@@ -329,68 +330,78 @@ export class PgCaseStore implements CaseStore {
         stored.set(r.case_id, r.data);
         continue;
       }
-      const c = JSON.parse(r.data) as Case;
+      const c = new HeldCase(r.data);
       const held: Held = {
-        current: c,
-        before: countKey(c),
+        case: c,
+        before: countKey(c.current),
         num: r.num as number,
         lastAlert: r.last_alert as number,
-        touched: false,
       };
-      latest.set(slotName(c.type, c.key), held);
-      byId.set(c.id, held);
+      latest.set(slotName(c.current.type, c.current.key), held);
+      byId.set(c.current.id, held);
     }
 
-    // The merges, in memory and in order. Each works on a copy, so an alert that fails leaves the case as it was;
-    // a new case has a placeholder id until its number is drawn.
+    // The merges, in memory and in order (an alert that fails leaves its case as it was: see HeldCase); a new case
+    // has a placeholder id until its number is drawn. The results are read once the cases are written.
     const created: Held[] = [];
     const newLinks: { alertId: string; type: string; held: Held }[] = [];
-    const results: (GroupResult | Error)[] = batch.map(({ alert, options }) => {
+    const asWritten = (held: Held) => () => JSON.parse(held.case.written ?? JSON.stringify(held.case.current)) as Case;
+    const results: ((() => GroupResult) | Error)[] = batch.map(({ alert, options }) => {
       const link = linkName(idOf(alert), options.type);
       const linked = known.get(link);
       if (linked !== undefined) {
         const holder = byId.get(linked);
-        if (holder) return { case: structuredClone(holder.current), created: false, duplicate: true };
+        if (holder) {
+          const read = asWritten(holder);
+          return () => ({ case: read(), created: false, duplicate: true });
+        }
         const data = stored.get(linked);
-        if (data !== undefined) return { case: JSON.parse(data) as Case, created: false, duplicate: true };
+        if (data !== undefined) return () => ({ case: JSON.parse(data) as Case, created: false, duplicate: true });
       }
       const now = options.now ?? new Date();
       const nowMs = now.getTime();
       const nowIso = now.toISOString();
       const slot = slotName(options.type, options.key);
-      const held = latest.get(slot);
-      const isOpen = held !== undefined && held.lastAlert >= nowMs - options.windowMs;
+      const open = latest.get(slot);
+      const isOpen = open !== undefined && open.lastAlert >= nowMs - options.windowMs;
+      let target: Held;
       try {
-        const c = isOpen
-          ? structuredClone(held.current)
-          : newCase(alert, {
-              id: `${PLACEHOLDER}${created.length}`,
-              type: options.type,
-              key: options.key,
-              severity: options.severity,
-              slaMinutes: options.slaMinutes,
-              now: nowIso,
-            });
-        mergeAlert(c, alert, nowIso);
-        let target: Held;
-        if (isOpen) {
-          target = held;
-          target.current = c;
-        } else {
-          // The case whose window passed stays as it is; the new one takes the key's later alerts.
-          target = { current: c, lastAlert: nowMs, touched: true };
-          created.push(target);
-          latest.set(slot, target);
-          byId.set(c.id, target);
-        }
-        target.lastAlert = nowMs;
-        target.touched = true;
-        known.set(link, c.id);
-        newLinks.push({ alertId: idOf(alert), type: options.type, held: target });
-        return { case: c, created: !isOpen, duplicate: false };
+        target = isOpen
+          ? open
+          : {
+              case: new HeldCase(
+                JSON.stringify(
+                  newCase(alert, {
+                    id: `${PLACEHOLDER}${created.length}`,
+                    type: options.type,
+                    key: options.key,
+                    severity: options.severity,
+                    slaMinutes: options.slaMinutes,
+                    now: nowIso,
+                  }),
+                ),
+              ),
+              lastAlert: nowMs,
+            };
       } catch (err) {
-        return err as Error;
+        return asError(err);
       }
+      const merged = target.case.apply({
+        id: target.case.current.id,
+        now,
+        change: (c) => mergeAlert(c, alert, nowIso),
+      });
+      if (merged.failed) return asError(merged.error);
+      if (!isOpen) {
+        // The case whose window passed stays as it is; the new one takes the key's later alerts.
+        created.push(target);
+        latest.set(slot, target);
+        byId.set(target.case.current.id, target);
+      }
+      target.lastAlert = nowMs;
+      known.set(link, target.case.current.id);
+      newLinks.push({ alertId: idOf(alert), type: options.type, held: target });
+      return () => ({ case: merged.result(), created: !isOpen, duplicate: false });
     });
 
     if (created.length > 0) {
@@ -399,19 +410,22 @@ export class PgCaseStore implements CaseStore {
         [created.length],
       );
       const numbers = rows.map((r) => r.n).sort((a, b) => a - b);
-      created.forEach((held, i) => (held.num = numbers[i]));
-      for (const result of results) {
-        if (result instanceof Error || !result.case.id.startsWith(PLACEHOLDER)) continue;
-        result.case.id = `CASE-${numbers[Number(result.case.id.slice(PLACEHOLDER.length))]}`;
-      }
+      created.forEach((held, i) => {
+        held.num = numbers[i];
+        held.case.current.id = `CASE-${numbers[i]}`;
+      });
     }
 
-    const touched = [...new Set(byId.values())].filter((h) => h.touched);
+    const touched = [...new Set(byId.values())].filter((h) => h.case.changed);
     const linked = await writeAll(client, {
-      links: newLinks.map((l) => ({ alertId: l.alertId, type: l.type, caseId: l.held.current.id })),
-      cases: touched.map((h) => row(h.current, h.num as number, h.lastAlert)),
+      links: newLinks.map((l) => ({ alertId: l.alertId, type: l.type, caseId: l.held.case.current.id })),
+      cases: touched.map((h) => {
+        const r = row(h.case.current, h.num as number, h.lastAlert);
+        h.case.written = r.data;
+        return r;
+      }),
       keepLastAlert: false,
-      counts: countDeltas(touched.map((h) => ({ before: h.before, after: countKey(h.current) }))),
+      counts: countDeltas(touched.map((h) => ({ before: h.before, after: countKey(h.case.current) }))),
     });
     // Another instance linked one of these alerts meanwhile (under another key): run again, it is a duplicate now.
     if (linked !== newLinks.length) throw new RetryTransaction('an alert was grouped concurrently');

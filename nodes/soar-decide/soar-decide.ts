@@ -98,10 +98,19 @@ function alertOf(payload: unknown): Alert | undefined {
 
 /** Cases this process closed or resolved (or changed once closed): histories read before may be out of date. */
 let casesClosed = 0;
-// One listener for the process (the module loads once), not one per node.
-soarEvents.on('case', ({ status }) => {
-  if (status === 'resolved' || status === 'closed') casesClosed++;
-});
+/** One listener while soar-decide nodes exist, not one per node. */
+let watching = 0;
+let stopWatching: (() => void) | undefined;
+function watchClosedCases(): () => void {
+  if (watching++ === 0) {
+    stopWatching = soarEvents.on('case', ({ status }) => {
+      if (status === 'resolved' || status === 'closed') casesClosed++;
+    });
+  }
+  return () => {
+    if (--watching === 0) stopWatching?.();
+  };
+}
 
 export = function (RED: NodeAPI) {
   const settings = () => RED.settings as unknown as { soar?: SoarSettings; userDir?: string };
@@ -144,6 +153,7 @@ export = function (RED: NodeAPI) {
       return (store ??= acquireCaseStore(storePath, { synchronous: settings().soar?.sync }));
     };
     const history = new HistoryCache<CasePage>(() => casesClosed);
+    const unwatch = watchClosedCases();
 
     /** Earlier cases of the same type and key closed as false positives; undefined when the store cannot say. */
     async function historyOf(c: CaseIdentity): Promise<CaseHistory | undefined> {
@@ -293,6 +303,7 @@ export = function (RED: NodeAPI) {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       closed = true;
+      unwatch();
       if (store) releaseCaseStore(storePath);
       store = undefined;
       done();
