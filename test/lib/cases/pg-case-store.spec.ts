@@ -137,6 +137,37 @@ describe('PgCaseStore (a real PostgreSQL server)', function () {
       assert.equal(new Set(notes).size, 100);
     });
 
+    it('groups and updates the cases of 8 keys from two instances at once, losing nothing', async () => {
+      const key = (k: number) => `key-${k}`;
+      const opened = await Promise.all(
+        Array.from({ length: 8 }, (_, k) =>
+          stores[0].group(variant(`o${k}`), { type: 'bf', key: key(k), windowMs: DAY }),
+        ),
+      );
+      const work: Promise<unknown>[] = [];
+      for (let i = 0; i < 160; i++) {
+        // The instances go through the keys in opposite orders.
+        const k = i % 2 === 0 ? i % 8 : 7 - (i % 8);
+        work.push(stores[i % 2].group(variant(i), { type: 'bf', key: key(k), windowMs: DAY }));
+        work.push(
+          stores[(i + 1) % 2].update(opened[7 - k].case.id, (c, at) =>
+            addTimeline(c, { kind: 'note', message: `n${i}` }, at),
+          ),
+        );
+      }
+      await Promise.all(work);
+      const page = await stores[1].query({ limit: 20, offset: 0 });
+      assert.equal(page.total, 8);
+      assert.equal(
+        page.items.reduce((sum, c) => sum + c.alertCount, 0),
+        168,
+      );
+      assert.equal(
+        page.items.reduce((sum, c) => sum + c.timeline.filter((t) => t.kind === 'note').length, 0),
+        160,
+      );
+    });
+
     it('groups into a case an analyst updates at the same moment without losing either change', async () => {
       const { case: c } = await stores[0].group(variant(0), { type: 'bf', key: 'k', windowMs: DAY });
       const work: Promise<unknown>[] = [];
@@ -151,7 +182,7 @@ describe('PgCaseStore (a real PostgreSQL server)', function () {
     });
   });
 
-  it('runs an update whose case another transaction holds on its own, after it, while the rest of its batch goes on', async () => {
+  it('waits with a batch of updates for a case another transaction holds, then makes them in order', async () => {
     const url = await freshStore();
     const store = new PgCaseStore(url);
     const holder = new Client({ connectionString: url });
@@ -161,16 +192,17 @@ describe('PgCaseStore (a real PostgreSQL server)', function () {
       await holder.connect();
       await holder.query("BEGIN; SELECT 1 FROM soar_cases WHERE id = 'CASE-1' FOR UPDATE");
       const note = (message: string) => (c: Case, at: string) => addTimeline(c, { kind: 'note', message }, at);
-      let heldDone = false;
-      const held = Promise.all([store.update('CASE-1', note('first')), store.update('CASE-1', note('second'))]).then(
-        (r) => ((heldDone = true), r),
-      );
-      const free = await store.update('CASE-2', note('free'));
-      assert.equal(free.timeline.at(-1)?.message, 'free');
+      let settled = false;
+      const updates = Promise.all([
+        store.update('CASE-1', note('first')),
+        store.update('CASE-2', note('free')),
+        store.update('CASE-1', note('second')),
+      ]).finally(() => (settled = true));
       await new Promise((r) => setTimeout(r, 200));
-      assert.equal(heldDone, false, 'waits for the row lock');
+      assert.equal(settled, false, 'waits for the row lock');
       await holder.query('COMMIT');
-      await held;
+      const [, free] = await updates;
+      assert.equal(free.timeline.at(-1)?.message, 'free');
       const notes = (await store.get('CASE-1'))!.timeline.filter((t) => t.kind === 'note').map((t) => t.message);
       assert.deepEqual(notes, ['first', 'second'], 'in the order asked');
     } finally {
