@@ -20,6 +20,7 @@ import { caseTypeMetrics, type CaseTimes } from './metrics';
 import { HeldCase, type Applied, type CaseUpdate } from './held-case';
 import { OPEN_STATUSES, type Case } from './model';
 import { pgErrorText, pgTransaction, RetryTransaction } from '../store/pg/transaction';
+import { BatchQueue } from '../store/pg/batch-queue';
 
 /**
  * The case store in PostgreSQL, shared by several Node-RED instances. Same tables and behaviour as the SQLite store
@@ -36,8 +37,8 @@ import { pgErrorText, pgTransaction, RetryTransaction } from '../store/pg/transa
  *   that drew a number failed in the database.
  * - An alert id already linked by another instance under another key is caught by the link's primary key; the batch
  *   runs again and sees the alert as a duplicate.
- * Groupings asked for while a batch is in the database are written together in the next batch (group commit), in a
- * constant number of round trips whatever the batch size.
+ * Groupings (and updates) asked for while a batch is in the database are written together in the next batch (group
+ * commit, lib/store/pg/batch-queue.ts), in a constant number of round trips whatever the batch size.
  */
 
 const MIGRATIONS: Migration[] = [
@@ -171,14 +172,10 @@ export class PgCaseStore implements CaseStore {
   /** The URL without a password, for messages. */
   readonly where: string;
   private migrated: Promise<void> | undefined;
-  private queue: QueuedGroup[] = [];
-  private flushing = false;
-  private scheduled = false;
-  private updates: QueuedUpdate[] = [];
+  private readonly groups = new BatchQueue<QueuedGroup>((batch) => this.groupAll(batch), MAX_BATCH);
+  private readonly updates = new BatchQueue<QueuedUpdate>((batch) => this.updateAll(batch), MAX_BATCH);
   /** Case id → its grouping lock, for the cases this instance grouped or updated lately (oldest first). */
   private readonly locks = new Map<string, number>();
-  private updating = false;
-  private updateScheduled = false;
   private closing: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
 
@@ -230,49 +227,33 @@ export class PgCaseStore implements CaseStore {
     const type = pgText(options.type);
     const key = pgText(options.key);
     const written = type === options.type && key === options.key ? options : { ...options, type, key };
-    return new Promise((resolve, reject) => {
-      this.queue.push({ alert, options: written, resolve, reject });
-      this.schedule();
-    });
+    return new Promise((resolve, reject) => this.groups.push({ alert, options: written, resolve, reject }));
   }
 
-  /** One batch in the database at a time: what queues meanwhile goes in the next (group commit). */
-  private schedule(): void {
-    if (this.flushing || this.scheduled || this.queue.length === 0) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      if (this.flushing || this.queue.length === 0) return;
-      this.flushing = true;
-      const batch = this.queue.splice(0, MAX_BATCH);
-      void this.run(
-        'group',
-        () =>
-          pgTransaction(this.pool, (client) => this.groupBatch(client, batch), {
-            begin: groupLocks(batch.map((b) => groupLock(b.options.type, b.options.key))),
-          }),
-        true,
-      )
-        .then(
-          (outcomes) => {
-            const results = outcomes.map((outcome) => (outcome instanceof Error ? outcome : outcome()));
-            batch.forEach((item, i) => {
-              const result = results[i];
-              if (result instanceof Error) item.reject(result);
-              else item.resolve(result);
-            });
-            // Committed: tell the live views (a duplicate changed nothing).
-            for (const result of results) if (!(result instanceof Error) && !result.duplicate) changed(result.case);
-          },
-          (err: unknown) => {
-            for (const item of batch) item.reject(err);
-          },
-        )
-        .finally(() => {
-          this.flushing = false;
-          this.schedule();
+  /** A batch of groupings, settled. */
+  private groupAll(batch: QueuedGroup[]): Promise<void> {
+    return this.run(
+      'group',
+      () =>
+        pgTransaction(this.pool, (client) => this.groupBatch(client, batch), {
+          begin: groupLocks(batch.map((b) => groupLock(b.options.type, b.options.key))),
+        }),
+      true,
+    ).then(
+      (outcomes) => {
+        const results = outcomes.map((outcome) => (outcome instanceof Error ? outcome : outcome()));
+        batch.forEach((item, i) => {
+          const result = results[i];
+          if (result instanceof Error) item.reject(result);
+          else item.resolve(result);
         });
-    });
+        // Committed: tell the live views (a duplicate changed nothing).
+        for (const result of results) if (!(result instanceof Error) && !result.duplicate) changed(result.case);
+      },
+      (err: unknown) => {
+        for (const item of batch) item.reject(err);
+      },
+    );
   }
 
   /**
@@ -446,42 +427,26 @@ export class PgCaseStore implements CaseStore {
     if (this.closing) throw new CaseStoreError(this.where, 'update', 'the case store was closed');
     // No case has an id PostgreSQL text cannot hold (U+0000); in a batch it would fail the others' read.
     if (typeof id === 'string' && pgText(id) !== id) throw new CaseNotFoundError(id);
-    const c = await new Promise<Case>((resolve, reject) => {
-      this.updates.push({ id, change, now, resolve, reject });
-      this.scheduleUpdates();
-    });
+    const c = await new Promise<Case>((resolve, reject) => this.updates.push({ id, change, now, resolve, reject }));
     if (!options.quiet) changed(c);
     return c;
   }
 
-  /** One batch of updates in the database at a time: what queues meanwhile goes in the next. */
-  private scheduleUpdates(): void {
-    if (this.updating || this.updateScheduled || this.updates.length === 0) return;
-    this.updateScheduled = true;
-    setImmediate(() => {
-      this.updateScheduled = false;
-      if (this.updating || this.updates.length === 0) return;
-      this.updating = true;
-      const batch = this.updates.splice(0, MAX_BATCH);
-      void this.run('update', () => this.updateBatch(batch), true)
-        .then(
-          (outcomes) => {
-            batch.forEach((item, i) => {
-              const outcome = outcomes[i];
-              if (outcome === undefined) item.reject(new CaseNotFoundError(item.id));
-              else if (outcome.failed) item.reject(outcome.error);
-              else item.resolve(outcome.result());
-            });
-          },
-          (err: unknown) => {
-            for (const item of batch) item.reject(err);
-          },
-        )
-        .finally(() => {
-          this.updating = false;
-          this.scheduleUpdates();
+  /** A batch of updates, settled. */
+  private updateAll(batch: QueuedUpdate[]): Promise<void> {
+    return this.run('update', () => this.updateBatch(batch), true).then(
+      (outcomes) => {
+        batch.forEach((item, i) => {
+          const outcome = outcomes[i];
+          if (outcome === undefined) item.reject(new CaseNotFoundError(item.id));
+          else if (outcome.failed) item.reject(outcome.error);
+          else item.resolve(outcome.result());
         });
-    });
+      },
+      (err: unknown) => {
+        for (const item of batch) item.reject(err);
+      },
+    );
   }
 
   private rememberLock(id: string, lock: number): void {
@@ -598,7 +563,7 @@ export class PgCaseStore implements CaseStore {
   close(): void {
     if (this.closing) return;
     this.closing = (async () => {
-      const busy = () => this.flushing || this.queue.length > 0 || this.updating || this.updates.length > 0;
+      const busy = () => this.groups.busy || this.updates.busy;
       while (busy() || this.inFlight.size > 0) {
         await Promise.allSettled([...this.inFlight]);
         if (busy()) await new Promise((r) => setTimeout(r, 5));
