@@ -1,7 +1,8 @@
 /**
  * The history of a case type and key (its earlier cases closed as false positives), read once for the alerts that
  * ask for it within `ttlMs` and shared by those asking at the same time: every alert of a key asks the same
- * question, and the answer is a query of up to 200 closed cases. Everything read is forgotten when `changes()`
+ * question, and the answer is a query of up to 200 closed cases. Keep the answer small (the ids that count, not
+ * the cases): up to `maxEntries` keys' answers are held. Everything read is forgotten when `changes()`
  * moves on (this process closed or resolved a case); the time bound covers what another instance closes.
  */
 export class HistoryCache<T> {

@@ -8,7 +8,6 @@ import {
   CaseNotFoundError,
   releaseCaseStore,
   type Case,
-  type CasePage,
   type CaseStore,
 } from '../../lib/cases';
 import { assetCriticality, parseAssetList, type AssetEntry } from '../../lib/decide/assets';
@@ -152,25 +151,26 @@ export = function (RED: NodeAPI) {
       if (closed) throw new Error('the node was closed (redeployed) while this message was in flight');
       return (store ??= acquireCaseStore(storePath, { synchronous: settings().soar?.sync }));
     };
-    const history = new HistoryCache<CasePage>(() => casesClosed);
+    const history = new HistoryCache<string[]>(() => casesClosed);
     const unwatch = watchClosedCases();
 
     /** Earlier cases of the same type and key closed as false positives; undefined when the store cannot say. */
     async function historyOf(c: CaseIdentity): Promise<CaseHistory | undefined> {
       try {
-        // Only the cases of this type and key are read (not every closed case of the type).
-        const closedCases = await history.get(c.type + '\0' + c.key, () =>
-          cases().query({
+        // Only the cases of this type and key are read (not every closed case of the type). What is kept and shared
+        // by the alerts of a few seconds is the ids of those closed as false positives, not the cases (thousands of
+        // keys' pages would be held).
+        const falsePositiveIds = await history.get(c.type + '\0' + c.key, async () => {
+          const page = await cases().query({
             type: [c.type],
             key: c.key,
             status: ['resolved', 'closed'],
             limit: HISTORY_LOOKBACK,
             offset: 0,
-          }),
-        );
-        const falsePositives = closedCases.items.filter(
-          (other) => other.id !== c.id && other.key === c.key && closedAsFalsePositive(other),
-        ).length;
+          });
+          return page.items.filter((other) => other.key === c.key && closedAsFalsePositive(other)).map((o) => o.id);
+        });
+        const falsePositives = falsePositiveIds.filter((id) => id !== c.id).length;
         return { falsePositives };
       } catch (err) {
         node.warn(`earlier cases unavailable, history left neutral: ${(err as Error).message}`);
