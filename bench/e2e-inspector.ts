@@ -56,6 +56,13 @@ function areaOf(url: string, name: string): string {
   return `module ${last}`;
 }
 
+/** Event-loop delay percentiles and maximum, in ms. */
+export interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
 export class Inspector {
   private next = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -103,6 +110,28 @@ export class Inspector {
       returnByValue: true,
     });
     return JSON.parse(result.value) as Memory;
+  }
+
+  /**
+   * The app's event-loop delay while `load` runs (perf_hooks' histogram, 1 ms resolution), in ms: how long work
+   * that was ready had to wait for the loop, which a long synchronous task or a garbage collection pause shows.
+   */
+  async loopDelay<T>(load: () => Promise<T>): Promise<{ result: T; delay: LoopDelay }> {
+    await this.call('Runtime.evaluate', {
+      expression: `globalThis.__soarBenchLoop = process.getBuiltinModule('node:perf_hooks').monitorEventLoopDelay({ resolution: 1 }); globalThis.__soarBenchLoop.enable(); 0`,
+    });
+    try {
+      const result = await load();
+      const { result: read } = await this.call<{ result: { value: string } }>('Runtime.evaluate', {
+        expression: `(() => { const h = globalThis.__soarBenchLoop; h.disable(); return JSON.stringify({ p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6 }); })()`,
+        returnByValue: true,
+      });
+      return { result, delay: JSON.parse(read.value) as LoopDelay };
+    } finally {
+      await this.call('Runtime.evaluate', {
+        expression: 'globalThis.__soarBenchLoop?.disable(); delete globalThis.__soarBenchLoop',
+      });
+    }
   }
 
   /** Samples the app's CPU while `load` runs (1 ms interval) and sums self time by function and by area. */

@@ -1,18 +1,28 @@
 /**
  * Loads feed content into an IOC index with the outcome of `parseFeedContent` + `replaceFeed`, but a STIX bundle
- * text is read a chunk of objects at a time and each batch of indicators indexed at once (`IocIndex.beginFeed`),
- * swapped in whole at the end. A million-indicator bundle then never exists as a million indicator objects: each
- * batch is garbage as soon as it is indexed (the garbage collector would otherwise trace them again and again), and
- * the event loop gets a turn every few milliseconds instead of being blocked for seconds.
+ * text is read a chunk of objects at a time, and a CSV text a batch of rows at a time, and each batch of indicators
+ * indexed at once (`IocIndex.beginFeed`), swapped in whole at the end. A million-indicator feed then never exists as
+ * a million indicator objects: each batch is garbage as soon as it is indexed (the garbage collector would otherwise
+ * trace them again and again), and the event loop gets a turn every few milliseconds instead of being blocked for
+ * seconds.
  *
  * Bundles whose objects change indicators read before them (marking definitions, `indicates` relationships), other
  * formats, and a build overtaken by another change of the index are loaded whole, as before.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { FeedFormatError, parseFeedContent, type FeedContentOptions, type FeedContentReport } from './feeds/detect';
+import {
+  csvLayout,
+  FeedFormatError,
+  firstNonSpace,
+  parseFeedContent,
+  textFormat,
+  type FeedContentOptions,
+  type FeedContentReport,
+} from './feeds/detect';
 import { arrayChunks } from './feeds/json-split';
+import { readCsvFeed } from './feeds/lists';
 import { StixObjectReader } from './feeds/stix';
-import { IndexChangedError, type IocIndex, type ReplaceFeedGroupsResult } from './ioc-index';
+import { IndexChangedError, type FeedBuild, type IocIndex, type ReplaceFeedGroupsResult } from './ioc-index';
 
 /** What the parse report says besides the indicators. */
 export type FeedReportSummary = Omit<FeedContentReport, 'indicators'>;
@@ -54,6 +64,28 @@ export async function loadFeedContent(
     return { report, result: index.replaceFeed(feed, indicators, { allow, keepGroups }) };
   };
   const format = parse.format ?? 'auto';
+  if (text !== undefined && isCsv(text, parse)) {
+    const { layout, preset } = csvLayout(text, parse.csv);
+    const { feed: feedOption, confidence, tlp, tags } = parse;
+    const build = index.beginFeed(feed, { allow, keepGroups });
+    const rows = readCsvFeed(text, layout, { feed: feedOption, confidence, tlp, tags }, BATCH);
+    let read = 0;
+    let turn = Date.now();
+    for (;;) {
+      const step = rows.next();
+      if (step.done) {
+        const report: FeedReportSummary = { format: 'csv', ...(preset ? { csvPreset: preset } : {}), ...step.value };
+        check?.(report, read);
+        return commitOrWhole(build, report, whole);
+      }
+      read += step.value.length;
+      build.addIndicators(step.value);
+      if (Date.now() - turn >= TURN_MS) {
+        await nextTurn();
+        turn = Date.now();
+      }
+    }
+  }
   if (
     text === undefined ||
     (format !== 'auto' && format !== 'stix') ||
@@ -105,6 +137,20 @@ export async function loadFeedContent(
   const { indicators: _none, ...summary } = reader.report();
   const report: FeedReportSummary = { format: 'stix', ...summary };
   check?.(report, parsed + last.length);
+  return commitOrWhole(build, report, whole);
+}
+
+/** Whether content `parseFeedContent` would read as CSV (not JSON; given as CSV, or recognised as it). */
+function isCsv(text: string, options: FeedContentOptions): boolean {
+  const format = options.format ?? 'auto';
+  if (format === 'csv') return true;
+  if (format !== 'auto') return false;
+  const start = firstNonSpace(text);
+  return start !== '{' && start !== '[' && textFormat(text, options.name, options.csv) === 'csv';
+}
+
+/** The build swapped in, or, when another change of the index overtook it, the feed loaded whole. */
+function commitOrWhole(build: FeedBuild, report: FeedReportSummary, whole: () => FeedContentLoad): FeedContentLoad {
   try {
     return { report, result: build.commit() };
   } catch (err) {

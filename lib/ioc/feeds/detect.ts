@@ -92,12 +92,36 @@ function looksLikeFirehol(text: string): boolean {
 }
 
 /** The first character that is not white space, without copying the text. */
-function firstNonSpace(text: string): string | undefined {
+export function firstNonSpace(text: string): string | undefined {
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (c !== ' ' && c !== '\n' && c !== '\r' && c !== '\t') return c;
   }
   return undefined;
+}
+
+/** The format of a feed text that is not JSON, from its name (extension) and its first lines. */
+export function textFormat(
+  text: string,
+  name: string | undefined,
+  csv: FeedContentOptions['csv'],
+): 'firehol' | 'csv' | 'plain' {
+  const ext = extension(name);
+  if (ext === 'netset' || ext === 'ipset' || looksLikeFirehol(text)) return 'firehol';
+  if (ext === 'csv' || (csv !== undefined && csv !== null)) return 'csv';
+  return recogniseCsvPreset(text) !== undefined ? 'csv' : 'plain';
+}
+
+/** The layout a CSV feed is read with: the one given, the preset named, or the preset its column names match. */
+export function csvLayout(text: string, csv: FeedContentOptions['csv']): { layout: CsvLayout; preset?: CsvPresetName } {
+  const preset = typeof csv === 'string' ? csv : csv === undefined ? recogniseCsvPreset(text) : undefined;
+  const layout: CsvLayout | undefined = typeof csv === 'object' ? csv : preset && CSV_PRESETS[preset];
+  if (layout === undefined) {
+    throw new FeedFormatError(
+      `CSV columns not recognised (known layouts: ${Object.keys(CSV_PRESETS).join(', ')}): give the value column`,
+    );
+  }
+  return preset ? { layout, preset } : { layout };
 }
 
 /** Parses feed content of a given or recognised format. Throws FeedFormatError when it cannot be read at all. */
@@ -135,7 +159,6 @@ export function parseFeedContent(
     if (report !== undefined) return { format: 'stix', ...report };
   }
   if (format === 'auto') {
-    const ext = extension(name);
     if (data !== undefined || start === '{' || start === '[') {
       const value = json();
       if (isStix(value)) format = 'stix';
@@ -143,10 +166,7 @@ export function parseFeedContent(
       else if (isMispManifest(value)) {
         throw new FeedFormatError('this is a MISP feed manifest: load the folder or URL that holds it as a MISP feed');
       } else throw new FeedFormatError('JSON that is neither a STIX bundle nor a MISP event');
-    } else if (ext === 'netset' || ext === 'ipset' || looksLikeFirehol(text as string)) format = 'firehol';
-    else if (ext === 'csv' || (csv !== undefined && csv !== null)) format = 'csv';
-    else if (recogniseCsvPreset(text as string) !== undefined) format = 'csv';
-    else format = 'plain';
+    } else format = textFormat(text as string, name, csv);
   }
   if (text === undefined && format !== 'stix' && format !== 'misp') {
     throw new FeedFormatError(`${format} content must be text, not a ${Array.isArray(data) ? 'list' : typeof data}`);
@@ -157,15 +177,8 @@ export function parseFeedContent(
     case 'misp':
       return { format, ...parseMispEvent(json(), parse) };
     case 'csv': {
-      const source = text as string;
-      const preset = typeof csv === 'string' ? csv : csv === undefined ? recogniseCsvPreset(source) : undefined;
-      const layout: CsvLayout | undefined = typeof csv === 'object' ? csv : preset && CSV_PRESETS[preset];
-      if (layout === undefined) {
-        throw new FeedFormatError(
-          `CSV columns not recognised (known layouts: ${Object.keys(CSV_PRESETS).join(', ')}): give the value column`,
-        );
-      }
-      const report = parseCsvFeed(source, layout, parse);
+      const { layout, preset } = csvLayout(text as string, csv);
+      const report = parseCsvFeed(text as string, layout, parse);
       return preset ? { format, csvPreset: preset, ...report } : { format, ...report };
     }
     case 'firehol':

@@ -338,7 +338,30 @@ const NO_TAGS = Object.freeze([]) as unknown as string[];
 
 /** CSV with the columns `layout` names. */
 export function parseCsvFeed(text: string, layout: CsvLayout, options: FeedParseOptions = {}): FeedParseReport {
-  const report: FeedParseReport = { indicators: [], unsupported: 0, errors: [] };
+  const rows = readCsvFeed(text, layout, options, Infinity);
+  let indicators: Indicator[] = [];
+  for (;;) {
+    const step = rows.next();
+    if (step.done) return { indicators, ...step.value };
+    indicators = step.value;
+  }
+}
+
+/** What a CSV read reports besides its indicators. */
+export type CsvReadSummary = Omit<FeedParseReport, 'indicators'>;
+
+/**
+ * `parseCsvFeed` a batch at a time: yields the indicators of every `batch` rows that give one (the last batch may
+ * be shorter) and returns the rest of the report, so that a caller can index a large feed as it is read.
+ */
+export function* readCsvFeed(
+  text: string,
+  layout: CsvLayout,
+  options: FeedParseOptions = {},
+  batch = 16_384,
+): Generator<Indicator[], CsvReadSummary, void> {
+  const report: CsvReadSummary = { unsupported: 0, errors: [] };
+  let indicators: Indicator[] = [];
   const delimiter = layout.delimiter ?? ',';
   const mode = layout.header ?? 'auto';
   const wanted = namedColumns(layout);
@@ -379,6 +402,10 @@ export function parseCsvFeed(text: string, layout: CsvLayout, options: FeedParse
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   let lineNo = -1;
   for (let at = 0; at <= body.length;) {
+    if (indicators.length >= batch) {
+      yield indicators;
+      indicators = [];
+    }
     let end = body.indexOf('\n', at);
     if (end === -1) end = body.length;
     const line = body.slice(at, body.charCodeAt(end - 1) === 13 && end > at ? end - 1 : end);
@@ -458,7 +485,7 @@ export function parseCsvFeed(text: string, layout: CsvLayout, options: FeedParse
     const conf = confCell !== undefined && conf0 >= 0 && conf0 <= 100 ? conf0 : confidence;
     if (firstSeen && lastSeen && !validUntil && options.feed === undefined) {
       // The commonest row, made as one literal (no properties added afterwards: no separate property store).
-      report.indicators.push({ type, value, confidence: conf, tlp, tags, attack: NO_ATTACK, firstSeen, lastSeen });
+      indicators.push({ type, value, confidence: conf, tlp, tags, attack: NO_ATTACK, firstSeen, lastSeen });
       continue;
     }
     const ind: Indicator = { type, value, confidence: conf, tlp, tags, attack: NO_ATTACK };
@@ -466,8 +493,9 @@ export function parseCsvFeed(text: string, layout: CsvLayout, options: FeedParse
     if (validUntil) ind.validUntil = validUntil;
     if (firstSeen) ind.firstSeen = firstSeen;
     if (lastSeen) ind.lastSeen = lastSeen;
-    report.indicators.push(ind);
+    indicators.push(ind);
   }
+  if (indicators.length > 0) yield indicators;
   return report;
 }
 
