@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SharedResources } from '../shared';
 import { WalCheckpointer } from '../store/checkpointer';
+import { SeenIds } from './seen-ids';
 import { isPostgresUrl } from '../store/pg/pool';
 import {
   JournalError,
@@ -27,7 +28,7 @@ import { PgIntakeJournal } from './pg-journal';
  * processed one is deleted, so a mark is cheap), `seen` logs every accepted alert id with its time of receipt. The
  * duplicate check itself runs against an in-memory index of that log (loaded at open), because a B-tree keyed by
  * random ids would dirty a page per alert. The log is pruned once no intake node's duplicate window needs it; the
- * index holds at most `maxSeen` ids (about 100 bytes each), beyond which the oldest are forgotten early.
+ * index (./seen-ids) holds at most `maxSeen` ids (about 36 bytes each), beyond which the oldest are forgotten early.
  *
  * SQLite in WAL mode: with `synchronous=NORMAL` (the default) a committed transaction survives a crash or
  * `kill -9` of the process; `synchronous=FULL` also survives power loss, at the cost of an fsync per commit.
@@ -69,8 +70,7 @@ export class IntakeJournal implements IntakeJournalStore {
   private marks: number[] = [];
   private seenRetentionMs = 0;
   /** alert id → time received, oldest first (Map keeps insertion order). */
-  private readonly seen = new Map<string, number>();
-  private readonly maxSeen: number;
+  private readonly seen: SeenIds;
   private readonly pruneTimer: NodeJS.Timeout;
   private readonly checkpointer: WalCheckpointer | undefined;
   private readonly events = new EventEmitter();
@@ -105,7 +105,7 @@ export class IntakeJournal implements IntakeJournalStore {
         received INTEGER NOT NULL
       );
     `);
-    this.maxSeen = options.maxSeen ?? 2_000_000;
+    this.seen = new SeenIds(options.maxSeen ?? 2_000_000);
     for (const row of this.db.prepare('SELECT alert_id, received FROM seen ORDER BY id').iterate() as Iterable<{
       alert_id: string;
       received: number;
@@ -176,9 +176,7 @@ export class IntakeJournal implements IntakeJournalStore {
   }
 
   private remember(alertId: string, received: number): void {
-    this.seen.delete(alertId); // re-inserted at the end: the Map stays in time order
     this.seen.set(alertId, received);
-    if (this.seen.size > this.maxSeen) this.seen.delete(this.seen.keys().next().value as string);
   }
 
   /**
@@ -315,10 +313,7 @@ export class IntakeJournal implements IntakeJournalStore {
 
   /** Forgets alert ids received before `before` (epoch ms); returns how many were in the log. */
   prune(before: number): number {
-    for (const [alertId, received] of this.seen) {
-      if (received >= before) break;
-      this.seen.delete(alertId);
-    }
+    this.seen.forgetBefore(before);
     return this.pruneStmt.run(before).changes;
   }
 
