@@ -105,8 +105,8 @@ export class IocLibrary {
 
   /**
    * Parses feed content and replaces the feed with it, in the index and the store, as `replaceFeed` of the parsed
-   * indicators would; a large STIX bundle is read and indexed a batch at a time (./feed-stream). `check` sees the
-   * parse report first and may refuse the load by throwing (the feed keeps what it had).
+   * indicators would; a large STIX bundle or CSV feed is read and indexed a batch at a time (./feed-stream). `check`
+   * sees the parse report first and may refuse the load by throwing (the feed keeps what it had).
    */
   async loadContent(
     name: string,

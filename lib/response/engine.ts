@@ -173,6 +173,8 @@ export class ResponseEngine {
   private readonly overall: RateLimiter;
   private readonly perDevice = new Map<string, { limit: number; limiter: RateLimiter }>();
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** When the armed expiry timer fires (on the engine's clock). */
+  private expiryDueAt = Infinity;
   /** The latest scheduling: an older one that finishes reading the store later does not arm its timer. */
   private scheduling = 0;
   private reverting = false;
@@ -237,8 +239,10 @@ export class ResponseEngine {
       devices.push(await this.onDevice(device, request, target, dryRun, signal));
     }
     const outcome: ResponseOutcome = { ...base, target, devices, status: summarise(devices, dryRun) };
-    if (request.durationSeconds !== undefined) outcome.durationSeconds = request.durationSeconds;
-    this.scheduleExpiry();
+    if (request.durationSeconds !== undefined) {
+      outcome.durationSeconds = request.durationSeconds;
+      this.expiring(this.now() + request.durationSeconds * 1000);
+    }
     return outcome;
   }
 
@@ -498,21 +502,44 @@ export class ResponseEngine {
     );
   }
 
+  /**
+   * An action was just recorded to expire at `expiresAt`: the timer is armed for it unless it is armed for no later
+   * already (it then finds the next expiry when it fires). Most actions expire after those before them, so most
+   * cost nothing here, not even a read of the store.
+   */
+  private expiring(expiresAt: number): void {
+    if (this.expiryTimer !== undefined && this.expiryDueAt <= expiresAt) return;
+    this.scheduleExpiry();
+  }
+
+  /**
+   * Arms the timer `waitMs` ahead, unless it is armed for no later already. Not re-armed with a new duration each
+   * time: Node keeps the (empty) list of every duration an unref'd timer was cleared from until that duration has
+   * passed, and a timer re-armed per action left one per action, for up to a day.
+   */
   private armExpiry(turn: number, waitMs: number | undefined): void {
     if (this.closed || turn !== this.scheduling) return;
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    this.expiryTimer = undefined;
     const sweep = this.options.sweepEveryMs;
-    if (waitMs === undefined && sweep === undefined) return;
+    if (waitMs === undefined && sweep === undefined) return this.disarmExpiry();
     const wait = Math.min(Math.max(0, waitMs ?? Infinity), sweep ?? Infinity, MAX_EXPIRY_WAIT_MS);
+    const dueAt = this.now() + wait;
+    if (this.expiryTimer !== undefined && this.expiryDueAt <= dueAt) return;
+    this.disarmExpiry();
+    this.expiryDueAt = dueAt;
     this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = undefined;
       this.revertExpired().catch((err: Error) => this.options.log?.('error', `expiry: ${err.message}`));
     }, wait);
     this.expiryTimer.unref();
   }
 
+  private disarmExpiry(): void {
+    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+  }
+
   close(): void {
     this.closed = true;
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.disarmExpiry();
   }
 }

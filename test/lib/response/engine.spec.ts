@@ -203,6 +203,34 @@ describe('response/engine', () => {
     assert.equal(await e.revertExpired(), 0, 'the undo ended it: nothing left to expire');
   });
 
+  it('reverts an action on its own when its duration is over, its timer armed once for the earliest expiry', async () => {
+    addDevice('fw', ['10.20.0.0/16']);
+    const store = new SqliteResponseStore(db);
+    let reads = 0;
+    const nextExpiry = store.nextExpiry.bind(store);
+    store.nextExpiry = () => {
+      reads++;
+      return nextExpiry();
+    };
+    let expired: (target: string) => void = () => {};
+    const firstExpired = new Promise<string>((resolve) => (expired = resolve));
+    const e = new ResponseEngine(fleet, store, audit, new ProtectedAssets({}, false), {
+      onExpired: (record) => expired(record.target),
+    });
+    engines.push(e);
+    const started = Date.now();
+    await e.respond(block('10.20.0.1', { durationSeconds: 1 }));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(reads, 1, 'the first action with a duration arms the timer');
+    for (let i = 2; i < 50; i++) await e.respond(block(`10.20.0.${i}`, { durationSeconds: 3600 }));
+    assert.equal(reads, 1, 'later expiries neither read the store nor re-arm the timer');
+    assert.equal(await firstExpired, '10.20.0.1');
+    assert.ok(Date.now() - started >= 990, 'not before its time');
+    assert.equal(labJournal.at(-1)?.call, 'revert');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(reads, 2, 'after the revert, one read to arm the timer for the next expiry');
+  });
+
   it('does an action once when the same request arrives twice at the same time', async () => {
     addDevice('fw', ['10.20.0.0/16']);
     const e = engine();
