@@ -209,7 +209,7 @@ export async function steady(options: {
   rate: number;
   seconds: number;
   probeEvery: number;
-}): Promise<{ probes: TimedRequest[]; all: number[]; errors: number; sent: number }> {
+}): Promise<{ probes: TimedRequest[]; all: number[]; errors: number; sent: number; lags: number[] }> {
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const target = new URL(options.url);
   const probes: TimedRequest[] = [];
@@ -260,10 +260,13 @@ export async function steady(options: {
   };
   const start = process.hrtime.bigint();
   const total = Math.round(options.rate * options.seconds);
+  // How late each request left against its schedule (ms): this process's own pauses, which send a burst after them.
+  const lags: number[] = [];
   while (sent < total) {
     const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
     const due = Math.min(total, Math.floor(elapsed * options.rate) + 1);
     for (; sent < due; sent++) {
+      lags.push(Math.max(0, elapsed - sent / options.rate) * 1000);
       const probe = sent % options.probeEvery === 0;
       send(probe ? probeAlert() : groupedAlert(), probe);
     }
@@ -271,5 +274,5 @@ export async function steady(options: {
   }
   await Promise.all(inFlight);
   agent.destroy();
-  return { probes, all, errors, sent };
+  return { probes, all, errors, sent, lags };
 }
