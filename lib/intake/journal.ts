@@ -4,7 +4,6 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SharedResources } from '../shared';
 import { WalCheckpointer } from '../store/checkpointer';
-import { SeenIds } from './seen-ids';
 import { isPostgresUrl } from '../store/pg/pool';
 import {
   JournalError,
@@ -17,6 +16,7 @@ import {
   type JournalSync,
 } from './journal-store';
 import { PgIntakeJournal } from './pg-journal';
+import { SeenIds } from './seen-ids';
 
 /**
  * The durable intake journal of one instance, in a SQLite file of the data dir (./pg-journal is the one several
@@ -69,7 +69,7 @@ export class IntakeJournal implements IntakeJournalStore {
   private queue: QueuedCommit[] = [];
   private marks: number[] = [];
   private seenRetentionMs = 0;
-  /** alert id → time received, oldest first (Map keeps insertion order). */
+  /** alert id → time received, oldest first. */
   private readonly seen: SeenIds;
   private readonly pruneTimer: NodeJS.Timeout;
   private readonly checkpointer: WalCheckpointer | undefined;

@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import crypto from 'node:crypto';
 
 /**
  * The intake journal's in-memory index of recently accepted alert ids (id → time of receipt), oldest first, for the
@@ -176,9 +176,16 @@ function bucketCount(slots: number): number {
 
 const KEY = new Uint32Array(4);
 
+// crypto.hash (one-shot, about twice as fast as createHash for short inputs) arrived in Node 20.12; older 20.x
+// releases fall back to createHash.
+const sha256: (data: string) => Buffer =
+  typeof crypto.hash === 'function'
+    ? (data) => crypto.hash('sha256', data, 'buffer')
+    : (data) => crypto.createHash('sha256').update(data).digest();
+
 /** The first 128 bits of the id's SHA-256, in a scratch array (valid until the next call). */
 function keyOf(id: string): Uint32Array {
-  const digest = hash('sha256', id, 'buffer');
+  const digest = sha256(id);
   KEY[0] = digest.readUInt32LE(0);
   KEY[1] = digest.readUInt32LE(4);
   KEY[2] = digest.readUInt32LE(8);

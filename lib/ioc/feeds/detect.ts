@@ -113,7 +113,12 @@ export function textFormat(
 }
 
 /** The layout a CSV feed is read with: the one given, the preset named, or the preset its column names match. */
-export function csvLayout(text: string, csv: FeedContentOptions['csv']): { layout: CsvLayout; preset?: CsvPresetName } {
+export function csvLayout(
+  text: string,
+  given: FeedContentOptions['csv'],
+): { layout: CsvLayout; preset?: CsvPresetName } {
+  // A node's configuration may hold null for "none".
+  const csv = given ?? undefined;
   const preset = typeof csv === 'string' ? csv : csv === undefined ? recogniseCsvPreset(text) : undefined;
   const layout: CsvLayout | undefined = typeof csv === 'object' ? csv : preset && CSV_PRESETS[preset];
   if (layout === undefined) {
