@@ -142,11 +142,12 @@ export class SeenIds {
   }
 
   /**
-   * A full ring: doubled (up to `maxSlots`), or at its largest compacted, the live ids kept in order from slot 0;
+   * A full ring: grown by half (up to `maxSlots`; by half rather than doubled, so that a million ids do not hold room
+   * for two), or at its largest compacted, the live ids kept in order from slot 0;
    * the index rebuilt. At its largest the ring holds at most `max` live ids, so compacting frees an eighth of it.
    */
   private resize(): void {
-    const size = Math.min(this.maxSlots, 2 * this.capacity);
+    const size = Math.min(this.maxSlots, Math.ceil(1.5 * this.capacity));
     const keys = new Uint32Array(4 * size);
     const times = new Float64Array(size);
     let n = 0;
