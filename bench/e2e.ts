@@ -8,7 +8,8 @@
  *   last case update), for one alert per request (50 keep-alive connections) and for NDJSON batches of 500; with
  *   the app's CPU time per alert (from /proc), which a busy shared machine does not change the way it does rates.
  * - latency: at half the single-alert maximum, sent on a fixed schedule; every 5th alert opens a case of its own,
- *   and its time is from sending the request to the decision soar-decide wrote into that case.
+ *   and its time is from sending the request to the decision soar-decide wrote into that case; with the app's
+ *   event-loop delay meanwhile and how late the client sent against its schedule.
  * - memory: the app's heap (after a full collection) and RSS after the first tenth of E2E_ALERTS alerts (default
  *   1,000,000, sent in batches) and at the end, each once the app is idle, and the peak RSS during the run.
  * - profile: where the app's CPU goes under single-alert and batch load (V8 sampling profiler over the inspector).

@@ -365,8 +365,8 @@ function measureLoad(
 let jsonSeconds = 0;
 
 /**
- * Text → `loadFeedContent` (how soar-ioc-feed loads content: a bundle read and indexed a batch at a time) into an
- * index with the default allowlists, LOAD_REPS times; the median.
+ * Text → `loadFeedContent` (how soar-ioc-feed loads content: a STIX bundle or a CSV feed read and indexed a batch
+ * at a time) into an index with the default allowlists, LOAD_REPS times; the median and the first (cold) load.
  */
 async function measureStreamedLoad(
   text: string,

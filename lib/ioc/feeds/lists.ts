@@ -343,7 +343,8 @@ export function parseCsvFeed(text: string, layout: CsvLayout, options: FeedParse
   for (;;) {
     const step = rows.next();
     if (step.done) return { indicators, ...step.value };
-    indicators = step.value;
+    // One batch (the batch size is unbounded); joined all the same, should that change.
+    indicators = indicators.length === 0 ? step.value : indicators.concat(step.value);
   }
 }
 
