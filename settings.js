@@ -145,6 +145,9 @@ module.exports = {
     runTimeoutSeconds: 300,
     // Days finished playbook runs are kept (the run counters are kept for good).
     runRetentionDays: 30,
+    // Days the case store remembers an alert id after grouping it, so that the same alert delivered again (replayed
+    // after a crash, sent twice by its source) counts once (0: for good).
+    alertIdRetentionDays: 7,
     // Most playbook runs followed at once; past it new runs are counted as untracked.
     maxOpenRuns: 100000,
     // Seconds /soar/metrics and the Prometheus scrape reuse figures computed before (0: never).

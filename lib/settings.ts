@@ -25,6 +25,11 @@ export interface SoarSettings {
   runTracking?: boolean;
   /** Days finished playbook runs are kept in the run store (the run counters are kept for good). Default 30. */
   runRetentionDays?: number;
+  /**
+   * Days a case store remembers the alert ids it grouped, so that an alert delivered again (replayed after a crash,
+   * sent twice by its source) is counted once; 0 remembers them for good. Default 7.
+   */
+  alertIdRetentionDays?: number;
   /** Most playbook runs followed at once; past it new runs are counted as untracked. Default 100,000. */
   maxOpenRuns?: number;
   /** Seconds `/soar/metrics` (and the Prometheus scrape) reuse figures computed before. Default 10; 0 never. */
@@ -34,6 +39,14 @@ export interface SoarSettings {
    * PostgreSQL instead of the SQLite files of the data dir.
    */
   storeUrl?: string;
+}
+
+/** The options every opener of the case store passes (the first one's hold for the process). */
+export function caseStoreOptions(soar: SoarSettings | undefined): {
+  synchronous?: JournalSync;
+  alertIdRetentionDays?: number;
+} {
+  return { synchronous: soar?.sync, alertIdRetentionDays: soar?.alertIdRetentionDays };
 }
 
 export function dataDir(soar: SoarSettings | undefined, userDir: string | undefined): string {

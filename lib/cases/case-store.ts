@@ -76,7 +76,7 @@ export class CaseStoreError extends Error {
   constructor(
     readonly store: string,
     readonly operation: string,
-    reason: string,
+    readonly reason: string,
     options?: { cause?: unknown },
   ) {
     super(`case store ${store}: ${operation} failed: ${reason}`, options);
@@ -95,5 +95,35 @@ export interface CaseStore {
   /** Newest first. */
   query(query: CaseQuery): Promise<CasePage>;
   metrics(now?: Date): Promise<CaseTypeMetrics[]>;
+  /**
+   * Forgets which case took the alerts grouped before `cutoff` (epoch ms), at most `chunks` × 2,000 of them, oldest
+   * first: such an alert delivered again is counted again. Resolves with how many were forgotten. The store does
+   * this by itself for alerts older than `alertIdRetentionDays`.
+   */
+  forgetAlertsBefore(cutoff: number, chunks?: number): Promise<number>;
   close(): void;
+}
+
+/** How long a case store remembers the alerts it grouped, so that one delivered again is counted once. */
+export interface CaseKeepingOptions {
+  /**
+   * Days an alert id is remembered after its grouping; 0 remembers every one for good. Default 7: a replay from the
+   * intake journal comes at the next start, a source sending an alert again mostly within hours.
+   */
+  alertIdRetentionDays?: number;
+  /** The clock (epoch ms) that dates the groupings; tests set it. */
+  now?: () => number;
+}
+
+export const DEFAULT_ALERT_ID_RETENTION_DAYS = 7;
+/** Alert ids forgotten per statement, statements per round of forgetting, and how often a round runs. */
+export const FORGET_CHUNK = 2_000;
+export const FORGET_CHUNKS = 5;
+export const FORGET_EVERY_MS = 60_000;
+
+/** The cutoff of the next round of forgetting, or undefined when none is due (or retention is off). */
+export function forgetCutoff(options: CaseKeepingOptions, now: number, lastRound: number): number | undefined {
+  const days = options.alertIdRetentionDays ?? DEFAULT_ALERT_ID_RETENTION_DAYS;
+  if (!(days > 0) || now - lastRound < FORGET_EVERY_MS) return undefined;
+  return now - days * 86_400_000;
 }

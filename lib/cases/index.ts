@@ -6,7 +6,7 @@ export { SqliteCaseStore } from './sqlite-case-store';
 export { PgCaseStore } from './pg-case-store';
 import type { StoreDatabaseOptions } from '../store/database';
 import { isPostgresUrl, redactStoreUrl } from '../store/pg/pool';
-import type { CaseStore } from './case-store';
+import type { CaseKeepingOptions, CaseStore } from './case-store';
 import { PgCaseStore } from './pg-case-store';
 import { SqliteCaseStore } from './sqlite-case-store';
 import { SharedResources } from '../shared';
@@ -16,11 +16,11 @@ const shared = new SharedResources<CaseStore>((store) => store.close());
 /**
  * One case store per location in a process (nodes and the admin API share it); pair with `releaseCaseStore`.
  * `location` is what `storeLocation(soar, userDir)` gives: a `postgres://` URL (the store several instances share)
- * or the SQLite file of the data dir. `options` apply to SQLite.
+ * or the SQLite file of the data dir. The database options apply to SQLite; the first caller's options hold.
  */
-export function acquireCaseStore(location: string, options: StoreDatabaseOptions = {}): CaseStore {
+export function acquireCaseStore(location: string, options: StoreDatabaseOptions & CaseKeepingOptions = {}): CaseStore {
   return shared.acquire(location, () =>
-    isPostgresUrl(location) ? new PgCaseStore(location) : new SqliteCaseStore(location, options),
+    isPostgresUrl(location) ? new PgCaseStore(location, options) : new SqliteCaseStore(location, options),
   );
 }
 

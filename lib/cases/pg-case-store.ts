@@ -9,6 +9,10 @@ import { mergeAlert, newCase, severityRank } from './changes';
 import {
   CaseNotFoundError,
   CaseStoreError,
+  FORGET_CHUNK,
+  FORGET_CHUNKS,
+  forgetCutoff,
+  type CaseKeepingOptions,
   type CasePage,
   type CaseQuery,
   type CaseStore,
@@ -17,7 +21,7 @@ import {
   type GroupResult,
 } from './case-store';
 import { caseTypeMetrics, type CaseTimes } from './metrics';
-import { HeldCase, type Applied, type CaseUpdate } from './held-case';
+import { HeldCase, type CaseUpdate } from './held-case';
 import { OPEN_STATUSES, type Case } from './model';
 import { pgErrorText, pgTransaction, RetryTransaction } from '../store/pg/transaction';
 import { BatchQueue } from '../store/pg/batch-queue';
@@ -28,20 +32,21 @@ import { BatchQueue } from '../store/pg/batch-queue';
  * - Grouping takes a transaction-scoped advisory lock per case type and grouping key (all of a batch's locks in one
  *   global order, so two instances never deadlock), then the open case's row lock: two instances grouping alerts of
  *   one key at once queue behind each other, so there is one open case and every alert is counted.
- * - Updates asked for while a batch of them is in the database go together in the next batch: one transaction takes
- *   the grouping locks of their cases' types and keys (as grouping does, so the two never deadlock), locks and reads
- *   the cases, applies the changes in memory in order and writes each case once. A round trip here costs about as
- *   much as the work it carries (a loopback write wakes the server on the same machine): one transaction per update
- *   was the larger part of an alert's cost.
+ * - Groupings and updates asked for while a batch is in the database go together in the next batch (group commit,
+ *   lib/store/pg/batch-queue.ts), one transaction in a constant number of round trips: it takes the grouping locks
+ *   of every type and key it touches (for an update, its case's), locks and reads the cases, makes the groupings and
+ *   changes in memory in order and writes each case once. A round trip here costs about as much as the work it
+ *   carries (a loopback write wakes the server on the same machine), and one queue for both kinds means an
+ *   instance's groupings never wait for the locks of its own updates (two queues did, nearly always: each batch
+ *   covers most open cases).
  * - Case numbers come from a sequence: unique across instances, increasing, with a gap only where a transaction
  *   that drew a number failed in the database.
  * - An alert id already linked by another instance under another key is caught by the link's primary key; the batch
  *   runs again and sees the alert as a duplicate.
- * Groupings (and updates) asked for while a batch is in the database are written together in the next batch (group
- * commit, lib/store/pg/batch-queue.ts), in a constant number of round trips whatever the batch size.
  */
 
-const MIGRATIONS: Migration[] = [
+/** Exported for the migration tests. */
+export const MIGRATIONS: Migration[] = [
   {
     version: 1,
     description: 'cases, alert links, case numbers and maintained counts',
@@ -87,7 +92,23 @@ const MIGRATIONS: Migration[] = [
     description: 'cases by type and key, whatever their status (soar-decide reads the closed ones of its case key)',
     up: `CREATE INDEX soar_cases_type_key ON soar_cases (type, key, created DESC, num DESC);`,
   },
+  {
+    version: 3,
+    description: 'when each alert was grouped, so that old alert ids can be forgotten',
+    up: async (client) => {
+      // The links made before count from now: kept the whole retention period. (A constant default adds the column
+      // without rewriting the table; dropping it after keeps the value of the rows there.)
+      await client.query(`ALTER TABLE soar_case_alerts ADD COLUMN at bigint NOT NULL DEFAULT ${Date.now()}`);
+      await client.query('ALTER TABLE soar_case_alerts ALTER COLUMN at DROP DEFAULT');
+      // Written in time order: a BRIN index is a few pages and costs the inserts next to nothing.
+      await client.query('CREATE INDEX soar_case_alerts_at ON soar_case_alerts USING brin (at)');
+    },
+  },
 ];
+
+/** Instances forgetting at once take different rows. */
+const FORGET = `DELETE FROM soar_case_alerts WHERE (alert_id, case_type) IN (
+    SELECT alert_id, case_type FROM soar_case_alerts WHERE at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`;
 
 /** First key of the grouping advisory locks (the second is a hash of type and key); distinct from other parts'. */
 const GROUP_LOCK_CLASS = 0x50a2_0c05;
@@ -112,6 +133,7 @@ function groupLocks(locks: Iterable<number>): string {
 }
 
 interface QueuedGroup {
+  kind: 'group';
   alert: Alert;
   options: GroupOptions;
   resolve: (result: GroupResult) => void;
@@ -119,9 +141,16 @@ interface QueuedGroup {
 }
 
 interface QueuedUpdate extends CaseUpdate {
+  kind: 'update';
   resolve: (c: Case) => void;
   reject: (err: unknown) => void;
 }
+
+/** Groupings and updates share one queue: a batch of both is one transaction that reads and writes each case once. */
+type Queued = QueuedGroup | QueuedUpdate;
+
+/** What an item of a batch comes to, read once the batch is written: its result, or it throws the item's error. */
+type Outcome = () => GroupResult | Case;
 
 /** What the count of a case is filed under. */
 type CountKey = { status: string; type: string; severity: number };
@@ -133,8 +162,8 @@ const changed = (c: Case) => soarEvents.emit('case', { id: c.id, status: c.statu
 
 const ms = (iso: string | undefined) => (iso === undefined ? null : Date.parse(iso));
 
-/** A case as the row columns; `lastAlert` null keeps the row's. */
-function row(c: Case, num: number, lastAlert: number | null) {
+/** A case as the row columns. */
+function row(c: Case, num: number, lastAlert: number) {
   return {
     id: c.id,
     num,
@@ -163,6 +192,7 @@ interface Held {
 }
 
 const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
+const isOpen = (status: string) => (OPEN_STATUSES as readonly string[]).includes(status);
 
 /** The id of a new case until its number is drawn. */
 const PLACEHOLDER = '\0new-';
@@ -172,14 +202,21 @@ export class PgCaseStore implements CaseStore {
   /** The URL without a password, for messages. */
   readonly where: string;
   private migrated: Promise<void> | undefined;
-  private readonly groups = new BatchQueue<QueuedGroup>((batch) => this.groupAll(batch), MAX_BATCH);
-  private readonly updates = new BatchQueue<QueuedUpdate>((batch) => this.updateAll(batch), MAX_BATCH);
+  private readonly queue = new BatchQueue<Queued>((batch) => this.settle(batch), MAX_BATCH);
   /** Case id → its grouping lock, for the cases this instance grouped or updated lately (oldest first). */
   private readonly locks = new Map<string, number>();
   private closing: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
 
-  constructor(readonly url: string) {
+  private readonly now: () => number;
+  /** When this instance last forgot old alert ids (see `forgetAlertsBefore`). */
+  private lastForget = 0;
+
+  constructor(
+    readonly url: string,
+    private readonly options: CaseKeepingOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
     this.where = redactStoreUrl(url);
     this.pool = acquireStorePool(url);
     // Apply the schema on start; a failure (server down) is retried by the first operation.
@@ -227,50 +264,100 @@ export class PgCaseStore implements CaseStore {
     const type = pgText(options.type);
     const key = pgText(options.key);
     const written = type === options.type && key === options.key ? options : { ...options, type, key };
-    return new Promise((resolve, reject) => this.groups.push({ alert, options: written, resolve, reject }));
+    return new Promise((resolve, reject) =>
+      this.queue.push({ kind: 'group', alert, options: written, resolve, reject }),
+    );
   }
 
-  /** A batch of groupings, settled. */
-  private groupAll(batch: QueuedGroup[]): Promise<void> {
-    return this.run(
-      'group',
-      () =>
-        pgTransaction(this.pool, (client) => this.groupBatch(client, batch), {
-          begin: groupLocks(batch.map((b) => groupLock(b.options.type, b.options.key))),
-        }),
-      true,
-    ).then(
+  /** A batch of groupings and updates, settled; an error of the whole batch names each item's own operation. */
+  private settle(batch: Queued[]): Promise<void> {
+    return this.run('group', () => this.writeBatch(batch), true).then(
       (outcomes) => {
-        const results = outcomes.map((outcome) => (outcome instanceof Error ? outcome : outcome()));
+        const grouped: Case[] = [];
         batch.forEach((item, i) => {
-          const result = results[i];
-          if (result instanceof Error) item.reject(result);
-          else item.resolve(result);
+          let result: GroupResult | Case;
+          try {
+            result = outcomes[i]();
+          } catch (err) {
+            item.reject(err);
+            return;
+          }
+          if (item.kind === 'update') item.resolve(result as Case);
+          else {
+            item.resolve(result as GroupResult);
+            if (!(result as GroupResult).duplicate) grouped.push((result as GroupResult).case);
+          }
         });
-        // Committed: tell the live views (a duplicate changed nothing).
-        for (const result of results) if (!(result instanceof Error) && !result.duplicate) changed(result.case);
+        // Committed: tell the live views of the groupings (an update tells them itself, unless quiet).
+        for (const c of grouped) changed(c);
+        this.forgetOldAlerts();
       },
       (err: unknown) => {
-        for (const item of batch) item.reject(err);
+        for (const item of batch) {
+          const own =
+            err instanceof CaseStoreError && item.kind !== err.operation
+              ? new CaseStoreError(err.store, item.kind, err.reason, { cause: err.cause })
+              : err;
+          item.reject(own);
+        }
       },
     );
   }
 
   /**
-   * Applies a batch of groupings in one transaction, its grouping locks already held: one read, the merges in memory
-   * (an alert that fails leaves its case as it was and fails alone), case numbers for new cases, one write.
+   * Writes a batch in one transaction: the grouping locks of every type and key it touches (for an update, its
+   * case's: read first, they never change), taken with BEGIN; one read that locks the cases (the latest open case of
+   * each grouping key, the cases updated) and finds the alerts grouped before; the groupings and updates in memory,
+   * in order (one that fails leaves its case as it was and fails alone: see HeldCase); case numbers for new cases;
+   * one write. Four round trips whatever the batch holds.
    */
-  private async groupBatch(client: PoolClient, batch: QueuedGroup[]): Promise<((() => GroupResult) | Error)[]> {
+  private async writeBatch(batch: Queued[]): Promise<Outcome[]> {
+    const groupings = batch.filter((item): item is QueuedGroup => item.kind === 'group');
+    const updated = [...new Set(batch.filter((item) => item.kind === 'update').map((u) => u.id))].sort();
+    const lockOf = new Map<string, number>();
+    for (const id of updated) {
+      const lock = this.locks.get(id);
+      if (lock !== undefined) lockOf.set(id, lock);
+    }
+    const unknown = updated.filter((id) => !lockOf.has(id));
+    if (unknown.length > 0) {
+      const { rows } = await this.pool.query<{ id: string; type: string; key: string }>({
+        name: 'soar-cases-update-groups',
+        text: 'SELECT id, type, key FROM soar_cases WHERE id = ANY($1::text[])',
+        values: [unknown],
+      });
+      for (const r of rows) {
+        const lock = groupLock(r.type, r.key);
+        lockOf.set(r.id, lock);
+        this.rememberLock(r.id, lock);
+      }
+    }
+    const locks = [...groupings.map((g) => groupLock(g.options.type, g.options.key)), ...lockOf.values()];
+    const notFound = (id: string) => () => {
+      throw new CaseNotFoundError(id);
+    };
+    if (locks.length === 0) return batch.map((item) => notFound((item as QueuedUpdate).id));
+    return pgTransaction(this.pool, (client) => this.batchIn(client, batch, groupings, [...lockOf.keys()]), {
+      begin: groupLocks(locks),
+    });
+  }
+
+  private async batchIn(
+    client: PoolClient,
+    batch: Queued[],
+    groupings: QueuedGroup[],
+    caseIds: string[],
+  ): Promise<Outcome[]> {
     const slotName = (type: string, key: string) => type + '\0' + key;
     const groups = new Map<string, { type: string; key: string }>();
-    for (const { options } of batch) groups.set(slotName(options.type, options.key), options);
+    for (const { options } of groupings) groups.set(slotName(options.type, options.key), options);
     const linkName = (alertId: string, type: string) => alertId + '\0' + type;
     // Alert ids as the links hold them (text without U+0000).
     const idOf = (alert: Alert) => pgText(alert.id);
-    // One read after the locks: the latest open case of every grouping key (locked against a concurrent `update`),
-    // and the alerts grouped before with their cases.
+    // One read after the locks: the latest open case of every grouping key and the cases to update (both locked
+    // against other instances), and the alerts grouped before with their cases.
     const { rows } = await client.query<{
-      kind: 'open' | 'link';
+      kind: 'open' | 'link' | 'case';
       num: number | null;
       last_alert: number | null;
       data: string;
@@ -278,7 +365,7 @@ export class PgCaseStore implements CaseStore {
       case_type: string | null;
       case_id: string;
     }>({
-      name: 'soar-cases-group-read',
+      name: 'soar-cases-batch-read',
       text: `SELECT 'open' AS kind, c.num, c.last_alert, c.data, NULL AS alert_id, NULL AS case_type, c.id AS case_id
                FROM unnest($1::text[], $2::text[]) AS g(type, key)
                CROSS JOIN LATERAL (
@@ -289,16 +376,27 @@ export class PgCaseStore implements CaseStore {
              SELECT 'link', NULL, NULL, d.data, l.alert_id, l.case_type, l.case_id
                FROM unnest($3::text[], $4::text[]) AS a(id, type)
                JOIN soar_case_alerts l ON l.alert_id = a.id AND l.case_type = a.type
-               JOIN soar_cases d ON d.id = l.case_id`,
+               JOIN soar_cases d ON d.id = l.case_id
+             UNION ALL
+             SELECT 'case', c.num, c.last_alert, c.data, NULL, NULL, c.id
+               FROM (SELECT id, num, last_alert, data FROM soar_cases WHERE id = ANY($5::text[])
+                      ORDER BY id FOR UPDATE) c`,
       values: [
         [...groups.values()].map((g) => g.type),
         [...groups.values()].map((g) => g.key),
-        batch.map((b) => idOf(b.alert)),
-        batch.map((b) => b.options.type),
+        groupings.map((b) => idOf(b.alert)),
+        groupings.map((b) => b.options.type),
+        caseIds,
       ],
     });
     const latest = new Map<string, Held>();
     const byId = new Map<string, Held>();
+    const hold = (r: { id: string; num: number; last_alert: number; data: string }): Held => {
+      const c = new HeldCase(r.data);
+      const held: Held = { case: c, before: countKey(c.current), num: r.num, lastAlert: r.last_alert };
+      byId.set(r.id, held);
+      return held;
+    };
     const known = new Map<string, string>();
     /** The stored cases of alerts grouped before, as JSON. */
     const stored = new Map<string, string>();
@@ -308,23 +406,62 @@ export class PgCaseStore implements CaseStore {
         stored.set(r.case_id, r.data);
         continue;
       }
-      const c = new HeldCase(r.data);
-      const held: Held = {
-        case: c,
-        before: countKey(c.current),
-        num: r.num as number,
-        lastAlert: r.last_alert as number,
-      };
-      latest.set(slotName(c.current.type, c.current.key), held);
-      byId.set(c.current.id, held);
+      // A case both open for a grouping key and updated is read twice: held once.
+      const held =
+        byId.get(r.case_id) ??
+        hold({ id: r.case_id, num: r.num as number, last_alert: r.last_alert as number, data: r.data });
+      if (r.kind === 'open') latest.set(slotName(held.case.current.type, held.case.current.key), held);
     }
 
-    // The merges, in memory and in order (an alert that fails leaves its case as it was: see HeldCase); a new case
-    // has a placeholder id until its number is drawn. The results are read once the cases are written.
+    // In memory and in order; a new case has a placeholder id until its number is drawn. The results are read once
+    // the cases are written.
     const created: Held[] = [];
     const newLinks: { alertId: string; type: string; held: Held }[] = [];
     const asWritten = (held: Held) => () => JSON.parse(held.case.written ?? JSON.stringify(held.case.current)) as Case;
-    const results: ((() => GroupResult) | Error)[] = batch.map(({ alert, options }) => {
+    const failure = (err: unknown) => () => {
+      throw err;
+    };
+    /** Cases an update of the batch reopened: open, though their rows are not. */
+    const reopened = new Set<Held>();
+    const update = (item: QueuedUpdate): Outcome => {
+      const held = byId.get(item.id);
+      if (held === undefined) {
+        return failure(new CaseNotFoundError(item.id));
+      }
+      const applied = held.case.apply(item);
+      if (held.before && !isOpen(held.before.status) && isOpen(held.case.current.status)) reopened.add(held);
+      return applied.failed ? failure(applied.error) : () => applied.result();
+    };
+    /**
+     * The latest open case of the type and key whose last alert came at or after `since`, as the batch holds it (see
+     * the SQLite store's `openHeld`): the one read for the key or an earlier grouping of the batch found or opened;
+     * when an update of the batch closed that one, the key's next open case in the store (one more round trip, rare).
+     */
+    const openHeld = async (options: GroupOptions, since: number): Promise<Held | undefined> => {
+      const recent = latest.get(slotName(options.type, options.key));
+      if (recent !== undefined && isOpen(recent.case.current.status)) {
+        return recent.lastAlert >= since ? recent : undefined;
+      }
+      let found: Held | undefined;
+      if (recent !== undefined) {
+        const closed = [...byId.values()].filter((h) => !isOpen(h.case.current.status)).map((h) => h.case.current.id);
+        const { rows } = await client.query<{ id: string; num: number; last_alert: number; data: string }>({
+          name: 'soar-cases-next-open',
+          text: `SELECT id, num, last_alert, data FROM soar_cases
+                  WHERE type = $1 AND key = $2 AND status IN (${OPEN}) AND last_alert >= $3 AND id <> ALL($4::text[])
+                  ORDER BY last_alert DESC LIMIT 1 FOR UPDATE`,
+          values: [options.type, options.key, since, closed],
+        });
+        if (rows[0]) found = byId.get(rows[0].id) ?? hold(rows[0]);
+      }
+      for (const h of reopened) {
+        const c = h.case.current;
+        if (c.type !== options.type || c.key !== options.key || !isOpen(c.status) || h.lastAlert < since) continue;
+        if (found === undefined || h.lastAlert > found.lastAlert) found = h;
+      }
+      return found;
+    };
+    const group = async ({ alert, options }: QueuedGroup): Promise<Outcome> => {
       const link = linkName(idOf(alert), options.type);
       const linked = known.get(link);
       if (linked !== undefined) {
@@ -340,11 +477,10 @@ export class PgCaseStore implements CaseStore {
       const nowMs = now.getTime();
       const nowIso = now.toISOString();
       const slot = slotName(options.type, options.key);
-      const open = latest.get(slot);
-      const isOpen = open !== undefined && open.lastAlert >= nowMs - options.windowMs;
+      const open = await openHeld(options, nowMs - options.windowMs);
       let target: Held;
       try {
-        target = isOpen
+        target = open
           ? open
           : {
               case: new HeldCase(
@@ -362,25 +498,27 @@ export class PgCaseStore implements CaseStore {
               lastAlert: nowMs,
             };
       } catch (err) {
-        return asError(err);
+        return failure(asError(err));
       }
       const merged = target.case.apply({
         id: target.case.current.id,
         now,
         change: (c) => mergeAlert(c, alert, nowIso),
       });
-      if (merged.failed) return asError(merged.error);
-      if (!isOpen) {
+      if (merged.failed) return failure(asError(merged.error));
+      if (!open) {
         // The case whose window passed stays as it is; the new one takes the key's later alerts.
         created.push(target);
-        latest.set(slot, target);
         byId.set(target.case.current.id, target);
       }
+      latest.set(slot, target);
       target.lastAlert = nowMs;
       known.set(link, target.case.current.id);
       newLinks.push({ alertId: idOf(alert), type: options.type, held: target });
-      return () => ({ case: merged.result(), created: !isOpen, duplicate: false });
-    });
+      return () => ({ case: merged.result(), created: !open, duplicate: false });
+    };
+    const outcomes: Outcome[] = [];
+    for (const item of batch) outcomes.push(item.kind === 'group' ? await group(item) : update(item));
 
     if (created.length > 0) {
       const { rows } = await client.query<{ n: number }>(
@@ -395,6 +533,7 @@ export class PgCaseStore implements CaseStore {
     }
 
     const touched = [...new Set(byId.values())].filter((h) => h.case.changed);
+    if (touched.length === 0) return outcomes;
     const linked = await writeAll(client, {
       links: newLinks.map((l) => ({ alertId: l.alertId, type: l.type, caseId: l.held.case.current.id })),
       cases: touched.map((h) => {
@@ -402,13 +541,39 @@ export class PgCaseStore implements CaseStore {
         h.case.written = r.data;
         return r;
       }),
-      keepLastAlert: false,
       counts: countDeltas(touched.map((h) => ({ before: h.before, after: countKey(h.case.current) }))),
+      at: this.now(),
     });
     for (const h of touched) this.rememberLock(h.case.current.id, groupLock(h.case.current.type, h.case.current.key));
     // Another instance linked one of these alerts meanwhile (under another key): run again, it is a duplicate now.
     if (linked !== newLinks.length) throw new RetryTransaction('an alert was grouped concurrently');
-    return results;
+    return outcomes;
+  }
+
+  /**
+   * This instance's round of forgetting old alert ids, once a minute at most, after a batch, in transactions of its
+   * own; a round that fails is tried again a minute later (nothing is lost meanwhile).
+   */
+  private forgetOldAlerts(): void {
+    const now = this.now();
+    const cutoff = forgetCutoff(this.options, now, this.lastForget);
+    if (cutoff === undefined || this.closing) return;
+    this.lastForget = now;
+    this.forgetAlertsBefore(cutoff).catch(() => undefined);
+  }
+
+  async forgetAlertsBefore(cutoff: number, chunks = FORGET_CHUNKS): Promise<number> {
+    return this.run('forget old alert ids', async () => {
+      let forgotten = 0;
+      for (let i = 0; i < chunks; i++) {
+        const n = (await this.pool.query(FORGET, [cutoff, FORGET_CHUNK])).rowCount ?? 0;
+        forgotten += n;
+        // A full chunk: more are due, at the next batch rather than a minute later.
+        if (n < FORGET_CHUNK) return forgotten;
+        this.lastForget = 0;
+      }
+      return forgotten;
+    });
   }
 
   async get(id: string): Promise<Case | undefined> {
@@ -427,85 +592,17 @@ export class PgCaseStore implements CaseStore {
     if (this.closing) throw new CaseStoreError(this.where, 'update', 'the case store was closed');
     // No case has an id PostgreSQL text cannot hold (U+0000); in a batch it would fail the others' read.
     if (typeof id === 'string' && pgText(id) !== id) throw new CaseNotFoundError(id);
-    const c = await new Promise<Case>((resolve, reject) => this.updates.push({ id, change, now, resolve, reject }));
+    const c = await new Promise<Case>((resolve, reject) =>
+      this.queue.push({ kind: 'update', id, change, now, resolve, reject }),
+    );
     if (!options.quiet) changed(c);
     return c;
-  }
-
-  /** A batch of updates, settled. */
-  private updateAll(batch: QueuedUpdate[]): Promise<void> {
-    return this.run('update', () => this.updateBatch(batch), true).then(
-      (outcomes) => {
-        batch.forEach((item, i) => {
-          const outcome = outcomes[i];
-          if (outcome === undefined) item.reject(new CaseNotFoundError(item.id));
-          else if (outcome.failed) item.reject(outcome.error);
-          else item.resolve(outcome.result());
-        });
-      },
-      (err: unknown) => {
-        for (const item of batch) item.reject(err);
-      },
-    );
   }
 
   private rememberLock(id: string, lock: number): void {
     this.locks.delete(id); // re-inserted at the end: the oldest stays first
     this.locks.set(id, lock);
     if (this.locks.size > MAX_KNOWN_LOCKS) this.locks.delete(this.locks.keys().next().value as string);
-  }
-
-  /**
-   * Applies a batch of updates in one transaction: the grouping locks of the cases' types and keys (read first: they
-   * never change), one read that locks the cases, the changes in memory in order (a change that throws leaves its
-   * case as the batch had it and fails alone), one write of every changed case. Per update: its outcome, or
-   * undefined for a case that does not exist.
-   */
-  private async updateBatch(batch: QueuedUpdate[]): Promise<(Applied | undefined)[]> {
-    const ids = [...new Set(batch.map((u) => u.id))].sort();
-    const unknown = ids.filter((id) => !this.locks.has(id));
-    if (unknown.length > 0) {
-      const { rows } = await this.pool.query<{ id: string; type: string; key: string }>({
-        name: 'soar-cases-update-groups',
-        text: 'SELECT id, type, key FROM soar_cases WHERE id = ANY($1::text[])',
-        values: [unknown],
-      });
-      for (const r of rows) this.rememberLock(r.id, groupLock(r.type, r.key));
-    }
-    const locks = ids.map((id) => this.locks.get(id)).filter((lock) => lock !== undefined);
-    if (locks.length === 0) return batch.map(() => undefined);
-    return pgTransaction(
-      this.pool,
-      async (client) => {
-        const { rows } = await client.query<{ id: string; num: number; data: string }>({
-          name: 'soar-cases-update-read',
-          text: 'SELECT id, num, data FROM soar_cases WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE',
-          values: [ids],
-        });
-        const held = new Map(
-          rows.map((r) => {
-            const c = new HeldCase(r.data);
-            return [r.id, { num: r.num, before: countKey(c.current), case: c }];
-          }),
-        );
-        const outcomes = batch.map((item) => held.get(item.id)?.case.apply(item));
-        const written = [...held.values()].filter((h) => h.case.changed);
-        if (written.length > 0) {
-          await writeAll(client, {
-            links: [],
-            cases: written.map((h) => {
-              const r = row(h.case.current, h.num, null);
-              h.case.written = r.data;
-              return r;
-            }),
-            keepLastAlert: true,
-            counts: countDeltas(written.map((h) => ({ before: h.before, after: countKey(h.case.current) }))),
-          });
-        }
-        return outcomes;
-      },
-      { begin: groupLocks(locks) },
-    );
   }
 
   async query(query: CaseQuery): Promise<CasePage> {
@@ -563,7 +660,7 @@ export class PgCaseStore implements CaseStore {
   close(): void {
     if (this.closing) return;
     this.closing = (async () => {
-      const busy = () => this.groups.busy || this.updates.busy;
+      const busy = () => this.queue.busy;
       while (busy() || this.inFlight.size > 0) {
         await Promise.allSettled([...this.inFlight]);
         if (busy()) await new Promise((r) => setTimeout(r, 5));
@@ -602,9 +699,9 @@ interface CaseWrites {
   /** New alert links: alert id, case type, case id. */
   links: { alertId: string; type: string; caseId: string }[];
   cases: CaseRow[];
-  /** An update: the rows keep their last alert time. */
-  keepLastAlert: boolean;
   counts: (CountKey & { delta: number })[];
+  /** When the links were made (epoch ms). */
+  at: number;
 }
 
 /**
@@ -616,8 +713,8 @@ async function writeAll(client: PoolClient, w: CaseWrites): Promise<number> {
   const { rows } = await client.query<{ linked: number }>({
     name: 'soar-cases-write',
     text: `WITH links AS (
-        INSERT INTO soar_case_alerts (alert_id, case_type, case_id)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+        INSERT INTO soar_case_alerts (alert_id, case_type, case_id, at)
+        SELECT l.*, $22::int8 FROM unnest($1::text[], $2::text[], $3::text[]) AS l
         ON CONFLICT DO NOTHING RETURNING 1
       ), cases AS (
         INSERT INTO soar_cases (id, num, type, key, status, severity, created, updated, last_alert, first_action,
@@ -631,13 +728,13 @@ async function writeAll(client: PoolClient, w: CaseWrites): Promise<number> {
           JOIN json_array_elements_text($17::json) WITH ORDINALITY AS d(data, i) USING (i)
         ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, severity = EXCLUDED.severity,
           updated = EXCLUDED.updated,
-          last_alert = CASE WHEN $18::bool THEN soar_cases.last_alert ELSE EXCLUDED.last_alert END,
+          last_alert = EXCLUDED.last_alert,
           first_action = EXCLUDED.first_action, resolved = EXCLUDED.resolved, sla_due = EXCLUDED.sla_due,
           search = EXCLUDED.search, data = EXCLUDED.data
         RETURNING 1
       ), counts AS (
         INSERT INTO soar_case_counts (status, type, severity, n)
-        SELECT * FROM unnest($19::text[], $20::text[], $21::int4[], $22::int8[])
+        SELECT * FROM unnest($18::text[], $19::text[], $20::int4[], $21::int8[])
         ON CONFLICT (status, type, severity) DO UPDATE SET n = soar_case_counts.n + EXCLUDED.n
         RETURNING 1
       )
@@ -662,11 +759,11 @@ async function writeAll(client: PoolClient, w: CaseWrites): Promise<number> {
       // The documents as one JSON array: escaped natively, where a text[] literal is escaped by pg in JavaScript, a
       // regular expression per document (two to three times slower for cases of 10 KB).
       JSON.stringify(col('data')),
-      w.keepLastAlert,
       w.counts.map((d) => d.status),
       w.counts.map((d) => d.type),
       w.counts.map((d) => d.severity),
       w.counts.map((d) => d.delta),
+      w.at,
     ],
   });
   return rows[0].linked;

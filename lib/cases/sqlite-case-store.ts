@@ -11,6 +11,10 @@ import {
 import { mergeAlert, newCase, severityRank } from './changes';
 import {
   CaseNotFoundError,
+  FORGET_CHUNK,
+  FORGET_CHUNKS,
+  forgetCutoff,
+  type CaseKeepingOptions,
   type CasePage,
   type CaseQuery,
   type CaseStore,
@@ -20,46 +24,87 @@ import {
 } from './case-store';
 import { caseTypeMetrics, type CaseTimes } from './metrics';
 import { HeldCase, Applied, type CaseUpdate } from './held-case';
-import type { Case } from './model';
+import { OPEN_STATUSES, type Case } from './model';
 
 /**
  * The case store in the embedded SQLite database. A case is one row: the JSON document plus the columns that
  * queries, grouping and metrics need. `case_alerts` maps every grouped alert id to its case, so that an alert
  * delivered twice is counted once. Each grouping and update is an atomic read-modify-write; those asked for in one
  * turn of the event loop share one transaction, one commit (group commit): a commit writes every page the case
- * touched, and an alert's trip through the flow changes its case several times. A grouping runs in a savepoint; the
- * updates asked for between two groupings are made in memory (held-case.ts), each case read and written once.
+ * touched, and an alert's trip through the flow changes its case several times. Within the transaction the
+ * groupings and updates are made in memory, in order (held-case.ts): each case is read and parsed once, written and
+ * serialised once, however many alerts and changes it takes (as the PostgreSQL store does).
  */
 
 interface CaseRow {
   data: string;
 }
 
-/**
- * A grouping or update waiting for the next batch: its work inside the transaction (a grouping's), or the update,
- * and what follows the commit.
- */
+interface OpenRow extends CaseRow {
+  id: string;
+  last_alert: number;
+}
+
+/** A grouping or update waiting for the next batch, and what follows the commit. */
 interface Queued {
-  work?: () => unknown;
+  group?: { alert: Alert; options: GroupOptions };
   update?: CaseUpdate;
   resolve: (result: never) => void;
   reject: (err: unknown) => void;
 }
 
-/** A case the batch's updates hold until they are written, and its count key as stored. */
+/**
+ * A case the batch holds until it is written: its count key as stored (null for a case the batch opened), and the
+ * time of its last alert.
+ */
 interface Held {
   case: HeldCase;
-  before: CountKey;
+  before: CountKey | null;
+  lastAlert: number;
 }
 
-/** What the work of a queued item threw (its savepoint was rolled back; the rest of the batch goes on). */
+/** What the batch holds besides its cases: the cases it opened, and the alerts it grouped (not yet written). */
+interface BatchState {
+  /** By case id: every case the batch read or opened. */
+  held: Map<string, Held>;
+  /** By case type and grouping key: the latest case a grouping of the batch found or opened. */
+  latest: Map<string, Held>;
+  /** Cases the batch opened, in order: they get their numbers once the batch is done. */
+  opened: Held[];
+  /** Cases an update of the batch reopened: open, though their rows are not. */
+  reopened: Set<Held>;
+  /** The alerts the batch grouped (by alert id and case type), with the case each went to. */
+  links: Map<string, { alertId: string; type: string; held: Held }>;
+}
+
+/** What a queued item threw (it changed nothing; the rest of the batch goes on). */
 class Failed {
   constructor(readonly error: unknown) {}
 }
 
+/** A grouping's result, read once the batch is written. */
+class Grouped {
+  constructor(readonly result: () => GroupResult) {}
+}
+
+/** The id of a case the batch opened until its number is drawn (no case id holds U+0000). */
+const PLACEHOLDER = '\0new-';
+const isOpen = (status: string) => (OPEN_STATUSES as readonly string[]).includes(status);
+
 /** What the count of a case is filed under. */
 type CountKey = { status: string; type: string; severity: number };
 const countKey = (c: Case): CountKey => ({ status: c.status, type: c.type, severity: severityRank(c.severity) });
+
+/** A stored open case, held by the batch from now on. */
+function hold(row: OpenRow, state: BatchState): Held {
+  const c = new HeldCase(row.data);
+  const held: Held = { case: c, before: countKey(c.current), lastAlert: row.last_alert };
+  state.held.set(row.id, held);
+  return held;
+}
+
+/** A held case as written (once the batch is done), as an object of the caller's own. */
+const asWritten = (h: Held) => JSON.parse(h.case.written ?? JSON.stringify(h.case.current)) as Case;
 
 /** The change notice of a committed case: ids and status only. */
 const changed = (c: Case) => soarEvents.emit('case', { id: c.id, status: c.status, updated: c.updated });
@@ -75,18 +120,21 @@ const ms = (iso: string | undefined) => (iso === undefined ? null : Date.parse(i
 export class SqliteCaseStore implements CaseStore {
   private readonly db: Database.Database;
   private readonly stmt: ReturnType<SqliteCaseStore['prepare']>;
-  private readonly batchTx: Database.Transaction<(batch: Queued[]) => unknown[]>;
-  private readonly savepoint: (work: () => unknown) => unknown;
+  private readonly batchTx: Database.Transaction<(batch: Queued[]) => (Grouped | Applied | Failed)[]>;
   private queue: Queued[] = [];
   private readonly queries = new Map<string, Database.Statement>();
   /** When the pending batch first found the database locked by another process (retrying until then + BUSY_RETRY_FOR_MS). */
   private busySince: number | undefined;
   private busyDelay = 0;
+  private readonly now: () => number;
+  /** When alert ids were last forgotten (see `forgetAlertsBefore`). */
+  private lastForget = 0;
 
   constructor(
     readonly file: string,
-    options: StoreDatabaseOptions = {},
+    private readonly options: StoreDatabaseOptions & CaseKeepingOptions = {},
   ) {
+    this.now = options.now ?? Date.now;
     this.db = acquireStoreDatabase(file, options);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS cases (
@@ -109,10 +157,12 @@ export class SqliteCaseStore implements CaseStore {
       CREATE INDEX IF NOT EXISTS cases_status_created ON cases (status, created);
       -- Cases by type and key, whatever their status (soar-decide reads the closed ones of its case key).
       CREATE INDEX IF NOT EXISTS cases_type_key ON cases (type, key, created);
+      -- at: when the alert was grouped (epoch ms), so that old links can be forgotten.
       CREATE TABLE IF NOT EXISTS case_alerts (
-        alert_id  TEXT NOT NULL,
-        case_type TEXT NOT NULL,
-        case_id   TEXT NOT NULL,
+        alert_id  TEXT    NOT NULL,
+        case_type TEXT    NOT NULL,
+        case_id   TEXT    NOT NULL,
+        at        INTEGER NOT NULL,
         PRIMARY KEY (alert_id, case_type)
       ) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS counters (
@@ -130,44 +180,60 @@ export class SqliteCaseStore implements CaseStore {
       DELETE FROM case_counts;
       INSERT INTO case_counts SELECT status, type, severity, count(*) FROM cases GROUP BY status, type, severity;
     `);
+    const columns = this.db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('case_alerts')").all();
+    if (!columns.some((c) => c.name === 'at')) {
+      // A store from before alert ids were forgotten: its links count from now (kept the whole retention period).
+      this.db.exec(`ALTER TABLE case_alerts ADD COLUMN at INTEGER NOT NULL DEFAULT ${Math.floor(this.now())}`);
+    }
+    this.db.exec('CREATE INDEX IF NOT EXISTS case_alerts_at ON case_alerts (at)');
     this.stmt = this.prepare();
-    // One transaction for every grouping and update asked for in one turn of the event loop (group commit). A run of
-    // updates is made in memory and each case it changed written once, before the next grouping (which reads cases)
-    // and at the end; a grouping that fails rolls back to its savepoint alone, an update whose change throws leaves
-    // no trace.
+    // One transaction for every grouping and update asked for in one turn of the event loop (group commit), made in
+    // memory in order; a grouping or update that fails leaves no trace and fails alone. At the end the new cases get
+    // their numbers and every changed case is written once, then the alert links.
     this.batchTx = this.db.transaction((batch: Queued[]) => {
-      let held = new Map<string, Held>();
-      const writeHeld = () => {
-        for (const h of held.values()) {
-          if (h.case.changed) h.case.written = this.write(h.case.current, null, h.before);
-        }
-        held = new Map();
+      const state: BatchState = {
+        held: new Map(),
+        latest: new Map(),
+        opened: [],
+        reopened: new Set(),
+        links: new Map(),
       };
       const results = batch.map((item) => {
-        if (item.update) return this.applyUpdate(item.update, held);
-        writeHeld();
+        if (item.update) return this.applyUpdate(item.update, state);
         try {
-          return this.savepoint(item.work as () => unknown);
+          const { alert, options } = item.group as { alert: Alert; options: GroupOptions };
+          return this.groupHeld(alert, options, options.now ?? new Date(), state);
         } catch (err) {
           return new Failed(err);
         }
       });
-      writeHeld();
+      for (const h of state.opened) h.case.current.id = `CASE-${this.stmt.nextId.get()!.value}`;
+      for (const h of state.held.values()) {
+        if (h.case.changed) h.case.written = this.write(h.case.current, h.lastAlert, h.before);
+      }
+      const at = this.now();
+      for (const { alertId, type, held } of state.links.values()) {
+        this.stmt.linkAlert.run(alertId, type, held.case.current.id, at);
+      }
       return results;
     });
-    this.savepoint = this.db.transaction((work: () => unknown) => work());
   }
 
   private prepare() {
     const db = this.db;
     return {
       byId: db.prepare<[string], CaseRow>('SELECT data FROM cases WHERE id = ?'),
+      toHold: db.prepare<[string], OpenRow>('SELECT id, last_alert, data FROM cases WHERE id = ?'),
       caseOfAlert: db.prepare<[string, string], { case_id: string }>(
         'SELECT case_id FROM case_alerts WHERE alert_id = ? AND case_type = ?',
       ),
-      openCase: db.prepare<[string, string, number], CaseRow>(
-        `SELECT data FROM cases WHERE type = ? AND key = ? AND status IN ('new', 'in-progress') AND last_alert >= ?
+      openCase: db.prepare<[string, string, number], OpenRow>(
+        `SELECT id, last_alert, data FROM cases WHERE type = ? AND key = ? AND status IN ('new', 'in-progress') AND last_alert >= ?
          ORDER BY last_alert DESC LIMIT 1`,
+      ),
+      openCases: db.prepare<[string, string, number], OpenRow>(
+        `SELECT id, last_alert, data FROM cases WHERE type = ? AND key = ? AND status IN ('new', 'in-progress') AND last_alert >= ?
+         ORDER BY last_alert DESC`,
       ),
       nextId: db.prepare<[], { value: number }>(
         `INSERT INTO counters (name, value) VALUES ('case', 1)
@@ -183,8 +249,12 @@ export class SqliteCaseStore implements CaseStore {
            first_action = excluded.first_action, resolved = excluded.resolved, sla_due = excluded.sla_due,
            search = excluded.search, data = excluded.data`,
       ),
-      linkAlert: db.prepare<[string, string, string]>(
-        'INSERT INTO case_alerts (alert_id, case_type, case_id) VALUES (?, ?, ?)',
+      linkAlert: db.prepare<[string, string, string, number]>(
+        'INSERT INTO case_alerts (alert_id, case_type, case_id, at) VALUES (?, ?, ?, ?)',
+      ),
+      forget: db.prepare<[number, number]>(
+        `DELETE FROM case_alerts WHERE (alert_id, case_type) IN (
+           SELECT alert_id, case_type FROM case_alerts WHERE at < ? ORDER BY at LIMIT ?)`,
       ),
       count: db.prepare<[CountKey & { delta: number }]>(
         `INSERT INTO case_counts (status, type, severity, n) VALUES (@status, @type, @severity, @delta)
@@ -222,48 +292,102 @@ export class SqliteCaseStore implements CaseStore {
     return data;
   }
 
-  private groupNow(alert: Alert, options: GroupOptions, now: Date): GroupResult {
+  /** Groups an alert into the case the batch holds for its key (or finds, or opens); nothing is written yet. */
+  private groupHeld(alert: Alert, options: GroupOptions, now: Date, state: BatchState): Grouped | Failed {
+    const link = alert.id + '\0' + options.type;
+    const linked = state.links.get(link)?.held;
+    if (linked !== undefined) return new Grouped(() => ({ case: asWritten(linked), created: false, duplicate: true }));
     const known = this.stmt.caseOfAlert.get(alert.id, options.type);
     if (known) {
+      const h = state.held.get(known.case_id);
+      if (h) return new Grouped(() => ({ case: asWritten(h), created: false, duplicate: true }));
       const row = this.stmt.byId.get(known.case_id);
-      if (row) return { case: JSON.parse(row.data) as Case, created: false, duplicate: true };
+      if (row) {
+        const c = JSON.parse(row.data) as Case;
+        return new Grouped(() => ({ case: c, created: false, duplicate: true }));
+      }
     }
     const nowMs = now.getTime();
     const nowIso = now.toISOString();
-    const open = this.stmt.openCase.get(options.type, options.key, nowMs - options.windowMs);
-    const c = open
-      ? (JSON.parse(open.data) as Case)
-      : newCase(alert, {
-          id: `CASE-${this.stmt.nextId.get()!.value}`,
-          type: options.type,
-          key: options.key,
-          severity: options.severity,
-          slaMinutes: options.slaMinutes,
-          now: nowIso,
-        });
-    const before = open ? countKey(c) : null;
-    mergeAlert(c, alert, nowIso);
-    // Without a prior row the upsert inserts; with one, last_alert moves on.
-    this.write(c, nowMs, before);
-    this.stmt.linkAlert.run(alert.id, options.type, c.id);
-    return { case: c, created: !open, duplicate: false };
+    const open = this.openHeld(options, nowMs - options.windowMs, state);
+    const target = open ?? {
+      case: new HeldCase(
+        JSON.stringify(
+          newCase(alert, {
+            id: PLACEHOLDER + state.opened.length,
+            type: options.type,
+            key: options.key,
+            severity: options.severity,
+            slaMinutes: options.slaMinutes,
+            now: nowIso,
+          }),
+        ),
+      ),
+      before: null,
+      lastAlert: nowMs,
+    };
+    const merged = target.case.apply({ id: target.case.current.id, now, change: (c) => mergeAlert(c, alert, nowIso) });
+    if (merged.failed) return new Failed(merged.error);
+    if (!open) {
+      // The case whose window passed stays as it is; the new one takes the key's later alerts.
+      state.opened.push(target);
+      state.held.set(target.case.current.id, target);
+    }
+    state.latest.set(options.type + '\0' + options.key, target);
+    target.lastAlert = nowMs;
+    state.links.set(link, { alertId: alert.id, type: options.type, held: target });
+    return new Grouped(() => ({ case: merged.result(), created: !open, duplicate: false }));
+  }
+
+  /**
+   * The latest open case of the type and key whose last alert came at or after `since`, as the batch holds it: the
+   * one an earlier grouping of the batch found or opened, else the stored one. The batch's updates may have closed a
+   * held case (its row still says open: it is passed over) or reopened one (its row says closed: it is a candidate
+   * all the same); rare, an analyst changing a case between two of its alerts.
+   */
+  private openHeld(options: GroupOptions, since: number, state: BatchState): Held | undefined {
+    const recent = state.latest.get(options.type + '\0' + options.key);
+    if (recent !== undefined && isOpen(recent.case.current.status)) {
+      // The latest case of the key: any other open one had its last alert earlier still.
+      return recent.lastAlert >= since ? recent : undefined;
+    }
+    let found: Held | undefined;
+    const first = this.stmt.openCase.get(options.type, options.key, since);
+    if (first) {
+      const h = state.held.get(first.id);
+      if (h === undefined) found = hold(first, state);
+      else if (isOpen(h.case.current.status)) found = h;
+      else {
+        for (const row of this.stmt.openCases.iterate(options.type, options.key, since)) {
+          const other = state.held.get(row.id);
+          found = other === undefined ? hold(row, state) : isOpen(other.case.current.status) ? other : undefined;
+          if (found) break;
+        }
+      }
+    }
+    for (const h of state.reopened) {
+      const c = h.case.current;
+      if (c.type !== options.type || c.key !== options.key || !isOpen(c.status) || h.lastAlert < since) continue;
+      if (found === undefined || h.lastAlert > found.lastAlert) found = h;
+    }
+    return found;
   }
 
   /** An update made on its case as the batch holds it (read on first use). */
-  private applyUpdate(update: CaseUpdate, held: Map<string, Held>): Applied | Failed {
-    let h = held.get(update.id);
+  private applyUpdate(update: CaseUpdate, state: BatchState): Applied | Failed {
+    let h = state.held.get(update.id);
     if (h === undefined) {
-      const row = this.stmt.byId.get(update.id);
+      const row = this.stmt.toHold.get(update.id);
       if (!row) return new Failed(new CaseNotFoundError(update.id));
-      const c = new HeldCase(row.data);
-      h = { case: c, before: countKey(c.current) };
-      held.set(update.id, h);
+      h = hold(row, state);
     }
-    return h.case.apply(update);
+    const applied = h.case.apply(update);
+    if (h.before && !isOpen(h.before.status) && isOpen(h.case.current.status)) state.reopened.add(h);
+    return applied;
   }
 
-  /** Queues a grouping's work or an update for the next batch transaction; resolves with its result once committed. */
-  private enqueue<T>(item: { work: () => T } | { update: CaseUpdate }): Promise<T> {
+  /** Queues a grouping or an update for the next batch transaction; resolves with its result once committed. */
+  private enqueue<T>(item: Pick<Queued, 'group' | 'update'>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ ...item, resolve: resolve as (result: never) => void, reject });
       // While a busy batch waits for its retry, new work joins it.
@@ -272,7 +396,7 @@ export class SqliteCaseStore implements CaseStore {
   }
 
   group(alert: Alert, options: GroupOptions): Promise<GroupResult> {
-    return this.enqueue({ work: () => this.groupNow(alert, options, options.now ?? new Date()) }).then((result) => {
+    return this.enqueue<GroupResult>({ group: { alert, options } }).then((result) => {
       // Committed: tell the live views (a duplicate changed nothing).
       if (!result.duplicate) changed(result.case);
       return result;
@@ -282,7 +406,7 @@ export class SqliteCaseStore implements CaseStore {
   private flush(): void {
     const batch = this.queue;
     this.queue = [];
-    let results: unknown[];
+    let results: (Grouped | Applied | Failed)[];
     try {
       results = this.batchTx.immediate(batch);
     } catch (err) {
@@ -307,11 +431,43 @@ export class SqliteCaseStore implements CaseStore {
     batch.forEach((item, i) => {
       const result = results[i];
       if (result instanceof Failed) item.reject(result.error);
-      else if (result instanceof Applied) {
-        if (result.failed) item.reject(result.error);
-        else item.resolve(result.result() as never);
-      } else item.resolve(result as never);
+      else if (result instanceof Grouped) item.resolve(result.result() as never);
+      else if (result.failed) item.reject(result.error);
+      else item.resolve(result.result() as never);
     });
+    this.forgetOldAlerts();
+  }
+
+  /**
+   * The writer's round of forgetting old alert ids, once a minute at most, after a batch (so never while another
+   * waits for its commit); a round that fails (the file locked by another process) is tried again a minute later.
+   */
+  private forgetOldAlerts(): void {
+    const now = this.now();
+    const cutoff = forgetCutoff(this.options, now, this.lastForget);
+    if (cutoff === undefined) return;
+    this.lastForget = now;
+    try {
+      this.forgetNow(cutoff, FORGET_CHUNKS);
+    } catch {
+      // Nothing is lost: the ids are forgotten at the next round.
+    }
+  }
+
+  private forgetNow(cutoff: number, chunks: number): number {
+    let forgotten = 0;
+    for (let i = 0; i < chunks; i++) {
+      const n = this.stmt.forget.run(cutoff, FORGET_CHUNK).changes;
+      forgotten += n;
+      // A full chunk: more are due, at the next batch rather than a minute later.
+      if (n < FORGET_CHUNK) return forgotten;
+      this.lastForget = 0;
+    }
+    return forgotten;
+  }
+
+  async forgetAlertsBefore(cutoff: number, chunks = FORGET_CHUNKS): Promise<number> {
+    return this.forgetNow(cutoff, chunks);
   }
 
   async get(id: string): Promise<Case | undefined> {

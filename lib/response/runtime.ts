@@ -23,6 +23,8 @@ export interface ResponseRuntimeOptions {
   location: string;
   auditFile: string;
   synchronous?: StoreSync;
+  /** The case store's `alertIdRetentionDays` (lib/cases), should the runtime be the first to open it. */
+  alertIdRetentionDays?: number;
   /** Assets never acted on, besides this host, its gateways and resolvers. */
   protectedAssets?: { cidrs?: string[]; hosts?: string[] };
   /** Most device actions a minute over all devices. Default 60. */
@@ -58,7 +60,10 @@ export function acquireResponseRuntime(options: ResponseRuntimeOptions): Respons
     }
     let cases: ReturnType<typeof acquireCaseStore>;
     try {
-      cases = acquireCaseStore(options.location, { synchronous: options.synchronous });
+      cases = acquireCaseStore(options.location, {
+        synchronous: options.synchronous,
+        alertIdRetentionDays: options.alertIdRetentionDays,
+      });
     } catch (err) {
       releaseAuditLog(options.auditFile);
       releaseResponseStore(options.location);

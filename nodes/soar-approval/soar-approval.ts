@@ -7,7 +7,7 @@ import type { ResponseOutcome, ResponseRequest } from '../../lib/response/engine
 import type { ApprovalRecord, ApprovalStatus, ResponseStore } from '../../lib/response/response-store';
 import { acquireResponseStore, releaseResponseStore } from '../../lib/response/response-stores';
 import { acquireResponseRuntime, releaseResponseRuntime, type ResponseRuntime } from '../../lib/response/runtime';
-import { auditFile, storeLocation, type SoarSettings } from '../../lib/settings';
+import { caseStoreOptions, auditFile, storeLocation, type SoarSettings } from '../../lib/settings';
 import { redactStoreUrl, isPostgresUrl } from '../../lib/store/pg/pool';
 
 interface ApprovalNodeDef extends NodeDef {
@@ -231,7 +231,7 @@ export = function (RED: NodeAPI) {
       runtime = acquireResponseRuntime({
         location: storeAt,
         auditFile: auditFile(soar, settings().userDir),
-        synchronous: soar?.sync,
+        ...caseStoreOptions(soar),
         protectedAssets: soar?.protectedAssets,
         actionsPerMinute: soar?.actionsPerMinute,
       });
@@ -243,7 +243,7 @@ export = function (RED: NodeAPI) {
       return;
     }
     try {
-      cases = acquireCaseStore(storeAt, { synchronous: soar?.sync });
+      cases = acquireCaseStore(storeAt, caseStoreOptions(soar));
     } catch (err) {
       releaseResponseRuntime(storeAt);
       const reason = `cannot open the case store ${shown(storeAt)}: ${(err as Error).message}`;

@@ -22,7 +22,7 @@ import {
 import { markIntakeProcessed } from '../../lib/intake/processed';
 import type { IntakeRef } from '../../lib/intake/intake';
 import { groupingKey, type CaseType } from '../../lib/rules/case-type';
-import { journalLocation, storeLocation, type SoarSettings } from '../../lib/settings';
+import { caseStoreOptions, journalLocation, storeLocation, type SoarSettings } from '../../lib/settings';
 
 interface CaseNodeDef extends NodeDef {
   operation: CaseOperation;
@@ -61,7 +61,7 @@ export = function (RED: NodeAPI) {
   const store = (): CaseStore => {
     if (!apiStore || apiStore.location !== location()) {
       const where = location();
-      apiStore = { location: where, store: acquireCaseStore(where, { synchronous: settings().soar?.sync }) };
+      apiStore = { location: where, store: acquireCaseStore(where, caseStoreOptions(settings().soar)) };
     }
     return apiStore.store;
   };
@@ -123,7 +123,7 @@ export = function (RED: NodeAPI) {
     const storePath = location();
     let cases: CaseStore;
     try {
-      cases = acquireCaseStore(storePath, { synchronous: settings().soar?.sync });
+      cases = acquireCaseStore(storePath, caseStoreOptions(settings().soar));
     } catch (err) {
       const reason = `cannot open the case store ${describeStoreLocation(storePath)}: ${(err as Error).message}`;
       node.status({ fill: 'red', shape: 'ring', text: 'case store unavailable' });

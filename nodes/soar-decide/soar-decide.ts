@@ -27,7 +27,7 @@ import {
 } from '../../lib/decide/score';
 import type { Enrichment } from '../../lib/enrich/model';
 import { compileExpression, describeJsonataError } from '../../lib/rules/expression';
-import { storeLocation, type SoarSettings } from '../../lib/settings';
+import { caseStoreOptions, storeLocation, type SoarSettings } from '../../lib/settings';
 import { HistoryCache } from '../../lib/decide/history-cache';
 import { soarEvents } from '../../lib/events';
 
@@ -149,7 +149,7 @@ export = function (RED: NodeAPI) {
     const cases = (): CaseStore => {
       // A message still in flight when the node closes must not take a store share nobody releases.
       if (closed) throw new Error('the node was closed (redeployed) while this message was in flight');
-      return (store ??= acquireCaseStore(storePath, { synchronous: settings().soar?.sync }));
+      return (store ??= acquireCaseStore(storePath, caseStoreOptions(settings().soar)));
     };
     const history = new HistoryCache<string[]>(() => casesClosed);
     const unwatch = watchClosedCases();

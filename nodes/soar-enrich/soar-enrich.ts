@@ -13,7 +13,7 @@ import {
   type PickedObservable,
 } from '../../lib/enrich/apply';
 import type { EnrichError, Enrichment } from '../../lib/enrich/model';
-import { storeLocation, type SoarSettings } from '../../lib/settings';
+import { caseStoreOptions, storeLocation, type SoarSettings } from '../../lib/settings';
 import type { EnrichProviderNode } from '../soar-enrich-provider/provider-node';
 import { fleet } from '../../lib/devices/fleet';
 import { collectHostContext } from '../../lib/enrich/host-context';
@@ -101,7 +101,7 @@ export = function (RED: NodeAPI) {
         );
 
     let cases: CaseStore | undefined;
-    const caseStore = (): CaseStore => (cases ??= acquireCaseStore(storeAt, { synchronous: settings.soar?.sync }));
+    const caseStore = (): CaseStore => (cases ??= acquireCaseStore(storeAt, caseStoreOptions(settings.soar)));
 
     const running = new Set<AbortController>();
 

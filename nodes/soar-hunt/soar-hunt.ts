@@ -4,7 +4,7 @@ import { acquireCaseStore, releaseCaseStore, type CaseStore } from '../../lib/ca
 import { retroHunt, triggerFeeds, type HuntResult } from '../../lib/hunt';
 import { openIocLibrary, releaseIocLibrary, type IocLibrary } from '../../lib/ioc/library';
 import { DEFAULT_VERDICT_OPTIONS, type VerdictOptions } from '../../lib/ioc/verdict';
-import { storeLocation, type SoarSettings } from '../../lib/settings';
+import { caseStoreOptions, storeLocation, type SoarSettings } from '../../lib/settings';
 import { isPostgresUrl } from '../../lib/store/pg/pool';
 
 interface HuntNodeDef extends NodeDef {
@@ -55,7 +55,7 @@ export = function (RED: NodeAPI) {
       defaultAllowlists: settings.soar?.allowlists,
     })
       .then((library) => {
-        opened = { library, cases: acquireCaseStore(location, { synchronous: settings.soar?.sync }) };
+        opened = { library, cases: acquireCaseStore(location, caseStoreOptions(settings.soar)) };
       })
       .catch((err: Error) => {
         // The library is let go at once (loaded or not), so that a redeploy tries again.

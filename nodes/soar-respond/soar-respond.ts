@@ -7,7 +7,7 @@ import { outcomeChangesCase, recordOutcome } from '../../lib/response/case-recor
 import type { ResponseOutcome, ResponseRequest } from '../../lib/response/engine';
 import { acquireResponseRuntime, releaseResponseRuntime, type ResponseRuntime } from '../../lib/response/runtime';
 import { targetFromMessage, targetsFromArtifacts } from '../../lib/response/targets';
-import { auditFile, storeLocation, type SoarSettings } from '../../lib/settings';
+import { caseStoreOptions, auditFile, storeLocation, type SoarSettings } from '../../lib/settings';
 
 interface RespondNodeDef extends NodeDef {
   /** A capability, or '' for `msg.action`. */
@@ -55,7 +55,7 @@ export = function (RED: NodeAPI) {
       runtime = acquireResponseRuntime({
         location: storeAt,
         auditFile: auditFile(soar, settings.userDir),
-        synchronous: soar?.sync,
+        ...caseStoreOptions(soar),
         protectedAssets: soar?.protectedAssets,
         actionsPerMinute: soar?.actionsPerMinute,
         log: (level, message) =>
@@ -70,7 +70,7 @@ export = function (RED: NodeAPI) {
     }
     let cases: CaseStore;
     try {
-      cases = acquireCaseStore(storeAt, { synchronous: soar?.sync });
+      cases = acquireCaseStore(storeAt, caseStoreOptions(soar));
     } catch (err) {
       releaseResponseRuntime(storeAt);
       const reason = `case store unavailable: ${(err as Error).message}`;

@@ -44,7 +44,7 @@ import {
   type TrackedNode,
 } from '../../lib/playbooks/runs';
 import { listenToNodeErrors, stoppedScope, type FlowsStoppedEvent } from '../../lib/playbooks/runs/runtime';
-import { postgresStoreUrl, storeLocation, type SoarSettings } from '../../lib/settings';
+import { caseStoreOptions, postgresStoreUrl, storeLocation, type SoarSettings } from '../../lib/settings';
 import { onStoreBackgroundError } from '../../lib/store/database';
 
 const DEFAULT_TIMEOUT_SECONDS = 300;
@@ -95,7 +95,7 @@ export = function (RED: NodeAPI) {
       synchronous: soar()?.sync,
       retentionDays: positive(soar()?.runRetentionDays, DEFAULT_RETENTION_DAYS),
     }));
-  const caseStore = () => (cases ??= acquireCaseStore(location(), { synchronous: soar()?.sync }));
+  const caseStore = () => (cases ??= acquireCaseStore(location(), caseStoreOptions(soar())));
   const metricsSources = () =>
     (sources ??= openMetricsSources(location(), runStore(), caseStore(), { synchronous: soar()?.sync }));
 

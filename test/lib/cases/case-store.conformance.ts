@@ -14,6 +14,7 @@ import {
   CaseNotFoundError,
   recordAction,
   type Case,
+  type CaseKeepingOptions,
   type CaseStore,
 } from '../../../lib/cases';
 import { soarEvents } from '../../../lib/events';
@@ -47,7 +48,10 @@ export interface CaseStoreFixture {
   dispose(): Promise<void>;
 }
 
-export function caseStoreConformance(name: string, makeStore: () => Promise<CaseStoreFixture>): void {
+/** Makes a fresh, empty store with the given options (reopened with the same). */
+export type CaseStoreMaker = (options?: CaseKeepingOptions) => Promise<CaseStoreFixture>;
+
+export function caseStoreConformance(name: string, makeStore: CaseStoreMaker): void {
   describe(`case store conformance: ${name}`, function () {
     let fixture: CaseStoreFixture;
     let store: CaseStore;
@@ -186,6 +190,62 @@ export function caseStoreConformance(name: string, makeStore: () => Promise<Case
       assert.deepEqual([afterClose.created, afterClose.case.id], [true, 'CASE-3']);
     });
 
+    it('passes over a case closed earlier in the same batch: the next open case of its key, or a new one', async () => {
+      const t0 = Date.parse('2026-11-28T10:00:00Z');
+      const at = (minutes: number) => new Date(t0 + minutes * 60_000);
+      await group(wazuh, 'k', at(0), 3600_000);
+      // Past the hour: CASE-2 opens while CASE-1 stays open (its window passed).
+      assert.equal((await group(variant(2), 'k', at(120), 3600_000)).case.id, 'CASE-2');
+      // Asked together: CASE-2 closed, then alerts of its key with a window reaching back to CASE-1's alert.
+      const [closed, toOlder, again] = await Promise.all([
+        store.update('CASE-2', (c, now) => applyPatch(c, { status: 'closed' }, 'ana', now)),
+        group(variant(3), 'k', at(121), 3 * 3600_000),
+        group(variant(4), 'k', at(122), 3 * 3600_000),
+      ]);
+      assert.equal(closed.status, 'closed');
+      assert.deepEqual([toOlder.case.id, toOlder.created, again.case.id], ['CASE-1', false, 'CASE-1']);
+      // Asked together: CASE-1 closed too, then an alert of the key: no open case is left, a new one opens.
+      const [, fresh] = await Promise.all([
+        store.update('CASE-1', (c, now) => applyPatch(c, { status: 'resolved' }, 'ana', now)),
+        group(variant(5), 'k', at(123), 3 * 3600_000),
+      ]);
+      assert.deepEqual([fresh.case.id, fresh.created], ['CASE-3', true]);
+      // Asked together: CASE-3 closed and CASE-1 reopened, then an alert of the key: CASE-1 takes it.
+      const [, , reopened] = await Promise.all([
+        store.update('CASE-3', (c, now) => applyPatch(c, { status: 'closed' }, 'ana', now)),
+        store.update('CASE-1', (c, now) => applyPatch(c, { status: 'in-progress' }, 'ana', now)),
+        group(variant(6), 'k', at(124), 3 * 3600_000),
+      ]);
+      assert.deepEqual([reopened.case.id, reopened.created], ['CASE-1', false]);
+      const counts = await Promise.all(
+        ['CASE-1', 'CASE-2', 'CASE-3'].map(async (id) => (await store.get(id))?.alertCount),
+      );
+      assert.deepEqual(counts, [4, 1, 1]);
+      assert.equal((await store.query({ status: ['in-progress'], limit: 10, offset: 0 })).total, 1);
+      assert.equal((await store.query({ status: ['closed'], limit: 10, offset: 0 })).total, 2);
+    });
+
+    it('forgets the alerts it grouped once their retention has passed: one delivered again then counts again', async () => {
+      await fixture.dispose();
+      let clock = Date.parse('2026-11-28T10:00:00Z');
+      fixture = await makeStore({ now: () => clock, alertIdRetentionDays: 1 });
+      store = fixture.store;
+      await group(wazuh);
+      clock += 12 * 3600_000;
+      await group(variant(2));
+      assert.equal((await group(wazuh)).duplicate, true, 'remembered within the retention');
+      // A day and an hour after the first alert: the round of forgetting after the next batch forgets it.
+      clock += 13 * 3600_000;
+      await group(variant(3));
+      await reopen(); // once the round has finished
+      const again = await group(wazuh);
+      assert.deepEqual([again.duplicate, again.case.alertCount], [false, 4]);
+      assert.equal((await group(variant(2))).duplicate, true, 'grouped 13 hours before: remembered');
+      // By hand: every alert grouped before a cutoff (the second, the third, the first again).
+      assert.equal(await store.forgetAlertsBefore(clock + 1), 3);
+      assert.equal((await group(variant(2))).duplicate, false);
+    });
+
     it('raises severity with a higher alert and records it in the timeline', async () => {
       const low = { ...variant(1), severity: 'low' as const };
       const critical = { ...variant(2), severity: 'critical' as const };
@@ -269,6 +329,34 @@ export function caseStoreConformance(name: string, makeStore: () => Promise<Case
         store.update('CASE-404', () => undefined),
         CaseNotFoundError,
       );
+    });
+
+    it('applies groupings and updates asked for together in order: a grouping between updates, a failing change alone', async () => {
+      const { case: c } = await group(wazuh);
+      const assigned = store.update(c.id, (x) => void (x.assignee = 'ana'));
+      const grouped = group(variant(2));
+      const refused = store.update(c.id, (x) => {
+        x.title = 'never written';
+        throw new CaseChangeError('refused');
+      });
+      const raised = store.update(c.id, (x) => void (x.severity = 'critical'));
+      const elsewhere = group(variant(3), 'other');
+      await assert.rejects(refused, /refused/);
+      // Each result is the case as written, with its own change (and possibly later ones of the same batch): the
+      // grouping sees the assignee set before it, the last update the grouped alert.
+      assert.equal((await assigned).assignee, 'ana');
+      assert.deepEqual([(await grouped).case.alertCount, (await grouped).case.assignee], [2, 'ana']);
+      assert.deepEqual([(await raised).alertCount, (await raised).severity], [2, 'critical']);
+      assert.equal((await elsewhere).created, true);
+      const stored = (await store.get(c.id)) as Case;
+      assert.deepEqual(
+        [stored.alertCount, stored.assignee, stored.severity, stored.title],
+        [2, 'ana', 'critical', wazuh.title],
+      );
+      assert.equal((await store.query({ severity: ['critical'], limit: 1, offset: 0 })).total, 1);
+      // The next alert of the key still finds the case (its last alert time kept by the updates after it).
+      const later = await group(variant(4), 'k', new Date('2026-11-28T10:30:00Z'));
+      assert.deepEqual([later.case.id, later.case.alertCount], [c.id, 3]);
     });
 
     it('applies updates asked for at once in order: one whose change throws fails alone and leaves no trace', async () => {

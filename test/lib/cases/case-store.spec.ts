@@ -2,25 +2,50 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Alert } from '../../../lib/alert';
-import { CaseChangeError, SqliteCaseStore, validatePatch } from '../../../lib/cases';
+import { SqliteCaseStore, validatePatch } from '../../../lib/cases';
 import { tempDir } from '../../helpers/tmp';
 import { caseStoreConformance } from './case-store.conformance';
 
-caseStoreConformance('SqliteCaseStore', async () => {
+caseStoreConformance('SqliteCaseStore', async (options) => {
   const tmp = tempDir();
   const file = join(tmp.dir, 'store.db');
-  let store = new SqliteCaseStore(file);
+  let store = new SqliteCaseStore(file, options);
   return {
     store,
     async reopen() {
       store.close();
-      return (store = new SqliteCaseStore(file));
+      return (store = new SqliteCaseStore(file, options));
     },
     async dispose() {
       store.close();
       tmp.cleanup();
     },
   };
+});
+
+describe('SqliteCaseStore: a store from before alert ids were forgotten', () => {
+  it('gains the grouping times on open, its links counting from then, and forgets them after the retention', async () => {
+    const tmp = tempDir();
+    try {
+      const file = join(tmp.dir, 'store.db');
+      const old = new Database(file);
+      old.exec(`CREATE TABLE case_alerts (alert_id TEXT NOT NULL, case_type TEXT NOT NULL, case_id TEXT NOT NULL,
+                  PRIMARY KEY (alert_id, case_type)) WITHOUT ROWID;
+                INSERT INTO case_alerts VALUES ('suricata:1', 'network-ids', 'CASE-1');`);
+      old.close();
+      let clock = Date.parse('2026-11-29T10:00:00Z');
+      const store = new SqliteCaseStore(file, { now: () => clock, alertIdRetentionDays: 7 });
+      try {
+        assert.equal(await store.forgetAlertsBefore(clock), 0, 'dated when the store was opened');
+        clock += 8 * 86_400_000;
+        assert.equal(await store.forgetAlertsBefore(clock - 7 * 86_400_000), 1);
+      } finally {
+        store.close();
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  });
 });
 
 describe('case patches', () => {
@@ -60,25 +85,6 @@ describe('SqliteCaseStore: group commit', () => {
   afterEach(() => {
     store.close();
     tmp.cleanup();
-  });
-
-  it('applies groupings and updates asked for together in order, and a change that throws fails alone', async () => {
-    const { case: c } = await store.group(alert(1), options);
-    const assigned = store.update(c.id, (x) => void (x.assignee = 'ana'));
-    const grouped = store.group(alert(2), options);
-    const refused = store.update(c.id, (x) => {
-      x.title = 'never written';
-      throw new CaseChangeError('refused');
-    });
-    const raised = store.update(c.id, (x) => void (x.severity = 'high'));
-    await assert.rejects(refused, /refused/);
-    // Each result is the case as written after its change: the update before the grouping does not see the alert,
-    // the grouping sees the assignee, the last update all of it.
-    assert.deepEqual([(await assigned).alertCount, (await assigned).severity], [1, 'medium']);
-    assert.deepEqual([(await grouped).case.alertCount, (await grouped).case.assignee], [2, 'ana']);
-    assert.deepEqual([(await raised).alertCount, (await raised).severity], [2, 'high']);
-    const stored = (await store.get(c.id))!;
-    assert.deepEqual([stored.alertCount, stored.assignee, stored.severity, stored.title], [2, 'ana', 'high', c.title]);
   });
 
   it('holds an update while another process has the write lock, and writes it once the lock is released', async () => {

@@ -10,7 +10,9 @@ import {
   SqliteCaseStore,
   type Case,
 } from '../../../lib/cases';
-import { Client } from 'pg';
+import { Client, Pool } from 'pg';
+import { MIGRATIONS } from '../../../lib/cases/pg-case-store';
+import { migrate } from '../../../lib/store/pg/migrate';
 import { asInstance, schemaUrl, startPostgres, type PostgresServer } from '../../helpers/postgres';
 import { tempDir } from '../../helpers/tmp';
 import { caseStoreConformance, DAY, variant } from './case-store.conformance';
@@ -32,9 +34,9 @@ describe('PgCaseStore (a real PostgreSQL server)', function () {
 
   // One schema for the conformance tests, emptied before each: quicker than a schema per test.
   let shared: string | undefined;
-  caseStoreConformance('PgCaseStore', async () => {
+  caseStoreConformance('PgCaseStore', async (options) => {
     const url = (shared ??= await freshStore());
-    let store = new PgCaseStore(url);
+    let store = new PgCaseStore(url, options);
     await store.get('CASE-0'); // migrated
     const client = new Client({ connectionString: url });
     await client.connect();
@@ -50,7 +52,7 @@ describe('PgCaseStore (a real PostgreSQL server)', function () {
       async reopen() {
         store.close();
         await store.closed();
-        return (store = new PgCaseStore(url));
+        return (store = new PgCaseStore(url, options));
       },
       async dispose() {
         store.close();
@@ -281,6 +283,26 @@ describe('PgCaseStore (a real PostgreSQL server)', function () {
       assert.deepEqual(unhandled, []);
     } finally {
       process.off('unhandledRejection', onUnhandled);
+      store.close();
+      await store.closed();
+    }
+  });
+
+  it('dates the alert links of a store from before alert ids were forgotten as it migrates, and forgets them later', async () => {
+    const url = await freshStore();
+    const pool = new Pool({ connectionString: url });
+    try {
+      await migrate(pool, 'cases', MIGRATIONS.slice(0, 2));
+      await pool.query(`INSERT INTO soar_case_alerts VALUES ('suricata:1', 'network-ids', 'CASE-1')`);
+    } finally {
+      await pool.end();
+    }
+    const before = Date.now();
+    const store = new PgCaseStore(url);
+    try {
+      assert.equal(await store.forgetAlertsBefore(before - 1), 0, 'dated when the store was migrated');
+      assert.equal(await store.forgetAlertsBefore(Date.now() + 1), 1);
+    } finally {
       store.close();
       await store.closed();
     }

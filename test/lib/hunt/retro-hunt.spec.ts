@@ -112,6 +112,7 @@ describe('retroHunt over the case store', () => {
       get: (id) => store.get(id),
       update: (id, change, now) => store.update(id, change, now),
       metrics: (now) => store.metrics(now),
+      forgetAlertsBefore: (cutoff, chunks) => store.forgetAlertsBefore(cutoff, chunks),
       close: () => store.close(),
       async query(query: CaseQuery) {
         const page = await store.query(query);
