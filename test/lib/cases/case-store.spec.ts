@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Alert } from '../../../lib/alert';
-import { SqliteCaseStore, validatePatch } from '../../../lib/cases';
+import { forgetCutoff, SqliteCaseStore, validatePatch } from '../../../lib/cases';
 import { tempDir } from '../../helpers/tmp';
 import { caseStoreConformance } from './case-store.conformance';
 
@@ -21,6 +21,17 @@ caseStoreConformance('SqliteCaseStore', async (options) => {
       tmp.cleanup();
     },
   };
+});
+
+describe('forgetCutoff: when a store forgets old alert ids', () => {
+  const now = Date.parse('2026-11-29T10:00:00Z');
+  it('forgets those older than the retention (7 days by default), once a minute at most, never with 0 days', () => {
+    assert.equal(forgetCutoff({}, now, 0), now - 7 * 86_400_000);
+    assert.equal(forgetCutoff({ alertIdRetentionDays: 1 }, now, now - 60_000), now - 86_400_000);
+    assert.equal(forgetCutoff({ alertIdRetentionDays: 1 }, now, now - 59_999), undefined);
+    assert.equal(forgetCutoff({ alertIdRetentionDays: 0 }, now, 0), undefined);
+    assert.equal(forgetCutoff({ alertIdRetentionDays: Number.NaN }, now, 0), undefined);
+  });
 });
 
 describe('SqliteCaseStore: a store from before alert ids were forgotten', () => {
