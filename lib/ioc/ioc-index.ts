@@ -5,8 +5,8 @@
  * indicator type, one `Map` from canonical value to an entry: a shared frozen per-feed metadata record, or an array
  * of them in feed order (several feeds, or one feed listing the value with different metadata). CIDRs are also one
  * table of flattened disjoint ranges per address family (see ./ranges), whose ranges carry the same entries; IPv4
- * addresses are kept only in a numeric hash table (no string map), and domains also in a small Bloom filter, so most
- * lookups hash no string.
+ * addresses are kept only as numbers in a sorted map (`Ipv4Map`: no string map), and domains also in a small Bloom
+ * filter, so most lookups hash no string.
  * A lookup is thus one probe per candidate, however many feeds are loaded, and allocates nothing unless it matches.
  * A change builds new combined structures aside (sharing the maps it does not touch) and swaps them in with plain
  * assignments, so a lookup sees either the old feed or the new one, never half of it. `loadFeeds` loads many feeds
@@ -59,7 +59,7 @@ import {
   type Tlp,
 } from './model';
 import { DistinctTable } from './distinct-table';
-import { CidrTable, Ipv4Table, ipv6ToBigInt, parseIpv4, type CidrInput } from './ranges';
+import { CidrTable, Ipv4Map, ipv6ToBigInt, parseIpv4, type CidrInput } from './ranges';
 
 /** How many rejection reasons `replaceFeed` reports (all are counted). */
 export const MAX_REPORTED_ERRORS = 10;
@@ -595,7 +595,7 @@ interface Combined {
   readonly cidr4: Cidrs | null;
   readonly cidr6: Cidrs | null;
   /** The IPv4 addresses, keyed by the address as a number (`maps.ipv4` is always empty: one copy is enough). */
-  readonly ipv4: Ipv4Table<Entry>;
+  readonly ipv4: Ipv4Map<Entry>;
   /** A one-hash Bloom filter over `maps.domain` (see `nameHash`): a suffix whose bit is clear is not looked up. */
   readonly domainFilter: Uint32Array;
   /**
@@ -725,7 +725,7 @@ const EMPTY_COMBINED: Combined = {
   maps: Object.fromEntries(INDICATOR_TYPES.map((t) => [t, NO_VALUES])) as Record<IndicatorType, Map<string, Slot>>,
   cidr4: null,
   cidr6: null,
-  ipv4: Ipv4Table.empty<Entry>(),
+  ipv4: Ipv4Map.EMPTY,
   domainFilter: new Uint32Array(32),
   hashFilter: new Uint32Array(32),
 };
@@ -877,7 +877,8 @@ function withoutFeeds(entry: Entry, feeds: ReadonlySet<string>): Entry | undefin
  */
 class SideBuild {
   private readonly maps = new Map<IndicatorType, Map<string, Slot>>();
-  private ipv4: Ipv4Table<Entry> | undefined;
+  /** The IPv4 entries this build changed, keyed by `address | 0` (see `Ipv4Map.withChanges`); undefined: removed. */
+  private ipv4: Map<number, Entry | undefined> | undefined;
   readonly fresh = new Set<SourceRecord[]>();
 
   constructor(
@@ -890,12 +891,12 @@ class SideBuild {
     for (const type of INDICATOR_TYPES) {
       if (!drop.some((f) => f.byType[type] > 0)) continue;
       if (type === 'ipv4') {
-        const table = Ipv4Table.empty<Entry>(old.ipv4.size);
+        const changes = new Map<number, Entry | undefined>();
         old.ipv4.forEach((entry, address) => {
           const kept = withoutFeeds(entry, names);
-          if (kept !== undefined) table.set(address, kept);
+          if (kept !== entry) changes.set(address | 0, kept);
         });
-        this.ipv4 = table;
+        this.ipv4 = changes;
         continue;
       }
       const m = new Map<string, Slot>();
@@ -917,9 +918,18 @@ class SideBuild {
     return m;
   }
 
-  /** The writable IPv4 table. */
-  table(): Ipv4Table<Entry> {
-    return (this.ipv4 ??= this.old.ipv4.size === 0 ? Ipv4Table.empty() : this.old.ipv4.copy());
+  /** The entry of an IPv4 address as this build has it so far. */
+  ipv4Entry(address: number): Entry | undefined {
+    const changes = this.ipv4;
+    if (changes !== undefined) {
+      const entry = changes.get(address | 0);
+      if (entry !== undefined || changes.has(address | 0)) return entry;
+    }
+    return this.old.ipv4.get(address);
+  }
+
+  setIpv4Entry(address: number, entry: Entry): void {
+    (this.ipv4 ??= new Map()).set(address | 0, entry);
   }
 
   finish(): Combined {
@@ -927,7 +937,7 @@ class SideBuild {
     if (this.maps.size === 0 && this.ipv4 === undefined) return old;
     const maps = { ...old.maps };
     for (const [type, m] of this.maps) maps[type] = m.size === 0 ? NO_VALUES : m;
-    const ipv4 = this.ipv4 ?? old.ipv4;
+    const ipv4 = this.ipv4 === undefined ? old.ipv4 : old.ipv4.withChanges(this.ipv4);
     const domainFilter =
       maps.domain === old.maps.domain
         ? old.domainFilter
@@ -1058,10 +1068,9 @@ class FeedLoad {
     this.accepted++;
     const side = this.side;
     if (canonicalType === 'ipv4') {
-      const table = side.table();
-      const existing = table.get(address);
+      const existing = side.ipv4Entry(address);
       const entry = addRecord(existing, record, side.rank, side.fresh);
-      if (entry !== existing) table.set(address, entry);
+      if (entry !== existing) side.setIpv4Entry(address, entry);
     } else {
       const map = side.map(canonicalType);
       const slot = map.get(canonicalValue);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { CidrTable, Ipv4Table, ipv6ToBigInt, parseIpv4 } from '../../../lib/ioc/ranges';
+import { CidrTable, Ipv4Map, ipv6ToBigInt, parseIpv4 } from '../../../lib/ioc/ranges';
 import { ipv4String, seeded } from './helpers';
 
 describe('ioc ranges', () => {
@@ -97,52 +97,79 @@ describe('ioc ranges', () => {
     });
   });
 
-  describe('Ipv4Table', () => {
-    it('finds exactly the addresses it holds, at the edges of the address space too', () => {
-      const rnd = seeded(11);
-      const held = new Map<number, number>();
-      for (const n of [0, 1, 65535, 65536, 0xffffffff, 0xfffffffe]) held.set(n, n);
-      for (let i = 0; i < 5000; i++) {
-        const n = Math.floor(rnd() * 2 ** 32);
-        held.set(n, i);
-      }
-      const table = Ipv4Table.build(held);
-      assert.equal(table.size, held.size);
-      for (const [n, v] of held) assert.equal(table.get(n), v, ipv4String(n));
-      for (let i = 0; i < 5000; i++) {
-        const n = Math.floor(rnd() * 2 ** 32);
-        assert.equal(table.get(n), held.get(n));
-      }
-      assert.equal(Ipv4Table.build([]).get(0), undefined);
-    });
-  });
+  describe('Ipv4Map', () => {
+    // 5,000 addresses are searched through the /16 index; 100 are searched whole.
+    for (const count of [5000, 100]) {
+      it(`finds exactly the addresses it holds, at the edges of the address space too (${count} addresses)`, () => {
+        const rnd = seeded(11);
+        const held = new Map<number, number>();
+        for (const n of [0, 1, 65535, 65536, 0xffffffff, 0xfffffffe]) held.set(n, n);
+        while (held.size < count) held.set(Math.floor(rnd() * 2 ** 32), held.size);
+        const map = Ipv4Map.build(held);
+        assert.equal(map.size, held.size);
+        for (const [n, v] of held) assert.equal(map.get(n), v, ipv4String(n));
+        for (let i = 0; i < 5000; i++) {
+          const n = Math.floor(rnd() * 2 ** 32);
+          assert.equal(map.get(n), held.get(n));
+        }
+        for (const n of [2, 65534, 65537, 0xfffffffd]) assert.equal(map.get(n), held.get(n));
+        const seen: number[] = [];
+        map.forEach((v, n) => {
+          assert.equal(v, held.get(n));
+          seen.push(n);
+        });
+        assert.deepEqual(
+          seen,
+          [...held.keys()].sort((a, b) => a - b),
+        );
+      });
+    }
 
-  describe('Ipv4Table (open addressing)', () => {
-    it('holds 0.0.0.0 and 255.255.255.255 and tells them from misses', () => {
-      const table = Ipv4Table.build([
+    it('holds 0.0.0.0 and 255.255.255.255 and tells them from misses; a later pair replaces an earlier', () => {
+      const map = Ipv4Map.build([
         [0, 'zero'],
         [0xffffffff, 'all'],
       ] as const);
-      assert.equal(table.size, 2);
-      assert.equal(table.get(0), 'zero');
-      assert.equal(table.get(0xffffffff), 'all');
-      assert.equal(table.get(1), undefined);
-      assert.equal(table.get(0xfffffffe), undefined);
-      assert.equal(Ipv4Table.build([[1, 'one']] as const).get(0), undefined);
-    });
-
-    it('probes past colliding keys, for hits and misses, and keeps the last value of a repeated key', () => {
-      // Addresses whose Fibonacci hash picks the same first slot of the 16-slot table a few keys get.
-      const slot = (a: number): number => Math.imul(a, 0x9e3779b1) >>> 28;
-      const colliding: number[] = [];
-      for (let a = 1; colliding.length < 6; a++) if (slot(a) === slot(1)) colliding.push(a);
-      const table = Ipv4Table.build(colliding.slice(0, 5).map((a, i) => [a, i] as const));
-      assert.equal(table.size, 5);
-      colliding.slice(0, 5).forEach((a, i) => assert.equal(table.get(a), i));
-      assert.equal(table.get(colliding[5]), undefined);
-      const again = Ipv4Table.build([[7, 'a'] as const, [7, 'b'] as const]);
+      assert.equal(map.size, 2);
+      assert.equal(map.get(0), 'zero');
+      assert.equal(map.get(0xffffffff), 'all');
+      assert.equal(map.get(1), undefined);
+      assert.equal(map.get(0xfffffffe), undefined);
+      assert.equal(Ipv4Map.build([[1, 'one']] as const).get(0), undefined);
+      assert.equal(Ipv4Map.build([]).get(0), undefined);
+      const again = Ipv4Map.build([[7, 'a'] as const, [7, 'b'] as const]);
       assert.equal(again.size, 1);
       assert.equal(again.get(7), 'b');
+    });
+
+    it('makes changes into a new map (adds, replaces, removes) and leaves the old one as it was', () => {
+      const rnd = seeded(12);
+      const before = new Map<number, string>();
+      while (before.size < 6000) before.set(Math.floor(rnd() * 2 ** 32), 'old');
+      const old = Ipv4Map.build(before);
+      const keys = [...before.keys()];
+      const changes = new Map<number, string | undefined>();
+      for (const n of keys.slice(0, 3000)) changes.set(n | 0, undefined); // removed, crossing the index threshold
+      for (const n of keys.slice(3000, 3010)) changes.set(n | 0, 'new'); // replaced
+      changes.set(0xffffffff | 0, 'added');
+      changes.set(0, 'added');
+      changes.set(0x12345678, undefined); // removing what is not there
+      const changed = old.withChanges(changes);
+      const after = new Map(before);
+      for (const [n, v] of changes) {
+        if (v === undefined) after.delete(n >>> 0);
+        else after.set(n >>> 0, v);
+      }
+      assert.equal(changed.size, after.size);
+      for (const [n, v] of after) assert.equal(changed.get(n), v, ipv4String(n));
+      for (const n of keys.slice(0, 3000)) assert.equal(changed.get(n), undefined);
+      assert.equal(old.size, before.size);
+      for (const [n, v] of before) assert.equal(old.get(n), v);
+      assert.equal(old.get(0), undefined);
+      assert.equal(old.withChanges(new Map()), old);
+      const emptied = old.withChanges(new Map(keys.map((n) => [n | 0, undefined])));
+      assert.equal(emptied.size, 0);
+      assert.equal(emptied.get(keys[0]), undefined);
     });
   });
 
