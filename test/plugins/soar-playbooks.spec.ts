@@ -437,8 +437,10 @@ describe('soar-playbooks plugin (in the app)', function () {
       const file = join(tmp.dir, 'newer.playbook.json');
       writeFileSync(file, JSON.stringify(newer));
       const before = (await nodesOn('soar.tab.intake')).length;
-      await importFile(file);
       const update = page.locator('#soar-playbook-update-trusted');
+      // The update dialog of the test before may still be fading out.
+      await update.waitFor({ state: 'detached', timeout: 10_000 });
+      await importFile(file);
       await update.waitFor({ timeout: 10_000 });
       await update.click();
       await page.waitForFunction(() =>
