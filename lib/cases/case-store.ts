@@ -101,6 +101,12 @@ export interface CaseStore {
    * this by itself for alerts older than `alertIdRetentionDays`.
    */
   forgetAlertsBefore(cutoff: number, chunks?: number): Promise<number>;
+  /**
+   * Listens for failures of the store's own background work (its rounds of forgetting old alert ids): one loses
+   * nothing and is tried again a minute later, but a store that can never prune grows unseen. The same failure is
+   * told once until the work succeeds again. Returns the function that stops listening.
+   */
+  onBackgroundError(listener: (err: Error, what: string) => void): () => void;
   close(): void;
 }
 
@@ -120,6 +126,8 @@ export const DEFAULT_ALERT_ID_RETENTION_DAYS = 7;
 export const FORGET_CHUNK = 2_000;
 export const FORGET_CHUNKS = 5;
 export const FORGET_EVERY_MS = 60_000;
+/** How a failed round of forgetting is reported (see `CaseStore.onBackgroundError`). */
+export const FORGET_FAILED = 'could not forget old alert ids (tried again in a minute)';
 
 /** The cutoff of the next round of forgetting, or undefined when none is due (or retention is off). */
 export function forgetCutoff(options: CaseKeepingOptions, now: number, lastRound: number): number | undefined {

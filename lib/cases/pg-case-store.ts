@@ -11,6 +11,7 @@ import {
   CaseStoreError,
   FORGET_CHUNK,
   FORGET_CHUNKS,
+  FORGET_FAILED,
   forgetCutoff,
   type CaseKeepingOptions,
   type CasePage,
@@ -25,6 +26,7 @@ import { HeldCase, type CaseUpdate } from './held-case';
 import { OPEN_STATUSES, type Case } from './model';
 import { pgErrorText, pgTransaction, RetryTransaction } from '../store/pg/transaction';
 import { BatchQueue } from '../store/pg/batch-queue';
+import { asError, BackgroundErrors } from '../store/background-errors';
 
 /**
  * The case store in PostgreSQL, shared by several Node-RED instances. Same tables and behaviour as the SQLite store
@@ -203,7 +205,6 @@ interface Held {
   lastAlert: number;
 }
 
-const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 const isOpen = (status: string) => (OPEN_STATUSES as readonly string[]).includes(status);
 
 /** The id of a new case until its number is drawn. */
@@ -223,6 +224,7 @@ export class PgCaseStore implements CaseStore {
   private readonly now: () => number;
   /** When this instance last forgot old alert ids (see `forgetAlertsBefore`). */
   private lastForget = 0;
+  private readonly errors = new BackgroundErrors();
 
   constructor(
     readonly url: string,
@@ -564,14 +566,17 @@ export class PgCaseStore implements CaseStore {
 
   /**
    * This instance's round of forgetting old alert ids, once a minute at most, after a batch, in transactions of its
-   * own; a round that fails is tried again a minute later (nothing is lost meanwhile).
+   * own; a round that fails is reported and tried again a minute later (nothing is lost meanwhile).
    */
   private forgetOldAlerts(): void {
     const now = this.now();
     const cutoff = forgetCutoff(this.options, now, this.lastForget);
     if (cutoff === undefined || this.closing) return;
     this.lastForget = now;
-    this.forgetAlertsBefore(cutoff).catch(() => undefined);
+    this.forgetAlertsBefore(cutoff).then(
+      () => this.errors.clear(),
+      (err: unknown) => this.errors.report(asError(err), FORGET_FAILED),
+    );
   }
 
   async forgetAlertsBefore(cutoff: number, chunks = FORGET_CHUNKS): Promise<number> {
@@ -669,6 +674,10 @@ export class PgCaseStore implements CaseStore {
   }
 
   /** Lets the pool go once the operations under way have finished. */
+  onBackgroundError(listener: (err: Error, what: string) => void): () => void {
+    return this.errors.on(listener);
+  }
+
   close(): void {
     if (this.closing) return;
     this.closing = (async () => {

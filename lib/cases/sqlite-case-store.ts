@@ -8,11 +8,13 @@ import {
   releaseStoreDatabase,
   type StoreDatabaseOptions,
 } from '../store/database';
+import { asError, BackgroundErrors } from '../store/background-errors';
 import { mergeAlert, newCase, severityRank } from './changes';
 import {
   CaseNotFoundError,
   FORGET_CHUNK,
   FORGET_CHUNKS,
+  FORGET_FAILED,
   forgetCutoff,
   type CaseKeepingOptions,
   type CasePage,
@@ -129,6 +131,7 @@ export class SqliteCaseStore implements CaseStore {
   private readonly now: () => number;
   /** When alert ids were last forgotten (see `forgetAlertsBefore`). */
   private lastForget = 0;
+  private readonly errors = new BackgroundErrors();
 
   constructor(
     readonly file: string,
@@ -440,7 +443,8 @@ export class SqliteCaseStore implements CaseStore {
 
   /**
    * The writer's round of forgetting old alert ids, once a minute at most, after a batch (so never while another
-   * waits for its commit); a round that fails (the file locked by another process) is tried again a minute later.
+   * waits for its commit); a round that fails (the file locked by another process) is reported and tried again a
+   * minute later.
    */
   private forgetOldAlerts(): void {
     const now = this.now();
@@ -449,8 +453,10 @@ export class SqliteCaseStore implements CaseStore {
     this.lastForget = now;
     try {
       this.forgetNow(cutoff, FORGET_CHUNKS);
-    } catch {
+      this.errors.clear();
+    } catch (err) {
       // Nothing is lost: the ids are forgotten at the next round.
+      this.errors.report(asError(err), FORGET_FAILED);
     }
   }
 
@@ -542,6 +548,10 @@ export class SqliteCaseStore implements CaseStore {
 
   async metrics(now: Date = new Date()): Promise<CaseTypeMetrics[]> {
     return caseTypeMetrics(this.stmt.times.all(), now.getTime());
+  }
+
+  onBackgroundError(listener: (err: Error, what: string) => void): () => void {
+    return this.errors.on(listener);
   }
 
   close(): void {

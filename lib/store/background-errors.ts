@@ -1,5 +1,8 @@
 import { EventEmitter } from 'node:events';
 
+/** What was thrown or rejected, as an Error to report. */
+export const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
+
 /**
  * Failures of work nobody awaits (a heartbeat, a background save, a poll), told to listeners — the same failure
  * once until something succeeds again (`clear`), so a store that is down for minutes is not reported every second.

@@ -22,6 +22,7 @@ import {
 import { markIntakeProcessed } from '../../lib/intake/processed';
 import type { IntakeRef } from '../../lib/intake/intake';
 import { groupingKey, type CaseType } from '../../lib/rules/case-type';
+import { onStoreBackgroundError } from '../../lib/store/database';
 import { caseStoreOptions, journalLocation, storeLocation, type SoarSettings } from '../../lib/settings';
 
 interface CaseNodeDef extends NodeDef {
@@ -132,6 +133,9 @@ export = function (RED: NodeAPI) {
       return;
     }
     node.status({ fill: 'green', shape: 'ring', text: 'case store ready' });
+    // The store's own background work (forgetting old alert ids, SQLite's WAL checkpoints) fails unseen otherwise.
+    const report = (err: Error, what: string) => node.warn(`case store: ${what}: ${err.message}`);
+    const stopReports = [cases.onBackgroundError(report), onStoreBackgroundError(report)];
     const configured = config.caseType
       ? (RED.nodes.getNode(config.caseType) as unknown as { caseType?: () => CaseType } | null)
       : null;
@@ -219,6 +223,7 @@ export = function (RED: NodeAPI) {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       if (statusTimer) clearTimeout(statusTimer);
+      for (const stop of stopReports) stop();
       releaseCaseStore(storePath);
       done();
     });

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import caseNode from '../../nodes/soar-case/soar-case';
 import { normalize, type Alert } from '../../lib/alert';
 import type { Case } from '../../lib/cases';
 import { acquireJournal, releaseJournal } from '../../lib/intake/journal';
 import type { CaseType } from '../../lib/rules/case-type';
-import { journalFile } from '../../lib/settings';
+import { journalFile, storeFile } from '../../lib/settings';
 import { helper } from '../helpers/nodered';
 import { tempDir } from '../helpers/tmp';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -100,6 +101,22 @@ describe('soar-case', () => {
       assert.equal((await journal.pendingEntries('intake1')).length, 0);
     } finally {
       releaseJournal(file, 0);
+    }
+  });
+
+  it("warns when the store's background work fails: a round of forgetting old alert ids the database refuses", async () => {
+    const warnings: string[] = [];
+    (helper.getNode('cases') as unknown as { warn: (m: string) => void }).warn = (m) => warnings.push(m);
+    // An alert id grouped long ago, and a database that refuses to delete it.
+    const db = new Database(storeFile(undefined, tmp.dir));
+    try {
+      db.prepare("INSERT INTO case_alerts (alert_id, case_type, case_id, at) VALUES ('old', 'x', 'CASE-0', 0)").run();
+      db.exec(`CREATE TRIGGER refuse BEFORE DELETE ON case_alerts BEGIN SELECT RAISE(ABORT, 'no deletes'); END`);
+      // The first grouping's batch is followed by the first round of forgetting.
+      await through({ payload: wazuh(1), caseType: bruteForce });
+      assert.deepEqual(warnings, ['case store: could not forget old alert ids (tried again in a minute): no deletes']);
+    } finally {
+      db.close();
     }
   });
 

@@ -46,6 +46,11 @@ export interface CaseStoreFixture {
   reopen(): Promise<CaseStore>;
   /** Closes the store and removes what it left. */
   dispose(): Promise<void>;
+  /**
+   * Makes the database refuse to delete alert links (a trigger raising an error: SQLite fires it for each row
+   * deleted, PostgreSQL for each statement) until the returned function drops it.
+   */
+  refuseForgetting(): Promise<() => Promise<void>>;
 }
 
 /** Makes a fresh, empty store with the given options (reopened with the same). */
@@ -244,6 +249,40 @@ export function caseStoreConformance(name: string, makeStore: CaseStoreMaker): v
       // By hand: every alert grouped before a cutoff (the second, the third, the first again).
       assert.equal(await store.forgetAlertsBefore(clock + 1), 3);
       assert.equal((await group(variant(2))).duplicate, false);
+    });
+
+    it('reports a round of forgetting that fails, loses nothing, and forgets at the first round that works', async () => {
+      await fixture.dispose();
+      let clock = Date.parse('2026-11-28T10:00:00Z');
+      fixture = await makeStore({ now: () => clock, alertIdRetentionDays: 1 });
+      store = fixture.store;
+      const reports: string[] = [];
+      const stop = store.onBackgroundError((err, what) => reports.push(`${what}: ${err.message}`));
+      await group(wazuh);
+      const allow = await fixture.refuseForgetting();
+      try {
+        // A day and an hour later: the round after this batch is due, and fails.
+        clock += 25 * 3600_000;
+        await group(variant(2));
+        for (let waited = 0; reports.length === 0 && waited < 5_000; waited += 10) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        assert.equal(reports.length, 1);
+        assert.match(reports[0], /^could not forget old alert ids \(tried again in a minute\): .*refused by a test/);
+        assert.equal((await group(wazuh)).duplicate, true, 'still remembered');
+      } finally {
+        await allow();
+      }
+      clock += 2 * 60_000;
+      await group(variant(3));
+      stop();
+      await reopen(); // once the round has finished
+      assert.deepEqual(
+        [(await group(wazuh)).duplicate, (await group(variant(2))).duplicate],
+        [false, true],
+        'forgotten once the database let it (the second alert is 2 minutes old)',
+      );
+      assert.equal(reports.length, 1);
     });
 
     it('raises severity with a higher alert and records it in the timeline', async () => {

@@ -20,6 +20,15 @@ caseStoreConformance('SqliteCaseStore', async (options) => {
       store.close();
       tmp.cleanup();
     },
+    async refuseForgetting() {
+      const db = new Database(file);
+      db.exec(`CREATE TRIGGER refuse_forgetting BEFORE DELETE ON case_alerts
+               BEGIN SELECT RAISE(ABORT, 'deletes refused by a test trigger'); END`);
+      return async () => {
+        db.exec('DROP TRIGGER refuse_forgetting');
+        db.close();
+      };
+    },
   };
 });
 

@@ -42,7 +42,8 @@ describe('PgCaseStore (a real PostgreSQL server)', function () {
     await client.connect();
     try {
       await client.query(
-        'TRUNCATE soar_cases, soar_case_alerts, soar_case_counts; ALTER SEQUENCE soar_case_numbers RESTART',
+        `DROP TRIGGER IF EXISTS refuse_forgetting ON soar_case_alerts;
+         TRUNCATE soar_cases, soar_case_alerts, soar_case_counts; ALTER SEQUENCE soar_case_numbers RESTART`,
       );
     } finally {
       await client.end();
@@ -57,6 +58,19 @@ describe('PgCaseStore (a real PostgreSQL server)', function () {
       async dispose() {
         store.close();
         await store.closed();
+      },
+      async refuseForgetting() {
+        const admin = new Client({ connectionString: url });
+        await admin.connect();
+        await admin.query(`
+          CREATE OR REPLACE FUNCTION refuse_forgetting() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'deletes refused by a test trigger'; END $$;
+          CREATE TRIGGER refuse_forgetting BEFORE DELETE ON soar_case_alerts
+            FOR EACH STATEMENT EXECUTE FUNCTION refuse_forgetting()`);
+        return async () => {
+          await admin.query('DROP TRIGGER refuse_forgetting ON soar_case_alerts');
+          await admin.end();
+        };
       },
     };
   });

@@ -113,6 +113,7 @@ describe('retroHunt over the case store', () => {
       update: (id, change, now) => store.update(id, change, now),
       metrics: (now) => store.metrics(now),
       forgetAlertsBefore: (cutoff, chunks) => store.forgetAlertsBefore(cutoff, chunks),
+      onBackgroundError: (listener) => store.onBackgroundError(listener),
       close: () => store.close(),
       async query(query: CaseQuery) {
         const page = await store.query(query);
