@@ -22,7 +22,6 @@ import {
 import { markIntakeProcessed } from '../../lib/intake/processed';
 import type { IntakeRef } from '../../lib/intake/intake';
 import { groupingKey, type CaseType } from '../../lib/rules/case-type';
-import { onStoreBackgroundError } from '../../lib/store/database';
 import { caseStoreOptions, journalLocation, storeLocation, type SoarSettings } from '../../lib/settings';
 
 interface CaseNodeDef extends NodeDef {
@@ -133,9 +132,9 @@ export = function (RED: NodeAPI) {
       return;
     }
     node.status({ fill: 'green', shape: 'ring', text: 'case store ready' });
-    // The store's own background work (forgetting old alert ids, SQLite's WAL checkpoints) fails unseen otherwise.
-    const report = (err: Error, what: string) => node.warn(`case store: ${what}: ${err.message}`);
-    const stopReports = [cases.onBackgroundError(report), onStoreBackgroundError(report)];
+    // The store's rounds of forgetting old alert ids fail unseen otherwise (the soar-runs plugin logs the store
+    // file's failed WAL checkpoints, once for the process).
+    const stopReports = cases.onBackgroundError((err, what) => node.warn(`case store: ${what}: ${err.message}`));
     const configured = config.caseType
       ? (RED.nodes.getNode(config.caseType) as unknown as { caseType?: () => CaseType } | null)
       : null;
@@ -223,7 +222,7 @@ export = function (RED: NodeAPI) {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       if (statusTimer) clearTimeout(statusTimer);
-      for (const stop of stopReports) stop();
+      stopReports();
       releaseCaseStore(storePath);
       done();
     });
