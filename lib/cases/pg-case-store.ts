@@ -673,11 +673,11 @@ export class PgCaseStore implements CaseStore {
     });
   }
 
-  /** Lets the pool go once the operations under way have finished. */
   onBackgroundError(listener: (err: Error, what: string) => void): () => void {
     return this.errors.on(listener);
   }
 
+  /** Lets the pool go once the operations under way have finished. */
   close(): void {
     if (this.closing) return;
     this.closing = (async () => {
