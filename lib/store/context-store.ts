@@ -1,6 +1,13 @@
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
-import { acquireStoreDatabase, releaseStoreDatabase, type StoreSync } from './database';
+import {
+  acquireStoreDatabase,
+  CONTEXT_CLEAN_FAILED,
+  releaseStoreDatabase,
+  reportStoreBackgroundError,
+  type StoreSync,
+} from './database';
+import { asError } from './background-errors';
 
 /**
  * A Node-RED context store backed by the shared SQLite database of `./database` (table `context`, one row per
@@ -517,9 +524,14 @@ export class SqliteContextStore implements ContextStore {
     this.prepared().removeScope.run(scope);
   }
 
+  /** Never rejects (see CONTEXT_CLEAN_FAILED): a failure, such as the file locked by another process, is reported. */
   async clean(activeNodes: string[]): Promise<void> {
     const active = new Set(activeNodes);
-    this.prepared().removeOrphans((scope) => isOrphanedScope(scope, active));
+    try {
+      this.prepared().removeOrphans((scope) => isOrphanedScope(scope, active));
+    } catch (err) {
+      reportStoreBackgroundError(asError(err), CONTEXT_CLEAN_FAILED);
+    }
   }
 
   private prepared(): Statements {

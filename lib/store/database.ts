@@ -40,6 +40,18 @@ export function onStoreBackgroundError(listener: (err: Error, what: string) => v
   return backgroundErrors.on(listener);
 }
 
+/** Tells those listeners of a failure of work nobody waits on (the runtime logs it; see plugins/soar-runs). */
+export function reportStoreBackgroundError(err: Error, what: string): void {
+  backgroundErrors.tell(err, what);
+}
+
+/**
+ * How a context store's `clean` reports a failure, which it never rejects with: Node-RED starts the flows of a
+ * deploy only once `clean` has resolved (`@node-red/runtime/lib/flows`: a rejection is swallowed and the stopped
+ * flows stay stopped), and clearing the context of removed nodes can wait for the next deploy.
+ */
+export const CONTEXT_CLEAN_FAILED = 'could not remove the context of removed nodes (tried again at the next deploy)';
+
 const shared = new SharedResources<Database.Database>((db) => {
   void checkpointers.get(db)?.stop();
   if (db.open) db.close();

@@ -17,6 +17,7 @@ import {
 } from './context-store';
 import { migrate, type Migration } from './pg/migrate';
 import { acquireStorePool, isPostgresUrl, redactStoreUrl, releaseStorePool } from './pg/pool';
+import { CONTEXT_CLEAN_FAILED, reportStoreBackgroundError } from './database';
 
 /**
  * The Node-RED context store in PostgreSQL (table `soar_context`, one row per scope and top-level key, the value as
@@ -220,16 +221,17 @@ export class PgContextStore implements ContextStore {
     await this.onScope(scope, 'delete', () => pool.query('DELETE FROM soar_context WHERE scope = $1', [scope]));
   }
 
+  /** Never rejects (see CONTEXT_CLEAN_FAILED): a failure, such as the server away, is reported. */
   async clean(activeNodes: string[]): Promise<void> {
-    const pool = this.connected();
     await Promise.allSettled([...this.tails.values()]);
     const active = new Set(activeNodes);
     try {
+      const pool = this.connected();
       const { rows } = await pool.query<{ scope: string }>('SELECT DISTINCT scope FROM soar_context');
       const orphans = rows.map((r) => r.scope).filter((scope) => isOrphanedScope(scope, active));
       if (orphans.length > 0) await pool.query('DELETE FROM soar_context WHERE scope = ANY($1::text[])', [orphans]);
     } catch (err) {
-      throw this.failure('clean', err);
+      reportStoreBackgroundError(this.failure('clean', err), CONTEXT_CLEAN_FAILED);
     }
   }
 

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ContextKey, ContextStore } from '../../../lib/store/context-store';
+import { CONTEXT_CLEAN_FAILED, onStoreBackgroundError } from '../../../lib/store/database';
 
 /** Calls `fn` with a callback and resolves with every argument the callback got. */
 export function callbackArgs(fn: (callback: (...args: unknown[]) => void) => void): Promise<unknown[]> {
@@ -486,12 +487,21 @@ export function contextStoreConformance(subject: ContextSubject): void {
           ]);
         });
 
-        it('fails get, set, keys and clean before open and after close', async () => {
+        it('fails get, set and keys after close; clean resolves and reports (Node-RED starts no flow after a rejection)', async () => {
           await store.close();
           await assert.rejects(get('nodeX', 'foo'), /not open/);
           await assert.rejects(set('nodeX', 'foo', 1), /not open/);
           await assert.rejects(keys('nodeX'), /not open/);
-          await assert.rejects(store.clean([]), /not open/);
+          const reports: string[] = [];
+          const stop = onStoreBackgroundError((err, what) => reports.push(`${what}: ${err.message}`));
+          try {
+            await store.clean([]);
+          } finally {
+            stop();
+          }
+          assert.equal(reports.length, 1);
+          assert.ok(reports[0].startsWith(`${CONTEXT_CLEAN_FAILED}: `), reports[0]);
+          assert.match(reports[0], /soar context store is not open$/);
           store = await subject.open(location);
         });
       });
