@@ -34,10 +34,9 @@ export async function pgTransaction<T>(
   { attempts = 5, begin }: TransactionOptions = {},
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const client = await pool.connect();
     let broken: Error | undefined;
     const onError = (err: Error) => (broken = err);
-    client.on('error', onError);
+    const client = await checkOut(pool, onError);
     try {
       await client.query(begin ? `BEGIN; ${begin}` : 'BEGIN');
       const result = await work(client);
@@ -52,6 +51,22 @@ export async function pgTransaction<T>(
       client.release(broken);
     }
   }
+}
+
+/**
+ * A pooled connection with `onError` listening from the moment the pool hands it over. With `await pool.connect()`
+ * the listener would come a microtask late: a connection released by a query whose last packet also carried the
+ * server's "terminating connection" goes straight to the caller waiting for one, and the error is emitted in that
+ * same packet's handling, with no listener (seen in CI as an uncaught error while a test stopped the server).
+ */
+function checkOut(pool: Pool, onError: (err: Error) => void): Promise<PoolClient> {
+  return new Promise((resolve, reject) => {
+    pool.connect((err, client) => {
+      if (err || !client) return reject(err ?? new Error('no connection'));
+      client.on('error', onError);
+      resolve(client);
+    });
+  });
 }
 
 /** A readable reason from a pg or network error (a refused connection to several addresses has no message). */
