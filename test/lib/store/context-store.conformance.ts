@@ -36,6 +36,18 @@ export function asyncContext(store: () => ContextStore) {
   };
 }
 
+/** What the stores' background-error channel is told while `work` runs (a failed `clean` goes there). */
+export async function storeReportsDuring(work: () => Promise<unknown>): Promise<string[]> {
+  const reports: string[] = [];
+  const stop = onStoreBackgroundError((err, what) => reports.push(`${what}: ${err.message}`));
+  try {
+    await work();
+  } finally {
+    stop();
+  }
+  return reports;
+}
+
 export interface ContextSubject {
   name: string;
   /** A new, empty place for a store (a file, a database schema), for one test. */
@@ -492,13 +504,7 @@ export function contextStoreConformance(subject: ContextSubject): void {
           await assert.rejects(get('nodeX', 'foo'), /not open/);
           await assert.rejects(set('nodeX', 'foo', 1), /not open/);
           await assert.rejects(keys('nodeX'), /not open/);
-          const reports: string[] = [];
-          const stop = onStoreBackgroundError((err, what) => reports.push(`${what}: ${err.message}`));
-          try {
-            await store.clean([]);
-          } finally {
-            stop();
-          }
+          const reports = await storeReportsDuring(() => store.clean([]));
           assert.equal(reports.length, 1);
           assert.ok(reports[0].startsWith(`${CONTEXT_CLEAN_FAILED}: `), reports[0]);
           assert.match(reports[0], /soar context store is not open$/);

@@ -3,10 +3,15 @@ import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import contextModule from '../../../lib/store/context-module';
 import { SqliteContextStore, type ContextStore } from '../../../lib/store/context-store';
-import { CONTEXT_CLEAN_FAILED, onStoreBackgroundError } from '../../../lib/store/database';
+import { CONTEXT_CLEAN_FAILED } from '../../../lib/store/database';
 import { helper } from '../../helpers/nodered';
 import { tempDir } from '../../helpers/tmp';
-import { contextStoreConformance, invalidExpr, type ContextSubject } from './context-store.conformance';
+import {
+  contextStoreConformance,
+  invalidExpr,
+  storeReportsDuring,
+  type ContextSubject,
+} from './context-store.conformance';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const createMemoryStore = require('@node-red/runtime/lib/nodes/context/memory') as (config: object) => ContextStore;
@@ -249,19 +254,16 @@ describe('SqliteContextStore as the default store of a Node-RED runtime', () => 
     await helper.load([], [{ id: 't1', type: 'tab' }]);
     const ours = await useOurStore();
     Context.get('gone', 't1').set('k', 'deleted node');
-    const reports: string[] = [];
-    const stop = onStoreBackgroundError((err, what) => reports.push(`${what}: ${err.message}`));
     const other = new Database(ours.file); // another process's connection, holding the write lock
     try {
       other.exec('BEGIN IMMEDIATE');
-      await Context.clean({ allNodes: { t1: {} }, subflows: {} });
+      const reports = await storeReportsDuring(() => Context.clean({ allNodes: { t1: {} }, subflows: {} }));
       // Reported (the runtime asks the store once per name it goes by: here twice).
       assert.ok(reports.length > 0);
       for (const report of reports) assert.equal(report, `${CONTEXT_CLEAN_FAILED}: database is locked`);
     } finally {
       other.exec('ROLLBACK');
       other.close();
-      stop();
     }
     assert.equal(ours.get('gone:t1', 'k'), 'deleted node', 'kept for the next clean');
     await Context.clean({ allNodes: { t1: {} }, subflows: {} });

@@ -4,10 +4,9 @@ import { Client } from 'pg';
 import contextModule from '../../../lib/store/context-module';
 import type { ContextStore } from '../../../lib/store/context-store';
 import { PgContextStore, SYNC_ACCESS_MESSAGE } from '../../../lib/store/pg-context-store';
-import { onStoreBackgroundError } from '../../../lib/store/database';
 import { helper } from '../../helpers/nodered';
 import { schemaUrl, startPostgres, type PostgresServer } from '../../helpers/postgres';
-import { asyncContext, contextStoreConformance } from './context-store.conformance';
+import { asyncContext, contextStoreConformance, storeReportsDuring } from './context-store.conformance';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const changeNode = require('@node-red/nodes/core/function/15-change.js');
@@ -155,13 +154,7 @@ describe('PgContextStore (a real PostgreSQL server)', function () {
         }
         store.set('flow1', 'lost', 1); // no callback: a warning, never an unhandled rejection
         // Housekeeping: reported, never a rejection (Node-RED would leave the flows of a deploy stopped).
-        const reports: string[] = [];
-        const stop = onStoreBackgroundError((err, what) => reports.push(`${what}: ${err.message}`));
-        try {
-          await store.clean([]);
-        } finally {
-          stop();
-        }
+        const reports = await storeReportsDuring(() => store.clean([]));
         assert.equal(reports.length, 1);
         assert.match(
           reports[0],
