@@ -71,8 +71,16 @@ export function runStoreConformance(name: string, harness: RunStoreHarness): voi
       // 22 timed runs: sum 210 + 60 s; rank ceil(0.95 * 22) = 21 → the first 30 s failure.
       assert.equal(triage.duration.count, 22);
       assert.equal(triage.duration.sum, 270);
-      assert.equal(triage.duration.mean, 270 / 22);
+      assert.ok(Math.abs((triage.duration.mean ?? NaN) - 270 / 22) < 1e-12, String(triage.duration.mean));
       assert.equal(triage.duration.p95, 30);
+    });
+
+    it('gives runs of one duration a mean equal to their p95 (summed in whole milliseconds, not in seconds)', async () => {
+      const s = open({ now });
+      await s.save([1, 2, 3].map((n) => run(n, 'triage', 'success', 87)));
+      const [triage] = await s.stats();
+      // Seconds summed (0.261) and divided by 3 give 0.08700000000000001, above the p95.
+      assert.deepEqual(triage.duration, { count: 3, sum: 0.261, mean: 0.087, p95: 0.087 });
     });
 
     it('lists runs newest first with filters, and keeps them over a reopen', async () => {
