@@ -1,5 +1,22 @@
 import { EventEmitter } from 'node:events';
 
+/**
+ * Failures of the store's work nobody waits on, whichever store or connection (the shared SQLite connections' WAL
+ * checkpoints, a context store's clean), for whoever logs for the process (plugins/soar-runs).
+ */
+const storeErrors = new EventEmitter();
+
+/** Listens for failures of the store's background work; returns the function that stops listening. */
+export function onStoreBackgroundError(listener: (err: Error, what: string) => void): () => void {
+  storeErrors.on('error-report', listener);
+  return () => storeErrors.off('error-report', listener);
+}
+
+/** Tells those listeners of a failure (each time: every one is work of its own that did not happen). */
+export function reportStoreBackgroundError(err: Error, what: string): void {
+  storeErrors.emit('error-report', err, what);
+}
+
 /** What was thrown or rejected, as an Error to report. */
 export const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 

@@ -1,13 +1,7 @@
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
-import {
-  acquireStoreDatabase,
-  CONTEXT_CLEAN_FAILED,
-  releaseStoreDatabase,
-  reportStoreBackgroundError,
-  type StoreSync,
-} from './database';
-import { asError } from './background-errors';
+import { acquireStoreDatabase, releaseStoreDatabase, type StoreSync } from './database';
+import { asError, reportStoreBackgroundError } from './background-errors';
 
 /**
  * A Node-RED context store backed by the shared SQLite database of `./database` (table `context`, one row per
@@ -36,6 +30,13 @@ import { asError } from './background-errors';
  *   nodes keep the subflow template's ids, would stay forever). Flow scopes go when their flow is gone; `global`
  *   stays.
  */
+
+/**
+ * How a context store's `clean` reports a failure, which it never rejects with: Node-RED starts the flows of a
+ * deploy only once `clean` has resolved (`@node-red/runtime/lib/flows`: a rejection is swallowed and the stopped
+ * flows stay stopped), and clearing the context of removed nodes can wait for the next deploy.
+ */
+export const CONTEXT_CLEAN_FAILED = 'could not remove the context of removed nodes (tried again at the next deploy)';
 
 export type ContextKey = string | string[];
 export type GetCallback = (err: Error | null | undefined, ...values: unknown[]) => void;

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SharedResources } from '../shared';
-import { BackgroundErrors } from './background-errors';
+import { reportStoreBackgroundError } from './background-errors';
 import { WalCheckpointer } from './checkpointer';
 
 /**
@@ -32,26 +32,6 @@ export function openStoreDatabase(file: string, options: StoreDatabaseOptions = 
 /** The checkpointer of each shared connection (not of an in-memory database). */
 const checkpointers = new WeakMap<Database.Database, WalCheckpointer>();
 
-/** Failures of the shared connections' background work (the WAL checkpoints), for whoever logs for the process. */
-const backgroundErrors = new BackgroundErrors();
-
-/** Listens for failures of the store's background work; returns the function that stops listening. */
-export function onStoreBackgroundError(listener: (err: Error, what: string) => void): () => void {
-  return backgroundErrors.on(listener);
-}
-
-/** Tells those listeners of a failure of work nobody waits on (the runtime logs it; see plugins/soar-runs). */
-export function reportStoreBackgroundError(err: Error, what: string): void {
-  backgroundErrors.tell(err, what);
-}
-
-/**
- * How a context store's `clean` reports a failure, which it never rejects with: Node-RED starts the flows of a
- * deploy only once `clean` has resolved (`@node-red/runtime/lib/flows`: a rejection is swallowed and the stopped
- * flows stay stopped), and clearing the context of removed nodes can wait for the next deploy.
- */
-export const CONTEXT_CLEAN_FAILED = 'could not remove the context of removed nodes (tried again at the next deploy)';
-
 const shared = new SharedResources<Database.Database>((db) => {
   void checkpointers.get(db)?.stop();
   if (db.open) db.close();
@@ -67,7 +47,7 @@ export function acquireStoreDatabase(file: string, options: StoreDatabaseOptions
     if (file !== ':memory:') {
       const checkpointer = new WalCheckpointer(db, file);
       // The store goes on (its commits checkpoint again, as before), but an operator hears why it got slower.
-      checkpointer.on('error', (err) => backgroundErrors.tell(err, 'WAL checkpoints are back in store commits'));
+      checkpointer.on('error', (err) => reportStoreBackgroundError(err, 'WAL checkpoints are back in store commits'));
       checkpointers.set(db, checkpointer);
     }
     return db;

@@ -3,6 +3,7 @@ import type { Pool, PoolClient } from 'pg';
 import { pgErrorText, pgTransaction } from './pg/transaction';
 import {
   checkCallback,
+  CONTEXT_CLEAN_FAILED,
   detach,
   isOrphanedScope,
   listedKeys,
@@ -17,7 +18,7 @@ import {
 } from './context-store';
 import { migrate, type Migration } from './pg/migrate';
 import { acquireStorePool, isPostgresUrl, redactStoreUrl, releaseStorePool } from './pg/pool';
-import { CONTEXT_CLEAN_FAILED, reportStoreBackgroundError } from './database';
+import { reportStoreBackgroundError } from './background-errors';
 
 /**
  * The Node-RED context store in PostgreSQL (table `soar_context`, one row per scope and top-level key, the value as

@@ -45,7 +45,7 @@ import {
 } from '../../lib/playbooks/runs';
 import { listenToNodeErrors, stoppedScope, type FlowsStoppedEvent } from '../../lib/playbooks/runs/runtime';
 import { caseStoreOptions, postgresStoreUrl, storeLocation, type SoarSettings } from '../../lib/settings';
-import { onStoreBackgroundError } from '../../lib/store/database';
+import { onStoreBackgroundError } from '../../lib/store/background-errors';
 
 const DEFAULT_TIMEOUT_SECONDS = 300;
 const DEFAULT_RETENTION_DAYS = 30;

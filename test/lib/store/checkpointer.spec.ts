@@ -4,12 +4,8 @@ import { once } from 'node:events';
 import { statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { WalCheckpointer, type CheckpointResult } from '../../../lib/store/checkpointer';
-import {
-  acquireStoreDatabase,
-  onStoreBackgroundError,
-  openStoreDatabase,
-  releaseStoreDatabase,
-} from '../../../lib/store/database';
+import { onStoreBackgroundError } from '../../../lib/store/background-errors';
+import { acquireStoreDatabase, openStoreDatabase, releaseStoreDatabase } from '../../../lib/store/database';
 import { tempDir } from '../../helpers/tmp';
 
 describe('WalCheckpointer (WAL checkpoints in a worker thread)', () => {

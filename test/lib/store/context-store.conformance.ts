@@ -5,8 +5,8 @@
  * memory store on purpose, its subject says so (each difference is documented in lib/store/context-store.ts).
  */
 import assert from 'node:assert/strict';
-import type { ContextKey, ContextStore } from '../../../lib/store/context-store';
-import { CONTEXT_CLEAN_FAILED, onStoreBackgroundError } from '../../../lib/store/database';
+import { CONTEXT_CLEAN_FAILED, type ContextKey, type ContextStore } from '../../../lib/store/context-store';
+import { onStoreBackgroundError } from '../../../lib/store/background-errors';
 
 /** Calls `fn` with a callback and resolves with every argument the callback got. */
 export function callbackArgs(fn: (callback: (...args: unknown[]) => void) => void): Promise<unknown[]> {

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import contextModule from '../../../lib/store/context-module';
-import { SqliteContextStore, type ContextStore } from '../../../lib/store/context-store';
-import { CONTEXT_CLEAN_FAILED } from '../../../lib/store/database';
+import { CONTEXT_CLEAN_FAILED, SqliteContextStore, type ContextStore } from '../../../lib/store/context-store';
 import { helper } from '../../helpers/nodered';
 import { tempDir } from '../../helpers/tmp';
 import {
