@@ -118,6 +118,25 @@ export const MIGRATIONS: Migration[] = [
          DROP INDEX soar_cases_updated;
          ALTER TABLE soar_cases SET (fillfactor = 70);`,
   },
+  {
+    version: 5,
+    description: 'case documents compressed with lz4 (where the server has it)',
+    // A case document (4–10 KB) is stored out of line, and every case write stores it anew. The default pglz tried to
+    // compress each and mostly gave up (documents of alert ids and times: under its 25 % bar), CPU spent for nothing;
+    // lz4 is cheaper and does shrink them (about a quarter): in a micro-test of groupings and updates the server's CPU
+    // per write fell by a tenth, the wall time by a sixth. It applies to the documents written from now on.
+    up: async (client) => {
+      const version = await client.query<{ v: string }>('SHOW server_version_num');
+      if (Number(version.rows[0].v) < 140_000) return; // per-column compression came with PostgreSQL 14
+      await client.query('SAVEPOINT lz4');
+      try {
+        await client.query('ALTER TABLE soar_cases ALTER COLUMN data SET COMPRESSION lz4');
+      } catch {
+        // A server built without lz4: pglz stays.
+        await client.query('ROLLBACK TO SAVEPOINT lz4');
+      }
+    },
+  },
 ];
 
 /** Instances forgetting at once take different rows. */
