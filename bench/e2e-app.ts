@@ -60,8 +60,11 @@ function benchFlows(): object[] {
   return flows;
 }
 
-/** Starts the app (SQLite in its data dir, or PostgreSQL at `storeUrl`) and waits until its IOC feed is loaded. */
-export async function startBenchApp(storeUrl?: string): Promise<BenchApp> {
+/**
+ * Starts the app (SQLite in its data dir, or PostgreSQL at `storeUrl`; `env` added to its environment) and waits until
+ * its IOC feed is loaded.
+ */
+export async function startBenchApp(storeUrl?: string, env: Record<string, string> = {}): Promise<BenchApp> {
   const tmp = tempDir('soar-bench-e2e-');
   let app: RunningApp | undefined;
   let inspector: Inspector | undefined;
@@ -74,6 +77,7 @@ export async function startBenchApp(storeUrl?: string): Promise<BenchApp> {
       SOAR_ADMIN_PASSWORD: PASSWORD,
       NODE_OPTIONS: '--inspect=127.0.0.1:0',
       ...(storeUrl ? { SOAR_STORE_URL: storeUrl } : {}),
+      ...env,
     });
     const running = app;
     inspector = await Inspector.connect(running.output());

@@ -13,6 +13,8 @@
  * - memory: the app's heap (after a full collection) and RSS after the first tenth of E2E_ALERTS alerts (default
  *   1,000,000, sent in batches) and at the end, each once the app is idle, and the peak RSS during the run.
  * - profile: where the app's CPU goes under single-alert and batch load (V8 sampling profiler over the inspector).
+ * - run tracking off (SQLite): the single and batch runs again on a fresh app started with SOAR_RUN_TRACKING=false,
+ *   for the CPU per alert that recording every playbook run costs.
  *
  * Each measured phase starts with the app idle (`settle`), not still busy with what the phase before left queued.
  *
@@ -230,10 +232,44 @@ function profileRows(label: string, profile: ProfileSummary): Row[] {
 const memoryNote = (m: Memory & { rss: number }) =>
   `heap ${mb(m.heapUsed)} (of ${mb(m.heapTotal)}), RSS ${mb(m.rss)}, external ${mb(m.external)}`;
 
+/** The tracked app's CPU per alert in its single-alert and batch runs, and the requests each run sent. */
+interface Tracked {
+  single: number;
+  batch: number;
+  singleAmount: number;
+  batchAmount: number;
+}
+
+/**
+ * The same single-alert and batch runs on a fresh app with playbook run tracking off (`SOAR_RUN_TRACKING=false`), for
+ * the CPU per alert next to the tracked app's: what recording every run costs.
+ */
+async function untracked(name: string, tracked: Tracked, rows: Row[]): Promise<void> {
+  log(`${name}: run tracking off`);
+  const app = await startBenchApp(undefined, { SOAR_RUN_TRACKING: 'false' });
+  try {
+    const single = { url: app.alertsUrl, token: TOKEN, connections: CONNECTIONS, body: groupedAlert };
+    const batch = { ...single, connections: BATCH_CONNECTIONS, ndjson: true, body: () => ndjsonBatch(BATCH) };
+    await processedRate(app, () => load({ ...single, amount: 2_000 }));
+    await processedRate(app, () => load({ ...batch, amount: 4 * BATCH_CONNECTIONS }));
+    const s = await processedRate(app, () => load({ ...single, amount: tracked.singleAmount }));
+    const b = await processedRate(app, () => load({ ...batch, amount: tracked.batchAmount }));
+    const share = (off: number, on: number) => `${(((on - off) / on) * 100).toFixed(0)} % of the tracked app's`;
+    rows.push({
+      case: `${name}: run tracking off (SOAR_RUN_TRACKING=false), app CPU per alert: single alerts / NDJSON batches`,
+      value: `${us(s.cpuPerAlert)} / ${us(b.cpuPerAlert)}`,
+      note: `tracked: ${us(tracked.single)} / ${us(tracked.batch)}, so tracking is ${share(s.cpuPerAlert, tracked.single)} / ${share(b.cpuPerAlert, tracked.batch)}; ${int(s.processedPerSecond)} / ${int(b.processedPerSecond)} alerts/s processed`,
+    });
+  } finally {
+    await app.stop();
+  }
+}
+
 /** Every figure for one store; `storeUrl` undefined is the embedded SQLite store. */
 async function benchStore(name: string, storeUrl: string | undefined, rows: Row[]): Promise<void> {
   // The app first: a store that cannot start is reported before anything is measured.
   const app = await startBenchApp(storeUrl);
+  let tracked: Tracked | undefined;
   try {
     log(`${name}: bare Node-RED http in → http response (the app idle meanwhile)`);
     const bareRun = await bare();
@@ -281,6 +317,12 @@ async function benchStore(name: string, storeUrl: string | undefined, rows: Row[
 
     log(`${name}: NDJSON batches of ${BATCH}`);
     const batch = await processedRate(app, () => load({ ...batchOptions, amount: forDuration(warmBatch) }));
+    tracked = {
+      single: single.cpuPerAlert,
+      batch: batch.cpuPerAlert,
+      singleAmount: forDuration(warmSingle),
+      batchAmount: forDuration(warmBatch),
+    };
     rows.push({
       case: `${name}: NDJSON batches of ${BATCH}, acknowledged (202)`,
       value: `${int(batch.rps * BATCH)} alerts/s`,
@@ -336,6 +378,9 @@ async function benchStore(name: string, storeUrl: string | undefined, rows: Row[
   } finally {
     await app.stop();
   }
+  // On a fresh data dir, as the tracked app's single and batch runs were; SQLite only (PostgreSQL would need a
+  // database of its own, the tracked app's holds the long run's alerts).
+  if (storeUrl === undefined && tracked) await untracked(name, tracked, rows);
 }
 
 export async function benchE2e(): Promise<Row[]> {

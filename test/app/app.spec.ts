@@ -251,6 +251,33 @@ describe('npm start (the product as an app)', function () {
     assert.equal(brute.severity, 'high', 'the brute-force case type starts high');
   });
 
+  it('records no playbook run with SOAR_RUN_TRACKING=false, and one per alert without it', async () => {
+    const env = { SOAR_INTAKE_TOKEN: 'runs-test-token', SOAR_ADMIN_PASSWORD: 'runs-test-password' };
+    /** Runs recorded for one alert by an app on a fresh data dir: in the run store, and on the alert's case. */
+    const runsOfOneAlert = async (dataDir: string, extra: Record<string, string>) => {
+      const running = (app = await startApp(dataDir, { ...env, ...extra }));
+      const token = await adminToken(running.url, 'admin', env.SOAR_ADMIN_PASSWORD);
+      const get = async <T>(path: string) =>
+        (await (await fetch(running.url + path, { headers: { authorization: `Bearer ${token}` } })).json()) as T;
+      assert.equal((await postAlert(running.url, env.SOAR_INTAKE_TOKEN, suricata[1])).status, 202);
+      await until(async () => (await get<{ total: number }>('/soar/cases')).total === 1);
+      // A run is put on its case about a second after it ends.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const runs = (await get<{ total: number }>('/soar/runs')).total;
+      const [c] = (await get<{ items: { runs: unknown[] }[] }>('/soar/cases')).items;
+      await running.stop();
+      app = undefined;
+      return [runs, c.runs.length];
+    };
+    assert.deepEqual(await runsOfOneAlert(tmp.dir, { SOAR_RUN_TRACKING: 'false' }), [0, 0]);
+    const other = tempDir('soar-app-');
+    try {
+      assert.deepEqual(await runsOfOneAlert(other.dir, {}), [1, 1]);
+    } finally {
+      other.cleanup();
+    }
+  });
+
   it('groups the real Suricata sets into one network IDS case per signature and source address', async () => {
     const env = { SOAR_INTAKE_TOKEN: 'ids-test-token', SOAR_ADMIN_PASSWORD: 'ids-test-password' };
     app = await startApp(tmp.dir, env);
