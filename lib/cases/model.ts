@@ -103,8 +103,8 @@ export const MAX_ALERT_IDS = 100;
 /**
  * A case keeps its newest playbook runs up to this many; the run store keeps them all (`GET /soar/runs?case=…`).
  * Every alert of a case is a run, and the whole case is read and written at each of its changes: 100 runs were
- * three quarters of a busy case's size, and 20 (about 4 KB) still more than half; with 5 an alert costs the flow
- * about a tenth less CPU than with 20 (bench/e2e).
+ * three quarters of a busy case's size, and 20 (about 4 KB) still more than half; with 5 the flow spent about a tenth
+ * less CPU per alert (interleaved runs of the bench/e2e load, which vary by as much from run to run).
  */
 export const MAX_CASE_RUNS = 5;
 
