@@ -254,25 +254,32 @@ describe('npm start (the product as an app)', function () {
   it('records no playbook run with SOAR_RUN_TRACKING=false, and one per alert without it', async () => {
     const env = { SOAR_INTAKE_TOKEN: 'runs-test-token', SOAR_ADMIN_PASSWORD: 'runs-test-password' };
     /** Runs recorded for one alert by an app on a fresh data dir: in the run store, and on the alert's case. */
-    const runsOfOneAlert = async (dataDir: string, extra: Record<string, string>) => {
+    const runsOfOneAlert = async (dataDir: string, tracking: boolean) => {
+      const extra: Record<string, string> = tracking ? {} : { SOAR_RUN_TRACKING: 'false' };
       const running = (app = await startApp(dataDir, { ...env, ...extra }));
       const token = await adminToken(running.url, 'admin', env.SOAR_ADMIN_PASSWORD);
       const get = async <T>(path: string) =>
         (await (await fetch(running.url + path, { headers: { authorization: `Bearer ${token}` } })).json()) as T;
+      const runs = async () => (await get<{ total: number }>('/soar/runs')).total;
       assert.equal((await postAlert(running.url, env.SOAR_INTAKE_TOKEN, suricata[1])).status, 202);
-      await until(async () => (await get<{ total: number }>('/soar/cases')).total === 1);
-      // A run is put on its case about a second after it ends.
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
-      const runs = (await get<{ total: number }>('/soar/runs')).total;
+      // The flow's last write to the case: soar-decide's decision; the run ends as its message goes on.
+      await until(async () => {
+        const page = await get<{ items: { timeline: { kind: string }[] }[] }>('/soar/cases');
+        return page.items[0]?.timeline.some((t) => t.kind === 'decision');
+      });
+      // Reading the runs writes those that finished, and puts them on their cases.
+      if (tracking) await until(async () => (await runs()) > 0);
+      else await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const recorded = await runs();
       const [c] = (await get<{ items: { runs: unknown[] }[] }>('/soar/cases')).items;
       await running.stop();
       app = undefined;
-      return [runs, c.runs.length];
+      return [recorded, c.runs.length];
     };
-    assert.deepEqual(await runsOfOneAlert(tmp.dir, { SOAR_RUN_TRACKING: 'false' }), [0, 0]);
+    assert.deepEqual(await runsOfOneAlert(tmp.dir, false), [0, 0]);
     const other = tempDir('soar-app-');
     try {
-      assert.deepEqual(await runsOfOneAlert(other.dir, {}), [1, 1]);
+      assert.deepEqual(await runsOfOneAlert(other.dir, true), [1, 1]);
     } finally {
       other.cleanup();
     }
