@@ -131,8 +131,10 @@ export const MIGRATIONS: Migration[] = [
       await client.query('SAVEPOINT lz4');
       try {
         await client.query('ALTER TABLE soar_cases ALTER COLUMN data SET COMPRESSION lz4');
-      } catch {
-        // A server built without lz4: pglz stays.
+      } catch (err) {
+        // A server built without lz4 (feature_not_supported): pglz stays. Anything else fails the migration, which
+        // is tried again at the next start, rather than being recorded as done without lz4.
+        if ((err as { code?: unknown }).code !== '0A000') throw err;
         await client.query('ROLLBACK TO SAVEPOINT lz4');
       }
     },
