@@ -32,6 +32,8 @@ export interface CaseQuery {
   severity?: Severity[];
   /** The grouping key (exactly): the cases of one host, user or sender, with `type`. */
   key?: string;
+  /** An alert id: the case (of each type) that took the alert, while the store remembers it (`alertsOf`). */
+  alert?: string;
   /** Matches the title and artifact values, case-insensitively. */
   q?: string;
   limit: number;
@@ -41,6 +43,17 @@ export interface CaseQuery {
 export interface CasePage {
   total: number;
   items: Case[];
+}
+
+/** An alert grouped into a case: its id, and when it was grouped (ISO 8601). */
+export interface CaseAlert {
+  id: string;
+  grouped: string;
+}
+
+export interface CaseAlertPage {
+  total: number;
+  items: CaseAlert[];
 }
 
 export interface DurationStats {
@@ -94,6 +107,12 @@ export interface CaseStore {
   update(id: string, change: (c: Case, now: string) => void, now?: Date, options?: { quiet?: boolean }): Promise<Case>;
   /** Newest first. */
   query(query: CaseQuery): Promise<CasePage>;
+  /**
+   * The alerts grouped into a case, newest first (those grouped in one millisecond by id), as long as the store
+   * remembers them (`alertIdRetentionDays`): the case itself lists only its newest `MAX_ALERT_IDS`. Rejects with
+   * CaseNotFoundError for a case that does not exist.
+   */
+  alertsOf(id: string, page: { limit: number; offset: number }): Promise<CaseAlertPage>;
   metrics(now?: Date): Promise<CaseTypeMetrics[]>;
   /**
    * Forgets which case took the alerts grouped before `cutoff` (epoch ms), at most `chunks` × 2,000 of them, oldest

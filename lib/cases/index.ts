@@ -1,7 +1,7 @@
 export * from './model';
 export * from './case-store';
 export * from './changes';
-export { parseCaseQuery, DEFAULT_PAGE, MAX_PAGE } from './query';
+export { parseCaseQuery, parsePage, DEFAULT_PAGE, MAX_PAGE } from './query';
 export { SqliteCaseStore } from './sqlite-case-store';
 export { PgCaseStore } from './pg-case-store';
 import type { StoreDatabaseOptions } from '../store/database';

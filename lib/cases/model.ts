@@ -97,8 +97,12 @@ export interface Case {
   resolvedAt?: string;
 }
 
-/** A case keeps the ids of its newest alerts up to this many; the store knows every alert's case regardless. */
-export const MAX_ALERT_IDS = 100;
+/**
+ * A case keeps the ids of its newest alerts up to this many; the store knows every alert's case regardless, for its
+ * retention period (`CaseStore.alertsOf`). 100 ids were two thirds of a busy case (about 4.4 KB of 6.6), read and
+ * written at each of its changes; with 10 the flow spent 11-15 % less CPU per alert (interleaved e2e runs).
+ */
+export const MAX_ALERT_IDS = 10;
 
 /**
  * A case keeps its newest playbook runs up to this many; the run store keeps them all (`GET /soar/runs?case=…`).

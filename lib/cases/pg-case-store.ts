@@ -13,6 +13,7 @@ import {
   FORGET_CHUNKS,
   FORGET_FAILED,
   forgetCutoff,
+  type CaseAlertPage,
   type CaseKeepingOptions,
   type CasePage,
   type CaseQuery,
@@ -138,6 +139,11 @@ export const MIGRATIONS: Migration[] = [
         await client.query('ROLLBACK TO SAVEPOINT lz4');
       }
     },
+  },
+  {
+    version: 6,
+    description: 'the alerts of a case, newest first (a case document lists only its newest)',
+    up: 'CREATE INDEX soar_case_alerts_case ON soar_case_alerts (case_id, at);',
   },
 ];
 
@@ -663,14 +669,18 @@ export class PgCaseStore implements CaseStore {
         params.push(pgText(query.key));
         where.push(`key = $${params.length}`);
       }
+      if (query.alert !== undefined) {
+        params.push(pgText(query.alert));
+        where.push(`id IN (SELECT case_id FROM soar_case_alerts WHERE alert_id = $${params.length})`);
+      }
       if (query.q) {
         params.push('%' + pgText(query.q.toLowerCase()).replace(/[\\%_]/g, (c) => '\\' + c) + '%');
         where.push(`search LIKE $${params.length} ESCAPE '\\'`);
       }
       const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-      // Without text search or key the total comes from the maintained counts instead of counting rows.
+      // Without text search, key or alert the total comes from the maintained counts instead of counting rows.
       const totalSql =
-        query.q || query.key !== undefined
+        query.q || query.key !== undefined || query.alert !== undefined
           ? `SELECT count(*) AS n FROM soar_cases ${clause}`
           : `SELECT sum(n)::bigint AS n FROM soar_case_counts ${clause}`;
       const [total, page] = await Promise.all([
@@ -682,6 +692,23 @@ export class PgCaseStore implements CaseStore {
         ),
       ]);
       return { total: total.rows[0]?.n ?? 0, items: page.rows.map((r) => JSON.parse(r.data) as Case) };
+    });
+  }
+
+  async alertsOf(id: string, page: { limit: number; offset: number }): Promise<CaseAlertPage> {
+    return this.run('alerts of a case', async () => {
+      // One statement, one snapshot: the count and the page agree.
+      const { rows } = await this.pool.query<{ found: boolean; total: number; page: [string, number][] | null }>(
+        `SELECT EXISTS (SELECT 1 FROM soar_cases WHERE id = $1) AS found,
+                (SELECT count(*) FROM soar_case_alerts WHERE case_id = $1) AS total,
+                (SELECT json_agg(json_build_array(alert_id, at) ORDER BY at DESC, alert_id COLLATE "C") FROM (
+                   SELECT alert_id, at FROM soar_case_alerts WHERE case_id = $1
+                   ORDER BY at DESC, alert_id COLLATE "C" LIMIT $2 OFFSET $3) p) AS page`,
+        [pgText(id), page.limit, page.offset],
+      );
+      if (!rows[0].found) throw new CaseNotFoundError(id);
+      const items = (rows[0].page ?? []).map(([alertId, at]) => ({ id: alertId, grouped: new Date(at).toISOString() }));
+      return { total: rows[0].total, items };
     });
   }
 

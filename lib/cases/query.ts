@@ -28,21 +28,34 @@ function integer(value: unknown, name: string, fallback: number, max: number): n
   return n;
 }
 
+/** A parameter matched exactly: a repeated one arrives as a list, refused rather than joined into one that matches nothing. */
+function once(value: unknown, name: string): string | undefined {
+  if (Array.isArray(value) || (typeof value === 'object' && value !== null)) {
+    throw new CaseChangeError(`${name} must be given once`);
+  }
+  return value === undefined ? undefined : String(value);
+}
+
+/** `GET /soar/cases/:id/alerts` parameters: a page of at most MAX_PAGE. */
+export function parsePage(params: Record<string, unknown>): { limit: number; offset: number } {
+  return {
+    limit: integer(params.limit, 'limit', DEFAULT_PAGE, MAX_PAGE) || DEFAULT_PAGE,
+    offset: integer(params.offset, 'offset', 0, Number.MAX_SAFE_INTEGER),
+  };
+}
+
 /** `GET /soar/cases` parameters (`status`, `type`, `severity` take comma-separated lists) as a CaseQuery. */
 export function parseCaseQuery(params: Record<string, unknown>): CaseQuery {
   const q = params.q === undefined ? undefined : String(params.q).trim() || undefined;
-  // A repeated parameter arrives as a list: one key only, rather than a joined string that matches nothing.
-  if (Array.isArray(params.key) || (typeof params.key === 'object' && params.key !== null)) {
-    throw new CaseChangeError('key must be given once');
-  }
-  const key = params.key === undefined ? undefined : String(params.key);
+  const key = once(params.key, 'key');
+  const alert = once(params.alert, 'alert');
   return {
     status: list<CaseStatus>(params.status, CASE_STATUSES, 'status'),
     type: list<string>(params.type, null, 'type'),
     severity: list<Severity>(params.severity, SEVERITIES, 'severity'),
     ...(key === undefined ? {} : { key }),
+    ...(alert === undefined ? {} : { alert }),
     q,
-    limit: integer(params.limit, 'limit', DEFAULT_PAGE, MAX_PAGE) || DEFAULT_PAGE,
-    offset: integer(params.offset, 'offset', 0, Number.MAX_SAFE_INTEGER),
+    ...parsePage(params),
   };
 }

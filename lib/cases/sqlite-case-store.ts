@@ -16,6 +16,7 @@ import {
   FORGET_CHUNKS,
   FORGET_FAILED,
   forgetCutoff,
+  type CaseAlertPage,
   type CaseKeepingOptions,
   type CasePage,
   type CaseQuery,
@@ -189,6 +190,8 @@ export class SqliteCaseStore implements CaseStore {
       this.db.exec(`ALTER TABLE case_alerts ADD COLUMN at INTEGER NOT NULL DEFAULT ${Math.floor(this.now())}`);
     }
     this.db.exec('CREATE INDEX IF NOT EXISTS case_alerts_at ON case_alerts (at)');
+    // The alerts of a case (alertsOf), newest first.
+    this.db.exec('CREATE INDEX IF NOT EXISTS case_alerts_case ON case_alerts (case_id, at)');
     this.stmt = this.prepare();
     // One transaction for every grouping and update asked for in one turn of the event loop (group commit), made in
     // memory in order; a grouping or update that fails leaves no trace and fails alone. At the end the new cases get
@@ -251,6 +254,11 @@ export class SqliteCaseStore implements CaseStore {
            updated = excluded.updated, last_alert = coalesce(@lastAlert, last_alert),
            first_action = excluded.first_action, resolved = excluded.resolved, sla_due = excluded.sla_due,
            search = excluded.search, data = excluded.data`,
+      ),
+      caseExists: db.prepare<[string], { found: number }>('SELECT 1 AS found FROM cases WHERE id = ?'),
+      alertCount: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM case_alerts WHERE case_id = ?'),
+      alertsOf: db.prepare<[string, number, number], { alert_id: string; at: number }>(
+        'SELECT alert_id, at FROM case_alerts WHERE case_id = ? ORDER BY at DESC, alert_id LIMIT ? OFFSET ?',
       ),
       linkAlert: db.prepare<[string, string, string, number]>(
         'INSERT INTO case_alerts (alert_id, case_type, case_id, at) VALUES (?, ?, ?, ?)',
@@ -510,13 +518,17 @@ export class SqliteCaseStore implements CaseStore {
       where.push('key = ?');
       params.push(query.key);
     }
+    if (query.alert !== undefined) {
+      where.push('id IN (SELECT case_id FROM case_alerts WHERE alert_id = ?)');
+      params.push(query.alert);
+    }
     if (query.q) {
       where.push(`search LIKE ? ESCAPE '\\'`);
       params.push('%' + query.q.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c) + '%');
     }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    // Without text search or key the total comes from the maintained counts instead of counting rows.
-    const counting = query.q !== undefined || query.key !== undefined;
+    // Without text search, key or alert the total comes from the maintained counts instead of counting rows.
+    const counting = query.q !== undefined || query.key !== undefined || query.alert !== undefined;
     const total =
       (
         this.prepared(
@@ -531,6 +543,16 @@ export class SqliteCaseStore implements CaseStore {
       `SELECT data FROM cases ${clause} ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?`,
     ).all(...params, query.limit, query.offset) as CaseRow[];
     return { total, items: rows.map((r) => JSON.parse(r.data) as Case) };
+  }
+
+  async alertsOf(id: string, page: { limit: number; offset: number }): Promise<CaseAlertPage> {
+    // One read transaction: the count and the page agree.
+    return this.db.transaction(() => {
+      if (!this.stmt.caseExists.get(id)) throw new CaseNotFoundError(id);
+      const total = this.stmt.alertCount.get(id)!.n;
+      const rows = total > page.offset ? this.stmt.alertsOf.all(id, page.limit, page.offset) : [];
+      return { total, items: rows.map((r) => ({ id: r.alert_id, grouped: new Date(r.at).toISOString() })) };
+    })();
   }
 
   /**

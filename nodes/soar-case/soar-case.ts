@@ -11,6 +11,7 @@ import {
   CaseNotFoundError,
   isCaseOperation,
   parseCaseQuery,
+  parsePage,
   describeStoreLocation,
   releaseCaseStore,
   validatePatch,
@@ -91,6 +92,21 @@ export = function (RED: NodeAPI) {
       .get(req.params.id as string)
       .then(
         (c) => (c ? res.json(c) : fail(res, new CaseNotFoundError(req.params.id as string))),
+        (err) => fail(res, err),
+      );
+  });
+  // A case lists only its newest alert ids; the store knows the rest for the retention period.
+  RED.httpAdmin.get('/soar/cases/:id/alerts', RED.auth.needsPermission('soar.read'), (req: Request, res: Response) => {
+    let page;
+    try {
+      page = parsePage(req.query as Record<string, unknown>);
+    } catch (err) {
+      return fail(res, err);
+    }
+    store()
+      .alertsOf(req.params.id as string, page)
+      .then(
+        (alerts) => res.json(alerts),
         (err) => fail(res, err),
       );
   });

@@ -104,16 +104,31 @@ export interface CaseSummary {
   alerts: string[];
 }
 
-/** Every case the app holds, page by page through the case API (a login with read permission). */
-export async function allCases(url: string, token: string): Promise<CaseSummary[]> {
-  const out: CaseSummary[] = [];
+/** GET of the admin API (a login with read permission), page by page until `total` items are read. */
+async function allPages<T>(url: string, token: string, path: string): Promise<T[]> {
+  const out: T[] = [];
   for (let offset = 0; ; offset += 200) {
-    const res = await fetch(`${url}/soar/cases?limit=200&offset=${offset}`, {
+    const res = await fetch(`${url}${path}?limit=200&offset=${offset}`, {
       headers: { authorization: `Bearer ${token}` },
     });
-    if (res.status !== 200) throw new Error(`GET /soar/cases answered ${res.status}: ${await res.text()}`);
-    const page = (await res.json()) as { total: number; items: CaseSummary[] };
+    if (res.status !== 200) throw new Error(`GET ${path} answered ${res.status}: ${await res.text()}`);
+    const page = (await res.json()) as { total: number; items: T[] };
     out.push(...page.items);
     if (page.items.length === 0 || out.length >= page.total) return out;
   }
+}
+
+/**
+ * Every case the app holds, with the ids of all its alerts in `alerts`: a case lists only its newest, so those of a
+ * bigger one are read from its alert links (`GET /soar/cases/:id/alerts`). An alert counted twice in a case shows
+ * as an `alertCount` above `alerts.length`.
+ */
+export async function allCases(url: string, token: string): Promise<CaseSummary[]> {
+  const cases = await allPages<CaseSummary>(url, token, '/soar/cases');
+  for (const c of cases) {
+    if (c.alertCount <= c.alerts.length) continue;
+    const links = await allPages<{ id: string }>(url, token, `/soar/cases/${encodeURIComponent(c.id)}/alerts`);
+    c.alerts = links.map((a) => a.id);
+  }
+  return cases;
 }

@@ -151,7 +151,7 @@ describe('soar-case', () => {
     await assert.rejects(through({ operation: 'explode', caseId: c.id }), /unknown operation "explode"/);
   });
 
-  it('serves GET /soar/cases, GET /soar/cases/:id and PATCH /soar/cases/:id', async () => {
+  it('serves GET /soar/cases (by alert too), GET /soar/cases/:id, its alerts and PATCH /soar/cases/:id', async () => {
     await through({ payload: wazuh(1), caseType: bruteForce });
     await through({ payload: wazuh(2), caseType: { ...bruteForce, name: 'other' } });
     const list = await helper.request().get('/soar/cases').query({ type: 'brute-force' }).expect(200);
@@ -161,6 +161,33 @@ describe('soar-case', () => {
     const id = list.body.items[0].id;
     assert.equal((await helper.request().get(`/soar/cases/${id}`).expect(200)).body.id, id);
     await helper.request().get('/soar/cases/CASE-404').expect(404);
+    // Every alert of a case, newest first and paged; the case of an alert.
+    for (let i = 3; i <= 14; i++) await through({ payload: wazuh(i), caseType: bruteForce });
+    const c = (await helper.request().get(`/soar/cases/${id}`).expect(200)).body;
+    assert.deepEqual([c.alertCount, c.alerts.length], [13, 10], 'the case lists its newest 10');
+    // Three pages of 5 list each alert once (newest first; those grouped within a millisecond by id).
+    const listed: string[] = [];
+    for (const offset of [0, 5, 10]) {
+      const page = await helper.request().get(`/soar/cases/${id}/alerts`).query({ limit: 5, offset }).expect(200);
+      assert.equal(page.body.total, 13);
+      assert.match(page.body.items[0].grouped, /^\d{4}-\d\d-\d\dT/);
+      listed.push(...page.body.items.map((a: { id: string }) => a.id));
+    }
+    assert.deepEqual(
+      listed.slice().sort(),
+      [1, ...Array.from({ length: 12 }, (_, i) => i + 3)].map((i) => wazuh(i).id).sort(),
+    );
+    await helper.request().get(`/soar/cases/${id}/alerts`).query({ limit: 'all' }).expect(400);
+    await helper.request().get('/soar/cases/CASE-404/alerts').expect(404);
+    const owner = await helper
+      .request()
+      .get('/soar/cases')
+      .query({ alert: wazuh(1).id })
+      .expect(200);
+    assert.deepEqual(
+      owner.body.items.map((x: { id: string }) => x.id),
+      [id],
+    );
     const patched = await helper
       .request()
       .patch(`/soar/cases/${id}`)

@@ -12,6 +12,7 @@ import {
   applyPatch,
   CaseChangeError,
   CaseNotFoundError,
+  MAX_ALERT_IDS,
   recordAction,
   type Case,
   type CaseKeepingOptions,
@@ -248,7 +249,56 @@ export function caseStoreConformance(name: string, makeStore: CaseStoreMaker): v
       assert.equal((await group(variant(2))).duplicate, true, 'grouped 13 hours before: remembered');
       // By hand: every alert grouped before a cutoff (the second, the third, the first again).
       assert.equal(await store.forgetAlertsBefore(clock + 1), 3);
+      assert.equal((await store.alertsOf('CASE-1', { limit: 10, offset: 0 })).total, 0, 'forgotten: not listed');
       assert.equal((await group(variant(2))).duplicate, false);
+    });
+
+    it('lists the alerts of a case newest first and paged, past the ids the case keeps, and finds the case of an alert', async () => {
+      await fixture.dispose();
+      let clock = Date.parse('2026-11-28T10:00:00Z');
+      fixture = await makeStore({ now: () => clock });
+      store = fixture.store;
+      const alerts = Array.from({ length: MAX_ALERT_IDS + 5 }, (_, i) => variant(`listed-${i}`));
+      for (const alert of alerts) {
+        await group(alert);
+        clock += 1000;
+      }
+      await group(variant('elsewhere'), 'another key');
+      const c = (await store.get('CASE-1'))!;
+      assert.equal(c.alertCount, alerts.length);
+      assert.deepEqual(
+        c.alerts,
+        alerts.slice(-MAX_ALERT_IDS).map((a) => a.id),
+        'the case keeps its newest',
+      );
+      const newestFirst = alerts.map((a) => a.id).reverse();
+      const first = await store.alertsOf('CASE-1', { limit: 4, offset: 0 });
+      assert.equal(first.total, alerts.length);
+      assert.deepEqual(
+        first.items.map((a) => a.id),
+        newestFirst.slice(0, 4),
+      );
+      assert.equal(first.items[0].grouped, new Date(clock - 1000).toISOString(), 'when the store grouped it');
+      const all = await store.alertsOf('CASE-1', { limit: 500, offset: 0 });
+      assert.deepEqual(
+        all.items.map((a) => a.id),
+        newestFirst,
+      );
+      assert.deepEqual(
+        (await store.alertsOf('CASE-1', { limit: 3, offset: alerts.length - 2 })).items.map((a) => a.id),
+        newestFirst.slice(-2),
+      );
+      assert.deepEqual(await store.alertsOf('CASE-1', { limit: 10, offset: alerts.length }), {
+        total: alerts.length,
+        items: [],
+      });
+      // The oldest alert, which the case no longer lists itself.
+      const owner = await store.query({ alert: alerts[0].id, limit: 10, offset: 0 });
+      assert.deepEqual([owner.total, owner.items.map((x) => x.id)], [1, ['CASE-1']]);
+      const other = await store.query({ alert: variant('elsewhere').id, type: ['brute-force'], limit: 10, offset: 0 });
+      assert.deepEqual([other.total, other.items.map((x) => x.id)], [1, ['CASE-2']]);
+      assert.equal((await store.query({ alert: 'no such alert', limit: 10, offset: 0 })).total, 0);
+      await assert.rejects(store.alertsOf('CASE-404', { limit: 10, offset: 0 }), CaseNotFoundError);
     });
 
     it('reports a round of forgetting that fails, loses nothing, and forgets at the first round that works', async () => {

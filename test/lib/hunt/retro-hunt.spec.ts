@@ -111,6 +111,7 @@ describe('retroHunt over the case store', () => {
       group: (alert, options) => store.group(alert, options),
       get: (id) => store.get(id),
       update: (id, change, now) => store.update(id, change, now),
+      alertsOf: (id, page) => store.alertsOf(id, page),
       metrics: (now) => store.metrics(now),
       forgetAlertsBefore: (cutoff, chunks) => store.forgetAlertsBefore(cutoff, chunks),
       onBackgroundError: (listener) => store.onBackgroundError(listener),
