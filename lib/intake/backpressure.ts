@@ -144,13 +144,38 @@ export class Backpressure {
   /** Resolves once there is room (see `check`); for sending in chunks without flooding the flow. */
   room(strict = true): Promise<void> {
     if (!this.check(Date.now(), strict).busy) return Promise.resolve();
+    return new Promise((resolve) => this.wait({ strict, resolve }));
+  }
+
+  /**
+   * Resolves true once there is room for a request (see `check`, not strict), false when `timeoutMs` pass without:
+   * for holding a request briefly rather than refusing it at once.
+   */
+  waitForRoom(timeoutMs: number): Promise<boolean> {
+    if (!this.check(Date.now()).busy) return Promise.resolve(true);
     return new Promise((resolve) => {
-      this.waiters.push({ strict, resolve });
-      if (!this.pollTimer) {
-        this.pollTimer = setInterval(() => this.wake(Date.now()), WAIT_POLL_MS);
-        this.pollTimer.unref();
-      }
+      const waiter: Waiter = {
+        strict: false,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        if (this.waiters.length === 0) this.stopPolling();
+        resolve(false);
+      }, timeoutMs);
+      this.wait(waiter);
     });
+  }
+
+  private wait(waiter: Waiter): void {
+    this.waiters.push(waiter);
+    if (!this.pollTimer) {
+      this.pollTimer = setInterval(() => this.wake(Date.now()), WAIT_POLL_MS);
+      this.pollTimer.unref();
+    }
   }
 
   /** Lets every waiter go (the node is closing; the waiters check that themselves). */

@@ -27,8 +27,13 @@ export interface IntakeOptions {
   burst: number;
   /** A second delivery of the same alert id within this many ms is a duplicate. */
   duplicateWindowMs: number;
-  /** Whether the flow is too far behind to take more now (./backpressure); absent: never. */
-  pressure?: { check(): PressureDecision };
+  /**
+   * Whether the flow is too far behind to take more now (./backpressure); absent: never. With `waitForRoom`, a
+   * request that finds the flow full is held up to `holdMs` for room before it is refused.
+   */
+  pressure?: { check(): PressureDecision; waitForRoom?(timeoutMs: number): Promise<boolean> };
+  /** Default HOLD_MS. */
+  holdMs?: number;
 }
 
 export interface IntakeAnswer {
@@ -118,10 +123,21 @@ const FAILURES = { ratePerSecond: 1, burst: 10 };
 /** Errors listed in one answer; `rejected` still counts them all. */
 export const MAX_LISTED_ERRORS = 100;
 
+/**
+ * How long a request that finds the flow full waits for room before it is refused with 503, and how many wait at
+ * once (past that, 503 at once). A refusal costs the sender at least the 1 s of its Retry-After, while a busy flow
+ * makes room within milliseconds; held, the request's body waits unread in the connection, and the alerts held
+ * requests bring in past the limit are bounded by their number.
+ */
+export const HOLD_MS = 2_000;
+export const MAX_HELD = 16;
+
 export class IntakeEndpoint {
   private readonly limiter: RateLimiter;
   private readonly failures = new RateLimiter(FAILURES);
   readonly stats: IntakeStats = { accepted: 0, duplicates: 0, rejected: 0, refused: 0, busy: 0 };
+  /** Requests waiting for room in the flow now. */
+  private held = 0;
 
   constructor(private readonly options: IntakeOptions) {
     this.limiter = new RateLimiter({ ratePerSecond: options.ratePerSecond, burst: options.burst });
@@ -138,6 +154,20 @@ export class IntakeEndpoint {
     req.resume();
     const rate = this.failures.take(client);
     return rate.allowed ? refuse(401, error) : this.tooMany(client, rate.retryAfterSeconds);
+  }
+
+  /** Whether the flow has room for a request, after holding it up to `holdMs` for room (see HOLD_MS). */
+  private async roomInFlow(): Promise<PressureDecision | undefined> {
+    const { pressure } = this.options;
+    const first = pressure?.check();
+    if (!first?.busy || !pressure?.waitForRoom || this.held >= MAX_HELD) return first;
+    this.held += 1;
+    try {
+      await pressure.waitForRoom(this.options.holdMs ?? HOLD_MS);
+    } finally {
+      this.held -= 1;
+    }
+    return pressure.check();
   }
 
   async handle(req: IncomingMessage, client: string): Promise<IntakeResult> {
@@ -201,7 +231,7 @@ export class IntakeEndpoint {
       return refuse(415, `unsupported Content-Encoding "${encoding}": send the body uncompressed`);
     }
     // Refused before the body is read or anything journaled: the sender keeps the alerts and retries.
-    const pressure = options.pressure?.check();
+    const pressure = await this.roomInFlow();
     if (pressure?.busy) {
       req.resume();
       this.stats.busy += 1;

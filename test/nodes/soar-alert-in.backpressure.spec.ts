@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Node } from 'node-red';
 import alertInNode from '../../nodes/soar-alert-in/soar-alert-in';
 import { intakeNode } from '../helpers/intake-node';
+import { HOLD_MS, MAX_HELD } from '../../lib/intake/intake';
 import { acquireJournal, releaseJournal } from '../../lib/intake/journal';
 import { intakeCounts } from '../../lib/metrics/intake-counters';
 import { journalFile } from '../../lib/settings';
@@ -74,7 +75,49 @@ describe('soar-alert-in backpressure', function () {
     tmp.cleanup();
   });
 
-  it('answers 503 with Retry-After, journaling nothing, while too many alerts are unmarked, and 202 again once marks arrive', async () => {
+  it('holds a request that finds the flow full until marks make room, then takes it (202, no 503)', async () => {
+    await start(5);
+    assert.equal((await post(honeypot.slice(0, 5))).status, 202);
+    await until(() => held.length === 5);
+    markProcessed(held.slice(0, 1));
+    assert.equal((await post(honeypot.slice(5, 6))).status, 202);
+    await until(() => held.length === 6);
+
+    const started = Date.now();
+    const answer = post(honeypot.slice(6, 8));
+    await settle(300);
+    assert.equal(held.length, 6, 'held, not read or sent, while the flow is full');
+    markProcessed(held.slice(1, 3));
+    const taken = await answer;
+    assert.equal(taken.status, 202);
+    assert.equal(taken.json.accepted, 2);
+    assert.ok(Date.now() - started < HOLD_MS, 'answered at the mark, not after the whole hold');
+    await until(() => held.length === 8);
+    assert.deepEqual(held[7].payload, JSON.parse(honeypot[7]));
+  });
+
+  it('holds at most MAX_HELD requests at once: the one past them is refused at once', async () => {
+    await start(5);
+    assert.equal((await post(honeypot.slice(0, 5))).status, 202);
+    await until(() => held.length === 5);
+    markProcessed(held.slice(0, 1));
+    assert.equal((await post(honeypot.slice(5, 6))).status, 202);
+    await until(() => held.length === 6);
+
+    const answers = honeypot.slice(6, 6 + MAX_HELD).map((line) => post([line]));
+    await settle(300);
+    const started = Date.now();
+    const extra = await post(honeypot.slice(6 + MAX_HELD, 7 + MAX_HELD));
+    assert.equal(extra.status, 503);
+    assert.ok(Date.now() - started < HOLD_MS / 2, 'refused without being held');
+    markProcessed(held.slice(1, 6));
+    assert.deepEqual(
+      (await Promise.all(answers)).map((a) => a.status),
+      Array(MAX_HELD).fill(202),
+    );
+  });
+
+  it('answers 503 with Retry-After, journaling nothing, while too many alerts are unmarked past the hold, and 202 again once marks arrive', async () => {
     await start(5);
     const statuses: { fill?: string; text?: string }[] = [];
     // The test helper spies on node methods and emits each call.
@@ -89,8 +132,10 @@ describe('soar-alert-in backpressure', function () {
     await until(() => held.length === 6);
 
     const refusedBefore = intakeCounts().refused;
+    const started = Date.now();
     const busy = await post(honeypot.slice(6, 7));
     assert.equal(busy.status, 503);
+    assert.ok(Date.now() - started >= HOLD_MS - 50, 'refused once held for HOLD_MS without room');
     assert.match(busy.headers.get('retry-after') ?? '', /^[1-9][0-9]*$/);
     assert.match(busy.json.error, /^busy: 5 alerts are in the flow and not yet processed; nothing was accepted/);
     assert.equal(intakeCounts().refused, refusedBefore + 1, 'counted with the other refused requests');
@@ -100,9 +145,9 @@ describe('soar-alert-in backpressure', function () {
     releaseJournal(journalFile(undefined, tmp.dir));
     assert.equal(pending.get('in'), 5, 'the refused alert was not journaled');
 
-    await until(() => statuses.some((s) => s.text?.startsWith('busy')), 1500);
+    await until(() => statuses.some((s) => s.text?.includes('1 refused')), 1500);
     assert.deepEqual(
-      statuses.find((s) => s.text?.startsWith('busy')),
+      statuses.find((s) => s.text?.includes('1 refused')),
       { fill: 'yellow', shape: 'ring', text: 'busy: 5 in flight, 1 refused (503)' },
     );
 

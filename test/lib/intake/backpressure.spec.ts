@@ -128,6 +128,27 @@ describe('Backpressure (alerts in flight of one intake)', () => {
     assert.ok(waited >= 250 && waited < 2000, `waited ${waited} ms`);
   });
 
+  it('holds a request until marks make room (true), or for at most its timeout (false), leaving no waiter behind', async () => {
+    const bp = new Backpressure({ limit: 3 });
+    const now = Date.now();
+    sendRange(bp, 1, 4, now);
+    bp.marked([1]); // a flow that marks: 3 in flight, busy
+    assert.equal(bp.check().busy, true);
+    const started = Date.now();
+    const held = bp.waitForRoom(5_000);
+    setTimeout(() => bp.marked([2]), 50);
+    assert.equal(await held, true);
+    assert.ok(Date.now() - started < 1_000, 'let go at the mark, not at the timeout');
+
+    bp.sent(5);
+    const timedOut = Date.now();
+    assert.equal(await bp.waitForRoom(100), false);
+    assert.ok(Date.now() - timedOut >= 90);
+    assert.equal((bp as unknown as { waiters: unknown[] }).waiters.length, 0, 'the timed-out waiter is gone');
+    bp.marked([3]);
+    assert.equal(await bp.waitForRoom(5_000), true, 'room already: at once');
+  });
+
   it('lets every waiter go when closed', async () => {
     const bp = new Backpressure({ limit: 1 });
     bp.sent(1);
