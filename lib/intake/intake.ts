@@ -29,11 +29,9 @@ export interface IntakeOptions {
   duplicateWindowMs: number;
   /**
    * Whether the flow is too far behind to take more now (./backpressure); absent: never. With `waitForRoom`, a
-   * request that finds the flow full is held up to `holdMs` for room before it is refused.
+   * request that finds the flow full is held up to HOLD_MS for room before it is refused.
    */
   pressure?: { check(): PressureDecision; waitForRoom?(timeoutMs: number): Promise<boolean> };
-  /** Default HOLD_MS. */
-  holdMs?: number;
 }
 
 export interface IntakeAnswer {
@@ -156,14 +154,14 @@ export class IntakeEndpoint {
     return rate.allowed ? refuse(401, error) : this.tooMany(client, rate.retryAfterSeconds);
   }
 
-  /** Whether the flow has room for a request, after holding it up to `holdMs` for room (see HOLD_MS). */
+  /** Whether the flow has room for a request, after holding it up to HOLD_MS for room. */
   private async roomInFlow(): Promise<PressureDecision | undefined> {
     const { pressure } = this.options;
     const first = pressure?.check();
     if (!first?.busy || !pressure?.waitForRoom || this.held >= MAX_HELD) return first;
     this.held += 1;
     try {
-      await pressure.waitForRoom(this.options.holdMs ?? HOLD_MS);
+      await pressure.waitForRoom(HOLD_MS);
     } finally {
       this.held -= 1;
     }
