@@ -148,7 +148,9 @@ describe('the SOAR sidebar in the editor (chromium)', function () {
     assert.equal(await page.locator('.soar-case-row').count(), 0, 'no case yet');
 
     // The case appears without a reload.
-    assert.equal((await postAlert(suricata)).status, 202);
+    const posted = await postAlert(suricata);
+    assert.equal(posted.status, 202);
+    const alertId = ((await posted.json()) as { ids: string[] }).ids[0];
     const row = page.locator('.soar-case-row').first();
     await row.waitFor({ timeout: 10_000 });
     const caseId = await row.getAttribute('data-id');
@@ -160,6 +162,13 @@ describe('the SOAR sidebar in the editor (chromium)', function () {
     await view.waitFor({ state: 'visible' });
     await view.locator('tr.soar-verdict-malicious', { hasText: suricata.src_ip }).waitFor({ timeout: 10_000 });
     await view.locator('h4', { hasText: 'ATT&CK techniques' }).waitFor();
+    // Its alerts: the newest the case lists, then all the store knows, with when each was grouped.
+    await view.locator('.soar-case-alerts tr.soar-alert', { hasText: alertId }).waitFor();
+    assert.match(await view.locator('.soar-case-alerts').innerText(), /newest 1 of 1/);
+    await view.locator('button.soar-case-list-alerts').click();
+    await view.locator('.soar-case-alerts-count', { hasText: '1 of 1 listed' }).waitFor();
+    assert.match(await view.locator('.soar-case-alerts tr.soar-alert').innerText(), new RegExp(`${alertId}\\s+\\d+s`));
+    await view.locator('button.soar-case-list-alerts').waitFor({ state: 'hidden' });
 
     await view.locator('textarea.soar-case-note').fill('looked at the honeypot logs');
     await view.locator('button.soar-case-add-note').click();
