@@ -62,6 +62,16 @@ describe('soar-alert-in backpressure', function () {
 
   const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
 
+  /** A flow that marks, with its limit of 5 alerts in flight reached: 6 sent, the first marked. */
+  async function fillTheFlow() {
+    await start(5);
+    assert.equal((await post(honeypot.slice(0, 5))).status, 202);
+    await until(() => held.length === 5);
+    markProcessed(held.slice(0, 1));
+    assert.equal((await post(honeypot.slice(5, 6))).status, 202);
+    await until(() => held.length === 6);
+  }
+
   beforeEach(async () => {
     tmp = tempDir();
     helper.settings({ userDir: tmp.dir });
@@ -76,12 +86,7 @@ describe('soar-alert-in backpressure', function () {
   });
 
   it('holds a request that finds the flow full until marks make room, then takes it (202, no 503)', async () => {
-    await start(5);
-    assert.equal((await post(honeypot.slice(0, 5))).status, 202);
-    await until(() => held.length === 5);
-    markProcessed(held.slice(0, 1));
-    assert.equal((await post(honeypot.slice(5, 6))).status, 202);
-    await until(() => held.length === 6);
+    await fillTheFlow();
 
     const started = Date.now();
     const answer = post(honeypot.slice(6, 8));
@@ -97,12 +102,7 @@ describe('soar-alert-in backpressure', function () {
   });
 
   it('holds at most MAX_HELD requests at once: the one past them is refused at once', async () => {
-    await start(5);
-    assert.equal((await post(honeypot.slice(0, 5))).status, 202);
-    await until(() => held.length === 5);
-    markProcessed(held.slice(0, 1));
-    assert.equal((await post(honeypot.slice(5, 6))).status, 202);
-    await until(() => held.length === 6);
+    await fillTheFlow();
 
     const answers = honeypot.slice(6, 6 + MAX_HELD).map((line) => post([line]));
     await settle(300);
