@@ -9,18 +9,34 @@ import { Worker } from 'node:worker_threads';
  * given never checkpoints (`wal_autocheckpoint = 0`); the worker's own connection checkpoints in the background every
  * `intervalMs`, in PASSIVE mode (it never waits for, nor holds up, a reader or writer). Should the worker fail, the
  * connection checkpoints by itself again, as it did before; likewise once the checkpointer is stopped.
+ *
+ * The WAL file is bounded. SQLite starts the log over only when a write begins after a checkpoint has copied all of
+ * it; under a steady stream of commits a background checkpoint never catches up (each finds new frames), so the log
+ * grew without end (hundreds of MB in seconds under load), and the first commit after the stream stopped truncated it
+ * (`journal_size_limit`) on the event loop for a tenth of a second. Once the log passes `restartBytes`, the worker
+ * follows its PASSIVE checkpoint with a RESTART one: that holds writers off while it copies the frames written since
+ * (a few milliseconds, which a commit waits for in its busy handler) and has the next write start the log over. It
+ * waits at most RESTART_WAIT_MS for a reader (another process's backup, say) and otherwise tries again later, so a
+ * writer never waits long behind it.
  */
 
 /** What one background checkpoint did: frames in the WAL, frames copied into the database. */
 export interface CheckpointResult {
   log: number;
   checkpointed: number;
+  /** A RESTART checkpoint: the next write starts the log over. */
+  restarted?: true;
 }
 
 export interface CheckpointerOptions {
   /** Time between two checkpoints (default 200 ms). */
   intervalMs?: number;
+  /** Size of the WAL past which a checkpoint starts it over (default 16 MB). */
+  restartBytes?: number;
 }
+
+/** How long a RESTART checkpoint waits for the writer and readers before it gives up until the next tick. */
+export const RESTART_WAIT_MS = 20;
 
 // Plain JavaScript run by the worker (`eval`), so that it needs no build step and runs under the test runner too.
 const WORKER = `
@@ -29,8 +45,10 @@ const Database = require(workerData.module);
 // better-sqlite3's errors reach the parent thread as their code alone: a plain Error keeps the message.
 const plain = (err) => new Error((err && err.code ? err.code + ': ' : '') + (err && err.message));
 let db;
+let frameBytes;
 try {
-  db = new Database(workerData.file, { fileMustExist: true });
+  db = new Database(workerData.file, { fileMustExist: true, timeout: workerData.restartWaitMs });
+  frameBytes = db.pragma('page_size', { simple: true }) + 24;
 } catch (err) {
   throw plain(err);
 }
@@ -38,6 +56,11 @@ const timer = setInterval(() => {
   try {
     const [result] = db.pragma('wal_checkpoint(PASSIVE)');
     if (result.checkpointed > 0) parentPort.postMessage(result);
+    if (result.log * frameBytes > workerData.restartBytes) {
+      // busy = 1: the writer or a reader held on past the wait; the log goes on growing until a later tick.
+      const [restart] = db.pragma('wal_checkpoint(RESTART)');
+      if (restart.busy === 0) parentPort.postMessage({ ...restart, restarted: true });
+    }
   } catch (err) {
     // SQLITE_BUSY: another checkpoint is under way; the next tick tries again.
     if (!/^SQLITE_BUSY/.test(String(err && err.code))) throw plain(err);
@@ -67,7 +90,13 @@ export class WalCheckpointer extends EventEmitter<{ checkpoint: [CheckpointResul
     db.pragma('wal_autocheckpoint = 0');
     this.worker = new Worker(WORKER, {
       eval: true,
-      workerData: { file, module: require.resolve('better-sqlite3'), intervalMs: options.intervalMs ?? 200 },
+      workerData: {
+        file,
+        module: require.resolve('better-sqlite3'),
+        intervalMs: options.intervalMs ?? 200,
+        restartBytes: options.restartBytes ?? 16 * 1024 * 1024,
+        restartWaitMs: RESTART_WAIT_MS,
+      },
     });
     this.worker.on('message', (result: CheckpointResult) => this.emit('checkpoint', result));
     this.worker.on('error', (err) => {

@@ -26,6 +26,9 @@ export function openStoreDatabase(file: string, options: StoreDatabaseOptions = 
   // Only a moment: better-sqlite3 waits on the event loop, so a long wait would freeze the whole process (intake,
   // editor, every flow) while another process holds the write lock. Writers that must not fail retry later instead.
   db.pragma('busy_timeout = 100');
+  // A WAL file grown past this (by a burst the checkpointer could not start over in time, or before it kept the log
+  // small) is cut back to it when the log starts over, rather than keeping its largest size on disk for good.
+  db.pragma('journal_size_limit = 67108864');
   return db;
 }
 

@@ -51,6 +51,34 @@ describe('WalCheckpointer (WAL checkpoints in a worker thread)', () => {
     db.close();
   });
 
+  it('keeps the WAL bounded under a steady stream of commits, starting it over once it passes restartBytes', async () => {
+    const file = join(tmp.dir, 'store.db');
+    const db = openStoreDatabase(file);
+    const checkpointer = new WalCheckpointer(db, file, { intervalMs: 10, restartBytes: 1 << 20 });
+    const results: CheckpointResult[] = [];
+    checkpointer.on('checkpoint', (result) => results.push(result));
+    try {
+      db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
+      const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+      // Bursts of commits a millisecond apart for 1.5 s (tens of MB), as a busy flow makes them: a PASSIVE checkpoint
+      // never finds the log without new frames, so without a RESTART the log was never started over and grew with
+      // every commit (to about 160 MB here).
+      let largest = 0;
+      for (const end = Date.now() + 1_500; Date.now() < end;) {
+        for (let i = 0; i < 20; i++) insert.run('x'.repeat(2_000));
+        largest = Math.max(largest, statSync(`${file}-wal`).size);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      const written = (db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n * 2_000;
+      assert.ok(written > 16 << 20, `only ${written} bytes written: the test proves nothing`);
+      assert.ok(largest < 32 << 20, `the WAL grew to ${largest} bytes for ${written} written`);
+      assert.ok(results.some((r) => r.restarted));
+    } finally {
+      await checkpointer.stop();
+      db.close();
+    }
+  });
+
   it('hands checkpoints back to the connection when its worker fails', async () => {
     const file = join(tmp.dir, 'store.db');
     const db = openStoreDatabase(file);
