@@ -89,7 +89,7 @@ export class IntakeJournal implements IntakeJournalStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     // Checkpoints run in a worker thread (see lib/store/checkpointer), not in the commit of an intake request; it
-    // also starts the log over once it passes 16 MB. A WAL file grown past 64 MB all the same is cut back to that.
+    // also starts the log over once it passes 48 MB. A WAL file grown past 64 MB all the same is cut back to that.
     this.db.pragma('journal_size_limit = 67108864');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS intake (

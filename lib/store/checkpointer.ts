@@ -31,7 +31,7 @@ export interface CheckpointResult {
 export interface CheckpointerOptions {
   /** Time between two checkpoints (default 200 ms). */
   intervalMs?: number;
-  /** Size of the WAL past which a checkpoint starts it over (default 16 MB). */
+  /** Size of the WAL past which a checkpoint starts it over (default 48 MB: under the 64 MB `journal_size_limit`). */
   restartBytes?: number;
 }
 
@@ -94,7 +94,7 @@ export class WalCheckpointer extends EventEmitter<{ checkpoint: [CheckpointResul
         file,
         module: require.resolve('better-sqlite3'),
         intervalMs: options.intervalMs ?? 200,
-        restartBytes: options.restartBytes ?? 16 * 1024 * 1024,
+        restartBytes: options.restartBytes ?? 48 * 1024 * 1024,
         restartWaitMs: RESTART_WAIT_MS,
       },
     });
