@@ -16,8 +16,8 @@ import { Worker } from 'node:worker_threads';
  * (`journal_size_limit`) on the event loop for a tenth of a second. Once the log passes `restartBytes`, the worker
  * follows its PASSIVE checkpoint with a RESTART one: that holds writers off while it copies the frames written since
  * (a few milliseconds, which a commit waits for in its busy handler) and has the next write start the log over. It
- * waits at most RESTART_WAIT_MS for a reader (another process's backup, say) and otherwise tries again later, so a
- * writer never waits long behind it.
+ * waits at most RESTART_WAIT_MS for a reader (another process's backup, say) and otherwise tries again
+ * RESTART_BACKOFF_MS later, so that writers never wait long behind it, nor often.
  */
 
 /** What one background checkpoint did: frames in the WAL, frames copied into the database. */
@@ -35,8 +35,9 @@ export interface CheckpointerOptions {
   restartBytes?: number;
 }
 
-/** How long a RESTART checkpoint waits for the writer and readers before it gives up until the next tick. */
+/** How long a RESTART checkpoint waits for the writer and readers, and how long after giving up it tries again. */
 export const RESTART_WAIT_MS = 20;
+export const RESTART_BACKOFF_MS = 5_000;
 
 // Plain JavaScript run by the worker (`eval`), so that it needs no build step and runs under the test runner too.
 const WORKER = `
@@ -46,6 +47,7 @@ const Database = require(workerData.module);
 const plain = (err) => new Error((err && err.code ? err.code + ': ' : '') + (err && err.message));
 let db;
 let frameBytes;
+let restartAfter = 0;
 try {
   db = new Database(workerData.file, { fileMustExist: true, timeout: workerData.restartWaitMs });
   frameBytes = db.pragma('page_size', { simple: true }) + 24;
@@ -56,10 +58,11 @@ const timer = setInterval(() => {
   try {
     const [result] = db.pragma('wal_checkpoint(PASSIVE)');
     if (result.checkpointed > 0) parentPort.postMessage(result);
-    if (result.log * frameBytes > workerData.restartBytes) {
-      // busy = 1: the writer or a reader held on past the wait; the log goes on growing until a later tick.
+    if (result.log * frameBytes > workerData.restartBytes && Date.now() >= restartAfter) {
       const [restart] = db.pragma('wal_checkpoint(RESTART)');
       if (restart.busy === 0) parentPort.postMessage({ ...restart, restarted: true });
+      // The writer or a reader held on past the wait (writers waited as long): the log grows until a later try.
+      else restartAfter = Date.now() + workerData.restartBackoffMs;
     }
   } catch (err) {
     // SQLITE_BUSY: another checkpoint is under way; the next tick tries again.
@@ -96,6 +99,7 @@ export class WalCheckpointer extends EventEmitter<{ checkpoint: [CheckpointResul
         intervalMs: options.intervalMs ?? 200,
         restartBytes: options.restartBytes ?? 48 * 1024 * 1024,
         restartWaitMs: RESTART_WAIT_MS,
+        restartBackoffMs: RESTART_BACKOFF_MS,
       },
     });
     this.worker.on('message', (result: CheckpointResult) => this.emit('checkpoint', result));

@@ -3,7 +3,13 @@ import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { WalCheckpointer, type CheckpointResult } from '../../../lib/store/checkpointer';
+import Database from 'better-sqlite3';
+import {
+  RESTART_BACKOFF_MS,
+  RESTART_WAIT_MS,
+  WalCheckpointer,
+  type CheckpointResult,
+} from '../../../lib/store/checkpointer';
 import { onStoreBackgroundError } from '../../../lib/store/background-errors';
 import { acquireStoreDatabase, openStoreDatabase, releaseStoreDatabase } from '../../../lib/store/database';
 import { tempDir } from '../../helpers/tmp';
@@ -74,6 +80,38 @@ describe('WalCheckpointer (WAL checkpoints in a worker thread)', () => {
       assert.ok(largest < 32 << 20, `the WAL grew to ${largest} bytes for ${written} written`);
       assert.ok(results.some((r) => r.restarted));
     } finally {
+      await checkpointer.stop();
+      db.close();
+    }
+  });
+
+  it('holds writers off rarely while a reader keeps it from starting the WAL over (it waits a moment, then backs off)', async () => {
+    const file = join(tmp.dir, 'store.db');
+    const db = openStoreDatabase(file);
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
+    const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+    for (let i = 0; i < 1_000; i++) insert.run('x'.repeat(2_000)); // past restartBytes before the worker starts
+    // Another connection (a backup, say) in a read transaction for the whole test: no RESTART can finish.
+    const reader = new Database(file);
+    reader.exec('BEGIN');
+    reader.prepare('SELECT count(*) FROM t').get();
+    const checkpointer = new WalCheckpointer(db, file, { intervalMs: 10, restartBytes: 1 << 20 });
+    try {
+      // For a second: the time commits spent waiting for a RESTART (each waits up to RESTART_WAIT_MS). Without the
+      // back-off that was most of the second (a try every 10 ms tick).
+      let held = 0;
+      for (const end = Date.now() + 1_000; Date.now() < end;) {
+        const started = performance.now();
+        insert.run('x'.repeat(2_000));
+        const took = performance.now() - started;
+        if (took >= RESTART_WAIT_MS / 2) held += took;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      assert.ok(held < 200, `commits waited ${Math.round(held)} ms in a second behind RESTART tries`);
+      assert.ok(RESTART_BACKOFF_MS >= 1_000);
+    } finally {
+      reader.exec('COMMIT');
+      reader.close();
       await checkpointer.stop();
       db.close();
     }
