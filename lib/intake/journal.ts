@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SharedResources } from '../shared';
-import { WalCheckpointer } from '../store/checkpointer';
+import { WAL_SIZE_LIMIT_BYTES, WalCheckpointer } from '../store/checkpointer';
 import { isPostgresUrl } from '../store/pg/pool';
 import {
   JournalError,
@@ -89,8 +89,8 @@ export class IntakeJournal implements IntakeJournalStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     // Checkpoints run in a worker thread (see lib/store/checkpointer), not in the commit of an intake request; it
-    // also starts the log over once it passes 48 MB. A WAL file grown past 64 MB all the same is cut back to that.
-    this.db.pragma('journal_size_limit = 67108864');
+    // also starts the log over once it grows large. A WAL file grown past the limit all the same is cut back to it.
+    this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS intake (
         seq      INTEGER PRIMARY KEY AUTOINCREMENT,

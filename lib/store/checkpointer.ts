@@ -31,9 +31,16 @@ export interface CheckpointResult {
 export interface CheckpointerOptions {
   /** Time between two checkpoints (default 200 ms). */
   intervalMs?: number;
-  /** Size of the WAL past which a checkpoint starts it over (default 48 MB: under the 64 MB `journal_size_limit`). */
+  /** Size of the WAL past which a checkpoint starts it over (default DEFAULT_RESTART_BYTES). */
   restartBytes?: number;
 }
+
+/**
+ * The WAL file size its connections cut a grown log back to when it starts over (`journal_size_limit`), and the size
+ * past which the checkpointer starts it over: below the limit, so that in steady use nothing is cut on the event loop.
+ */
+export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_RESTART_BYTES = 48 * 1024 * 1024;
 
 /** How long a RESTART checkpoint waits for the writer and readers, and how long after giving up it tries again. */
 export const RESTART_WAIT_MS = 20;
@@ -97,7 +104,7 @@ export class WalCheckpointer extends EventEmitter<{ checkpoint: [CheckpointResul
         file,
         module: require.resolve('better-sqlite3'),
         intervalMs: options.intervalMs ?? 200,
-        restartBytes: options.restartBytes ?? 48 * 1024 * 1024,
+        restartBytes: options.restartBytes ?? DEFAULT_RESTART_BYTES,
         restartWaitMs: RESTART_WAIT_MS,
         restartBackoffMs: RESTART_BACKOFF_MS,
       },

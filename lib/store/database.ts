@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SharedResources } from '../shared';
 import { reportStoreBackgroundError } from './background-errors';
-import { WalCheckpointer } from './checkpointer';
+import { WAL_SIZE_LIMIT_BYTES, WalCheckpointer } from './checkpointer';
 
 /**
  * The embedded SOAR store: one SQLite database (WAL) in the data dir, shared in a process by the context store
@@ -28,7 +28,7 @@ export function openStoreDatabase(file: string, options: StoreDatabaseOptions = 
   db.pragma('busy_timeout = 100');
   // A WAL file grown past this (by a burst the checkpointer could not start over in time, or before it kept the log
   // small) is cut back to it when the log starts over, rather than keeping its largest size on disk for good.
-  db.pragma('journal_size_limit = 67108864');
+  db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
   return db;
 }
 

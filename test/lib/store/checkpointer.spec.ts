@@ -5,8 +5,10 @@ import { statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
+  DEFAULT_RESTART_BYTES,
   RESTART_BACKOFF_MS,
   RESTART_WAIT_MS,
+  WAL_SIZE_LIMIT_BYTES,
   WalCheckpointer,
   type CheckpointResult,
 } from '../../../lib/store/checkpointer';
@@ -113,6 +115,16 @@ describe('WalCheckpointer (WAL checkpoints in a worker thread)', () => {
       reader.exec('COMMIT');
       reader.close();
       await checkpointer.stop();
+      db.close();
+    }
+  });
+
+  it('has store connections cut a grown WAL back to the limit, above the size at which it is started over', () => {
+    const db = openStoreDatabase(join(tmp.dir, 'store.db'));
+    try {
+      assert.equal(db.pragma('journal_size_limit', { simple: true }), WAL_SIZE_LIMIT_BYTES);
+      assert.ok(DEFAULT_RESTART_BYTES < WAL_SIZE_LIMIT_BYTES);
+    } finally {
       db.close();
     }
   });
