@@ -4,6 +4,9 @@
  */
 import jsonata from 'jsonata';
 import { errorMessage } from '../alert/messages';
+import { memoize, type Evaluator } from './memo';
+
+export type { Evaluator } from './memo';
 
 /** JSONata throws plain objects ({code, position, token, message}); this says what and where in one line. */
 export function describeJsonataError(error: unknown): string {
@@ -22,18 +25,19 @@ export function describeJsonataError(error: unknown): string {
 export const EVALUATION_LIMITS = { timeout: 5000, stack: 1000 } as const;
 
 const MAX_CACHED = 500;
-const cache = new Map<string, jsonata.Expression>();
+const cache = new Map<string, Evaluator>();
 
 /**
- * Compiles an expression, or returns the one compiled before for the same text. Throws an Error starting with
- * "JSONata syntax error" (and the position) when the text is not valid JSONata.
+ * Compiles an expression, or returns the one compiled before for the same text; its results are remembered when
+ * it is a pure function of a few fields (lib/rules/memo.ts). Throws an Error starting with "JSONata syntax error"
+ * (and the position) when the text is not valid JSONata.
  */
-export function compileExpression(expression: string): jsonata.Expression {
+export function compileExpression(expression: string): Evaluator {
   const cached = cache.get(expression);
   if (cached) return cached;
-  let compiled: jsonata.Expression;
+  let compiled: Evaluator;
   try {
-    compiled = jsonata(expression, { ...EVALUATION_LIMITS });
+    compiled = memoize(jsonata(expression, { ...EVALUATION_LIMITS }));
   } catch (error) {
     throw new Error(describeJsonataError(error).replace(/^JSONata error/, 'JSONata syntax error'), { cause: error });
   }

@@ -24,4 +24,10 @@ export {
   type CaseTypeConfig,
   type CaseTypeProvider,
 } from './case-type';
-export { compileExpression, describeJsonataError, EVALUATION_LIMITS, jsonataTruthy } from './expression';
+export {
+  compileExpression,
+  describeJsonataError,
+  EVALUATION_LIMITS,
+  jsonataTruthy,
+  type Evaluator,
+} from './expression';

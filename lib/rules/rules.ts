@@ -3,10 +3,9 @@
  * alert, each with actions (case type, severity, ATT&CK ids, tags, drop). `compileRules` checks and compiles a list
  * once; `evaluate` runs it against one alert and says what matched and what changes, without touching the alert.
  */
-import jsonata from 'jsonata';
 import { ATTACK_ID_PATTERN } from '../alert/attack';
 import { SEVERITIES, type Alert, type Severity } from '../alert/model';
-import { compileExpression, describeJsonataError, jsonataTruthy } from './expression';
+import { compileExpression, describeJsonataError, jsonataTruthy, type Evaluator } from './expression';
 
 /** `first`: the first matching rule applies and the rest are skipped; `all`: every matching rule applies in order. */
 export const RULE_MODES = ['first', 'all'] as const;
@@ -94,7 +93,7 @@ export class RuleEvaluationError extends Error {
 }
 
 interface CompiledRule extends RuleSummary {
-  condition: jsonata.Expression;
+  condition: Evaluator;
   severityAction?: SeverityAction;
   severity?: Severity;
   attack: string[];
@@ -142,7 +141,7 @@ function compileRule(definition: RuleDefinition, index: number): CompiledRule {
   const source = typeof definition.condition === 'string' ? definition.condition : '';
   if (!source.trim())
     throw new Error(`${label} has no condition: write a JSONata expression over the alert (true matches every alert)`);
-  let condition: jsonata.Expression;
+  let condition: Evaluator;
   try {
     condition = compileExpression(source);
   } catch (error) {

@@ -1,5 +1,4 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import type { Expression } from 'jsonata';
 import type { Alert } from '../../lib/alert/model';
 import {
   acquireCaseStore,
@@ -26,7 +25,7 @@ import {
   type FactorName,
 } from '../../lib/decide/score';
 import type { Enrichment } from '../../lib/enrich/model';
-import { compileExpression, describeJsonataError } from '../../lib/rules/expression';
+import { compileExpression, describeJsonataError, type Evaluator } from '../../lib/rules/expression';
 import { caseStoreOptions, storeLocation, type SoarSettings } from '../../lib/settings';
 import { HistoryCache } from '../../lib/decide/history-cache';
 import { soarEvents } from '../../lib/events';
@@ -121,7 +120,7 @@ export = function (RED: NodeAPI) {
 
     let policy: DecisionPolicy | undefined;
     let assets: AssetEntry[] = [];
-    let expression: Expression | undefined;
+    let expression: Evaluator | undefined;
     let problem: string | undefined;
     try {
       policy = policyOf(config);
