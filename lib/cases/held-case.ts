@@ -2,8 +2,8 @@
  * Several updates of one case in one store transaction, made in memory and written once: the case is read and parsed
  * once, each change is made on it in order, and the store writes it after the last. Each caller gets the case as
  * written (with its own change, and any later one of the same transaction), an object of its own: the last change's
- * caller the held case itself, the others a copy parsed from what was written (a copy of the case after each change
- * instead cost more than the reads and writes saved).
+ * caller the held case itself, the others a copy of it as written (a copy of the case after each change instead cost
+ * more than the reads and writes saved).
  */
 import type { Case } from './model';
 
@@ -31,19 +31,61 @@ export class Applied {
   result(): Case {
     const held = this.held;
     if (held.last === this) return held.current;
-    return JSON.parse(held.written ?? JSON.stringify(held.current)) as Case;
+    return held.copy();
   }
+}
+
+/**
+ * A deep copy of JSON data that is what `JSON.parse(JSON.stringify(value))` gives (undefined, functions and symbols
+ * left out of objects and null in arrays, non-finite numbers null, `toJSON` used), made without the text: about four
+ * times faster for a case document. The value must be JSON-serialisable (no cycles, no BigInt), as a written case is.
+ */
+export function jsonCopy(value: unknown): unknown {
+  if (value === null) return null;
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? value + 0 : null; // + 0: -0 is written as 0
+    case 'object':
+      break;
+    default:
+      return undefined;
+  }
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === 'function') return jsonCopy(toJSON.call(value));
+  if (Array.isArray(value)) {
+    const copy = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) copy[i] = jsonCopy(value[i]) ?? null;
+    return copy;
+  }
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value as object)) {
+    const item = jsonCopy((value as Record<string, unknown>)[key]);
+    if (item === undefined) continue;
+    if (key === '__proto__')
+      Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true });
+    else copy[key] = item;
+  }
+  return copy;
 }
 
 /** A case as stored (its row's JSON), and as the transaction's updates have changed it so far. */
 export class HeldCase {
   current: Case;
-  /** The case as the store wrote it (JSON), once written. */
-  written?: string;
   private applied: Applied[] = [];
 
   constructor(readonly stored: string) {
     this.current = JSON.parse(stored) as Case;
+  }
+
+  /**
+   * The case as written, as an object of the caller's own. Taken before the held case itself is handed to its last
+   * caller (results are read in one pass once the transaction is over), so `current` is still what was written.
+   */
+  copy(): Case {
+    return jsonCopy(this.current) as Case;
   }
 
   /** Whether an update changed the case (so it must be written). */

@@ -459,7 +459,7 @@ export class PgCaseStore implements CaseStore {
     // the cases are written.
     const created: Held[] = [];
     const newLinks: { alertId: string; type: string; held: Held }[] = [];
-    const asWritten = (held: Held) => () => JSON.parse(held.case.written ?? JSON.stringify(held.case.current)) as Case;
+    const asWritten = (held: Held) => () => held.case.copy();
     const failure = (err: unknown) => () => {
       throw err;
     };
@@ -578,11 +578,7 @@ export class PgCaseStore implements CaseStore {
     if (touched.length === 0) return outcomes;
     const linked = await writeAll(client, {
       links: newLinks.map((l) => ({ alertId: l.alertId, type: l.type, caseId: l.held.case.current.id })),
-      cases: touched.map((h) => {
-        const r = row(h.case.current, h.num as number, h.lastAlert);
-        h.case.written = r.data;
-        return r;
-      }),
+      cases: touched.map((h) => row(h.case.current, h.num as number, h.lastAlert)),
       counts: countDeltas(touched.map((h) => ({ before: h.before, after: countKey(h.case.current) }))),
       at: this.now(),
     });

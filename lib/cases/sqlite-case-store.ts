@@ -107,7 +107,7 @@ function hold(row: OpenRow, state: BatchState): Held {
 }
 
 /** A held case as written (once the batch is done), as an object of the caller's own. */
-const asWritten = (h: Held) => JSON.parse(h.case.written ?? JSON.stringify(h.case.current)) as Case;
+const asWritten = (h: Held) => h.case.copy();
 
 /** The change notice of a committed case: ids and status only. */
 const changed = (c: Case) => soarEvents.emit('case', { id: c.id, status: c.status, updated: c.updated });
@@ -215,7 +215,7 @@ export class SqliteCaseStore implements CaseStore {
       });
       for (const h of state.opened) h.case.current.id = `CASE-${this.stmt.nextId.get()!.value}`;
       for (const h of state.held.values()) {
-        if (h.case.changed) h.case.written = this.write(h.case.current, h.lastAlert, h.before);
+        if (h.case.changed) this.write(h.case.current, h.lastAlert, h.before);
       }
       const at = this.now();
       for (const { alertId, type, held } of state.links.values()) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { addTimeline, type Case } from '../../../lib/cases';
-import { HeldCase, type CaseUpdate } from '../../../lib/cases/held-case';
+import fc from 'fast-check';
+import { HeldCase, jsonCopy, type CaseUpdate } from '../../../lib/cases/held-case';
 
 describe('HeldCase: updates of one case made in memory', () => {
   const stored = JSON.stringify({ id: 'CASE-1', title: 'scan', timeline: [], assignee: undefined });
@@ -18,10 +19,10 @@ describe('HeldCase: updates of one case made in memory', () => {
     const [a, b, c] = [note('a'), note('b'), note('c')].map((u) => held.apply(u));
     assert.equal(held.changed, true);
     assert.deepEqual(notes(held.current), ['a', 'b', 'c']);
-    held.written = JSON.stringify(held.current);
-    held.current.title = 'changed after it was written';
-    assert.equal(c.result(), held.current, 'the last change hands out the held case itself');
+    // The store reads the results in order once the case is written: the others' before the last one's.
     const [first, second] = [a.result(), b.result()];
+    assert.equal(c.result(), held.current, 'the last change hands out the held case itself');
+    held.current.title = 'changed by the last caller';
     assert.notEqual(first, second);
     assert.deepEqual(
       [notes(first), notes(second)],
@@ -31,6 +32,7 @@ describe('HeldCase: updates of one case made in memory', () => {
       ],
     );
     assert.equal(first.title, 'scan', 'the others are copies of what was written');
+    assert.equal('assignee' in first, false, 'as JSON has it: no undefined fields');
     first.title = 'mine';
     assert.equal(second.title, 'scan');
   });
@@ -86,5 +88,27 @@ describe('HeldCase: updates of one case made in memory', () => {
     assert.match(String(once.error), /not twice/);
     assert.equal(held.current.assignee, undefined);
     assert.equal(held.changed, false, 'nothing left to write');
+  });
+});
+
+describe('jsonCopy', () => {
+  it('gives what a JSON round trip gives', () => {
+    fc.assert(
+      fc.property(
+        fc.anything({ withDate: true, withNullPrototype: true, withSparseArray: true, withMap: true, withSet: true }),
+        (value) => {
+          const text = JSON.stringify(value);
+          if (text === undefined) assert.equal(jsonCopy(value), undefined);
+          else assert.deepStrictEqual(jsonCopy(value), JSON.parse(text));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    const odd = { a: undefined, f: () => 1, n: NaN, z: -0, d: new Date(0), list: [undefined, Infinity, () => 1] };
+    assert.deepStrictEqual(jsonCopy(odd), JSON.parse(JSON.stringify(odd)));
+    const proto = JSON.parse('{"__proto__": {"polluted": true}}') as object;
+    const copy = jsonCopy(proto) as Record<string, unknown>;
+    assert.deepStrictEqual(copy, proto);
+    assert.equal(Object.getPrototypeOf(copy), Object.prototype, 'an own __proto__ field, not a prototype');
   });
 });
