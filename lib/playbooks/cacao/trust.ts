@@ -23,6 +23,8 @@ export const INERT_NODE_TYPES: ReadonlySet<string> = new Set([
   'soar-rule',
   'switch',
   'change',
+  // Holds or drops messages (the default flow limits what reaches the debug sidebar with one).
+  'delay',
   'debug',
   'link in',
   'link out',

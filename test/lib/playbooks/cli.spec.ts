@@ -61,7 +61,7 @@ describe('soar playbook (CLI)', function () {
     const run = await soar(['playbook', 'list', '--data-dir', dataDir]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^NODE ID\s+KIND\s+PLAYBOOK ID\s+VERSION\s+NODES\s+NAME\n/);
-    assert.match(run.stdout, /soar\.tab\.intake\s+tab\s+soar-alerts-to-cases\s+0\.0\.0\s+16\s+SOAR: alerts to cases/);
+    assert.match(run.stdout, /soar\.tab\.intake\s+tab\s+soar-alerts-to-cases\s+0\.0\.0\s+17\s+SOAR: alerts to cases/);
     const json = await soar(['playbook', 'list', '--json'], { env: { SOAR_DATA_DIR: dataDir } });
     assert.deepEqual(
       (JSON.parse(json.stdout) as { id: string }[]).map((p) => p.id),
@@ -83,7 +83,7 @@ describe('soar playbook (CLI)', function () {
     ]);
     assert.equal(exported.code, 0, exported.stderr);
     const file = join(dataDir, 'soar-alerts-to-cases-0.0.0.playbook.json');
-    assert.match(exported.stderr, new RegExp(`exported "SOAR: alerts to cases" 0\\.0\\.0 \\(23 nodes\\) to ${file}`));
+    assert.match(exported.stderr, new RegExp(`exported "SOAR: alerts to cases" 0\\.0\\.0 \\(24 nodes\\) to ${file}`));
     const pkg = readJson<PlaybookPackage>(file);
     assert.equal(pkg.playbook.author, 'Alice');
 
