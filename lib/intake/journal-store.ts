@@ -47,6 +47,13 @@ export class JournalError extends Error {
   }
 }
 
+/**
+ * How long marks wait to share one transaction (one round trip with PostgreSQL): at a few hundred alerts a second
+ * each would otherwise cost a commit of its own (about 7 % of the CPU per alert at 1,000 single-alert requests a
+ * second, measured with the SQLite journal).
+ */
+export const MARK_FLUSH_MS = 50;
+
 export interface IntakeJournalStore {
   /** The SQLite file or the PostgreSQL URL (as configured: use `describe` in messages). */
   readonly location: string;
@@ -64,8 +71,9 @@ export interface IntakeJournalStore {
   markProcessedNow(seqs: number[]): Promise<number>;
 
   /**
-   * Marks entries processed with every other mark of this turn of the event loop. A mark lost to a crash only means
-   * the alert is replayed once more (at-least-once), so nothing waits for it; failures go to `onBackgroundError`.
+   * Marks entries processed with every other mark of the next MARK_FLUSH_MS. A mark lost to a crash only means the
+   * alert is replayed once more (at-least-once; the case store knows it already), so nothing waits for it; failures
+   * go to `onBackgroundError`.
    */
   markProcessedSoon(seqs: number[]): void;
 

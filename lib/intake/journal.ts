@@ -7,6 +7,7 @@ import { WAL_SIZE_LIMIT_BYTES, WalCheckpointer } from '../store/checkpointer';
 import { isPostgresUrl } from '../store/pg/pool';
 import {
   JournalError,
+  MARK_FLUSH_MS,
   MarkListeners,
   type AppendOutcome,
   type IntakeJournalStore,
@@ -68,6 +69,7 @@ export class IntakeJournal implements IntakeJournalStore {
   private readonly groupTx: (batch: QueuedCommit[], accepted: Map<string, number>) => AppendOutcome[][];
   private queue: QueuedCommit[] = [];
   private marks: number[] = [];
+  private marksTimer: NodeJS.Timeout | undefined;
   private seenRetentionMs = 0;
   /** alert id → time received, oldest first. */
   private readonly seen: SeenIds;
@@ -84,8 +86,6 @@ export class IntakeJournal implements IntakeJournalStore {
     // No long busy wait: better-sqlite3 would wait on the event loop, freezing the process while another process
     // holds the write lock. A commit that finds the journal locked fails at once, and the intake answers 503.
     this.db = new Database(file, { timeout: 100 });
-    // Larger pages make fewer WAL frames for our ~1 KB rows (takes effect when the file is created).
-    this.db.pragma('page_size = 16384');
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     // Checkpoints run in a worker thread (see lib/store/checkpointer), not in the commit of an intake request; it
@@ -210,18 +210,16 @@ export class IntakeJournal implements IntakeJournalStore {
     return seqs.length === 0 ? 0 : this.markTx(seqs);
   }
 
-  /**
-   * Like `markProcessed`, but batched with every other mark of this turn of the event loop into one transaction.
-   * A mark lost to a crash only means the alert is replayed once more (at-least-once), so nothing waits for it.
-   */
+  /** Like `markProcessed`, but batched with every other mark of the next MARK_FLUSH_MS into one transaction. */
   markProcessedSoon(seqs: number[]): void {
     if (seqs.length === 0) return;
     this.marked.tell(seqs);
-    if (this.marks.length === 0) setImmediate(() => this.flushMarks());
+    if (this.marks.length === 0) this.marksTimer = setTimeout(() => this.flushMarks(), MARK_FLUSH_MS);
     for (const seq of seqs) this.marks.push(seq);
   }
 
   private flushMarks(): void {
+    clearTimeout(this.marksTimer);
     const seqs = this.marks;
     this.marks = [];
     if (seqs.length === 0) return;

@@ -8,6 +8,7 @@ import { acquireStorePool, redactStoreUrl, releaseStorePool } from '../store/pg/
 import { pgText } from '../store/pg/text';
 import {
   JournalError,
+  MARK_FLUSH_MS,
   MarkListeners,
   type AppendOutcome,
   type IntakeJournalStore,
@@ -26,7 +27,7 @@ import {
  *   restart. Each owner renews a heartbeat lease; a live instance adopts (`FOR UPDATE SKIP LOCKED`) the pending rows
  *   of an owner whose heartbeat lapsed, i.e. an instance that stopped and did not come back, and sends them on.
  * - Throughput: the commits queued while a round trip is in flight go together in the next one — one statement
- *   (deduplicate and journal) per batch, not per alert; marks are one `DELETE … = ANY` per turn of the event loop.
+ *   (deduplicate and journal) per batch, not per alert; marks are one `DELETE … = ANY` per MARK_FLUSH_MS.
  */
 
 const MIGRATIONS: Migration[] = [
@@ -110,6 +111,7 @@ export class PgIntakeJournal implements IntakeJournalStore {
   private queue: QueuedCommit[] = [];
   private inFlight = 0;
   private marks: number[] = [];
+  private marksTimer: NodeJS.Timeout | undefined;
   private seenRetentionMs = 0;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -243,7 +245,7 @@ export class PgIntakeJournal implements IntakeJournalStore {
   markProcessedSoon(seqs: number[]): void {
     if (seqs.length === 0) return;
     this.marked.tell(seqs);
-    if (this.marks.length === 0) setImmediate(() => void this.flushMarks());
+    if (this.marks.length === 0) this.marksTimer = setTimeout(() => void this.flushMarks(), MARK_FLUSH_MS);
     for (const seq of seqs) this.marks.push(seq);
   }
 
@@ -262,6 +264,7 @@ export class PgIntakeJournal implements IntakeJournalStore {
   }
 
   private takeMarks(): number[] {
+    clearTimeout(this.marksTimer);
     const seqs = this.marks;
     this.marks = [];
     return seqs;

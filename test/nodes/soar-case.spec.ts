@@ -6,6 +6,7 @@ import caseNode from '../../nodes/soar-case/soar-case';
 import { normalize, type Alert } from '../../lib/alert';
 import type { Case } from '../../lib/cases';
 import { acquireJournal, releaseJournal } from '../../lib/intake/journal';
+import { MARK_FLUSH_MS } from '../../lib/intake/journal-store';
 import type { CaseType } from '../../lib/rules/case-type';
 import { journalFile, storeFile } from '../../lib/settings';
 import { helper } from '../helpers/nodered';
@@ -97,7 +98,7 @@ describe('soar-case', () => {
     try {
       const [seq] = (await journal.commit('intake1', [{ alertId: 'a', body: '{}' }], Date.now(), 0)) as number[];
       await through({ payload: wazuh(1), caseType: bruteForce, intake: { seq, alertId: 'a', received: '' } });
-      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setTimeout(r, MARK_FLUSH_MS + 20));
       assert.equal((await journal.pendingEntries('intake1')).length, 0);
     } finally {
       releaseJournal(file, 0);

@@ -108,7 +108,7 @@ export function journalConformance(fixture: () => JournalFixture): void {
       assert.equal(await journal.lastPendingSeq(), d, 'd of n2 is the newest pending');
     });
 
-    it('applies marks made in one turn of the event loop together, a moment later', async () => {
+    it('applies the marks made within MARK_FLUSH_MS together, a moment later', async () => {
       const seqs = (await journal.commit('n1', [rec('a'), rec('b'), rec('c')], 1, 0)) as number[];
       journal.markProcessedSoon([seqs[0]]);
       journal.markProcessedSoon([seqs[1]]);

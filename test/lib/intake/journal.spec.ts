@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { acquireJournal, IntakeJournal, openedJournal, releaseJournal } from '../../../lib/intake/journal';
+import { MARK_FLUSH_MS } from '../../../lib/intake/journal-store';
 import { tempDir } from '../../helpers/tmp';
 import { journalConformance } from './journal-conformance';
 
@@ -56,12 +57,13 @@ describe('IntakeJournal (SQLite)', () => {
     assert.equal(typeof journal.append('n1', [rec('a')], 3000, 1500)[0], 'number', 'outside the window');
   });
 
-  it('batches marks made in one turn of the event loop and applies them on the next', async () => {
+  it('batches the marks made within MARK_FLUSH_MS and applies them together', async () => {
     const seqs = journal.append('n1', [rec('a'), rec('b'), rec('c')], 1, 0) as number[];
     journal.markProcessedSoon([seqs[0]]);
-    journal.markProcessedSoon([seqs[1]]);
-    assert.equal(journal.pending('n1').length, 3, 'not yet applied');
     await new Promise((r) => setImmediate(r));
+    journal.markProcessedSoon([seqs[1]]);
+    assert.equal(journal.pending('n1').length, 3, 'not yet applied, a turn of the event loop later');
+    await new Promise((r) => setTimeout(r, MARK_FLUSH_MS + 20));
     assert.deepEqual(
       journal.pending('n1').map((e) => e.alertId),
       ['c'],
