@@ -277,8 +277,8 @@ export class SqliteCaseStore implements CaseStore {
     };
   }
 
-  /** Writes the case (and its count change); returns it as written (JSON). */
-  private write(c: Case, lastAlert: number | null, before: CountKey | null): string {
+  /** Writes the case (and its count change). */
+  private write(c: Case, lastAlert: number | null, before: CountKey | null): void {
     const after = countKey(c);
     const data = JSON.stringify(c);
     if (!before || before.status !== after.status || before.type !== after.type || before.severity !== after.severity) {
@@ -300,7 +300,6 @@ export class SqliteCaseStore implements CaseStore {
       search: (c.title + '\n' + c.artifacts.map((a) => a.value).join('\n')).toLowerCase(),
       data,
     });
-    return data;
   }
 
   /** Groups an alert into the case the batch holds for its key (or finds, or opens); nothing is written yet. */

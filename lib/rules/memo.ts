@@ -20,6 +20,11 @@ import type jsonata from 'jsonata';
 export const MAX_MEMO_ENTRIES = 20_000;
 /** A key longer than this (a large field read whole) is not kept: the lookup would cost as much as the evaluation. */
 export const MAX_MEMO_KEY_LENGTH = 1_024;
+/**
+ * An expression whose keys were too long this many times in a row stops building them: it reads a large field
+ * whole (`$exists(raw)`), and its JSON text would be made on every alert for nothing.
+ */
+export const MEMO_GIVE_UP_AFTER = 100;
 
 /** What an expression reads: root paths (lists of field names) and variables. */
 export interface Reads {
@@ -214,7 +219,7 @@ export function memoStats(): { hits: number; entries: number } {
 /** A compiled expression as rules and case types use it. */
 export interface Evaluator {
   evaluate(input: unknown, bindings?: Record<string, unknown>): Promise<unknown>;
-  /** Whether results are remembered (`readsOf` proved the expression pure). */
+  /** Whether results are remembered (`readsOf` proved the expression pure, and its keys are not all too long). */
   readonly memoized: boolean;
 }
 
@@ -226,8 +231,10 @@ export function memoize(expression: jsonata.Expression): Evaluator {
   const reads = readsOf(expression.ast());
   if (!reads) return { evaluate: (input, bindings) => expression.evaluate(input, bindings), memoized: false };
   const id = `${++serial}\u0001`;
+  let tooLong = 0;
 
   const keyOf = (input: unknown, bindings: Record<string, unknown> | undefined): string | undefined => {
+    if (tooLong >= MEMO_GIVE_UP_AFTER) return undefined;
     if (typeof input !== 'object' || input === null || Array.isArray(input)) return undefined;
     let key = id;
     try {
@@ -245,7 +252,12 @@ export function memoize(expression: jsonata.Expression): Evaluator {
     } catch {
       return undefined; // not JSON (a cycle, a BigInt): evaluated every time
     }
-    return key.length <= MAX_MEMO_KEY_LENGTH ? key : undefined;
+    if (key.length > MAX_MEMO_KEY_LENGTH) {
+      tooLong += 1;
+      return undefined;
+    }
+    tooLong = 0;
+    return key;
   };
 
   const evaluate = async (input: unknown, bindings?: Record<string, unknown>): Promise<unknown> => {
@@ -261,5 +273,10 @@ export function memoize(expression: jsonata.Expression): Evaluator {
     }
     return result;
   };
-  return { evaluate, memoized: true };
+  return {
+    evaluate,
+    get memoized() {
+      return tooLong < MEMO_GIVE_UP_AFTER;
+    },
+  };
 }

@@ -5,6 +5,7 @@ import {
   CONTEXT_DEFAULTS,
   MAX_MEMO_ENTRIES,
   MAX_MEMO_KEY_LENGTH,
+  MEMO_GIVE_UP_AFTER,
   memoize,
   memoStats,
   readsOf,
@@ -189,6 +190,22 @@ describe('memoize (JSONata results remembered for inputs already seen)', () => {
     const before = memoStats().hits;
     assert.equal(await expression.evaluate(long), MAX_MEMO_KEY_LENGTH);
     assert.equal(memoStats().hits, before);
+  });
+
+  it('stops building keys for an expression whose keys are too long time after time', async () => {
+    const expression = memoize(jsonata('$exists(raw)'));
+    const large = (n: number) => ({ raw: { message: 'x'.repeat(MAX_MEMO_KEY_LENGTH), n } });
+    for (let n = 0; n < MEMO_GIVE_UP_AFTER - 1; n++) assert.equal(await expression.evaluate(large(n)), true);
+    assert.equal(expression.memoized, true, 'a short key in between starts the count again');
+    await expression.evaluate({ raw: 'short' });
+    for (let n = 0; n < MEMO_GIVE_UP_AFTER - 1; n++) await expression.evaluate(large(n));
+    assert.equal(expression.memoized, true);
+    await expression.evaluate(large(-1));
+    assert.equal(expression.memoized, false);
+    const before = memoStats().entries;
+    assert.equal(await expression.evaluate({ raw: 'short' }), true, 'still evaluated');
+    assert.equal(await expression.evaluate({}), false);
+    assert.equal(memoStats().entries, before, 'nothing more kept');
   });
 
   it('evaluates an expression it cannot prove pure every time', async () => {
