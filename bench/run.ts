@@ -10,6 +10,7 @@ import { benchIntake } from './intake';
 import { benchIocLibrary } from './ioc-library';
 import { benchIocs } from './iocs';
 import { benchRespond } from './respond';
+import { benchRuns } from './runs';
 
 const benches: Record<string, () => Promise<Row[]>> = {
   intake: benchIntake,
@@ -17,6 +18,7 @@ const benches: Record<string, () => Promise<Row[]>> = {
   iocs: benchIocs,
   'ioc-library': benchIocLibrary,
   respond: benchRespond,
+  runs: benchRuns,
   enrich: benchEnrich,
   e2e: benchE2e,
 };

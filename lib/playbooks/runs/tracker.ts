@@ -117,17 +117,89 @@ interface MessageState {
   pending: Pending | undefined;
 }
 
+/**
+ * How many messages of each run a node is handling. Mostly one run at a time: that one is kept in two fields, a Map
+ * only for the others, because a Map going from one entry to none and back for every message is rebuilt by V8 again
+ * and again (it was the tracker's costliest line).
+ */
+export class RunCounts<R> {
+  private one: R | undefined;
+  private oneCount = 0;
+  private more: Map<R, number> | undefined;
+
+  add(run: R): void {
+    if (this.one === run) this.oneCount += 1;
+    else if (this.one === undefined && !this.more?.has(run)) {
+      this.one = run;
+      this.oneCount = 1;
+    } else {
+      this.more ??= new Map();
+      this.more.set(run, (this.more.get(run) ?? 0) + 1);
+    }
+  }
+
+  /** One message of the run less. */
+  remove(run: R): void {
+    if (this.one === run) {
+      if (--this.oneCount === 0) this.one = undefined;
+      return;
+    }
+    const n = this.more?.get(run);
+    if (n === undefined) return;
+    if (n > 1) this.more!.set(run, n - 1);
+    else this.more!.delete(run);
+  }
+
+  /** Every message of the run. */
+  forget(run: R): void {
+    if (this.one === run) {
+      this.one = undefined;
+      this.oneCount = 0;
+    } else this.more?.delete(run);
+  }
+
+  /** The runs with a message here, each once. */
+  runs(): R[] {
+    const runs = this.more ? [...this.more.keys()] : [];
+    if (this.one !== undefined) runs.push(this.one);
+    return runs;
+  }
+
+  get empty(): boolean {
+    return this.one === undefined && !this.more?.size;
+  }
+}
+
 /** Per node: its tab, and how many messages of each run it is handling. */
 interface NodeState {
   z: string | undefined;
-  runs: Map<OpenRun, number>;
+  runs: RunCounts<OpenRun>;
 }
 
+/** ISO 8601 of an epoch millisecond, the last one made kept: the runs of a batch start and finish in the same ms. */
+class IsoTimes {
+  private ms = NaN;
+  private text = '';
+
+  of(ms: number): string {
+    if (ms !== this.ms) {
+      this.text = new Date(ms).toISOString();
+      this.ms = ms;
+    }
+    return this.text;
+  }
+}
+
+/** The time part of the run ids of the last millisecond: the runs of a batch start in the same one. */
+let idTime = { ms: NaN, prefix: '' };
+
 /** A UUID version 7: time-ordered, so the run store's index grows at its end. */
-function runId(now: number): string {
-  const time = now.toString(16).padStart(12, '0');
-  const random = randomUUID();
-  return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${random.slice(15)}`;
+export function runId(now: number): string {
+  if (now !== idTime.ms) {
+    const time = now.toString(16).padStart(12, '0');
+    idTime = { ms: now, prefix: `${time.slice(0, 8)}-${time.slice(8, 12)}-7` };
+  }
+  return idTime.prefix + randomUUID().slice(15);
 }
 
 export interface RunTrackerOptions {
@@ -172,6 +244,8 @@ export class RunTracker {
   private readonly maxOpen: number;
   private untracked = 0;
   private unattributed = 0;
+  private readonly startedIso = new IsoTimes();
+  private readonly finishedIso = new IsoTimes();
 
   constructor(private readonly options: RunTrackerOptions) {
     this.now = options.now ?? Date.now;
@@ -246,10 +320,10 @@ export class RunTracker {
     };
     let handler = this.nodes.get(node.id);
     if (handler === undefined) {
-      handler = { z: node.z, runs: new Map() };
+      handler = { z: node.z, runs: new RunCounts() };
       this.nodes.set(node.id, handler);
     }
-    handler.runs.set(run, (handler.runs.get(run) ?? 0) + 1);
+    handler.runs.add(run);
     if (node.type === 'catch' && msg.error !== undefined && run.error === undefined) {
       run.error = `${errorText(msg.error)} (caught)`;
     }
@@ -298,17 +372,13 @@ export class RunTracker {
     if (previous === undefined) state.pending = entry.next;
     else previous.next = entry.next;
     const run = entry.run;
-    const handler = this.nodes.get(node.id);
-    if (handler !== undefined) {
-      const n = (handler.runs.get(run) ?? 1) - 1;
-      if (n > 0) handler.runs.set(run, n);
-      else handler.runs.delete(run);
-    }
+    const nodeId = node.id;
+    this.nodes.get(nodeId)?.runs.remove(run);
     if (run.closed) return;
     const ms = performance.now() - entry.since;
     let step: RunStep | undefined;
     for (const s of run.steps) {
-      if (s.node === node.id) {
+      if (s.node === nodeId) {
         step = s;
         break;
       }
@@ -317,7 +387,7 @@ export class RunTracker {
       step.count += 1;
       step.ms += ms;
     } else {
-      step = { node: node.id, type: node.type, count: 1, ms };
+      step = { node: nodeId, type: node.type, count: 1, ms };
       if (node.name) step.name = node.name;
       run.steps.push(step);
     }
@@ -353,7 +423,7 @@ export class RunTracker {
       const tabs = new Set(scope.tabs);
       for (const [id, state] of this.nodes) {
         if (!nodes.has(id) && !(state.z !== undefined && tabs.has(state.z))) continue;
-        for (const run of state.runs.keys()) doomed.add(run);
+        for (const run of state.runs.runs()) doomed.add(run);
         this.nodes.delete(id);
       }
       for (const run of this.open.values()) if (tabs.has(run.playbook.flow)) doomed.add(run);
@@ -373,11 +443,11 @@ export class RunTracker {
       if (run !== undefined && !run.closed) return run;
     }
     const handler = this.nodes.get(source.id);
-    if (handler !== undefined && handler.runs.size > 0) {
+    if (handler !== undefined && !handler.runs.empty) {
       let only: OpenRun | undefined;
       let count = 0;
-      for (const run of handler.runs.keys()) {
-        if (run.closed) handler.runs.delete(run);
+      for (const run of handler.runs.runs()) {
+        if (run.closed) handler.runs.forget(run);
         else {
           only = run;
           count += 1;
@@ -471,8 +541,8 @@ export class RunTracker {
       playbook: run.playbook.id,
       version: run.playbook.version,
       flow: run.playbook.flow,
-      started: new Date(run.started).toISOString(),
-      finished: new Date(Math.max(at, run.started)).toISOString(),
+      started: this.startedIso.of(run.started),
+      finished: this.finishedIso.of(Math.max(at, run.started)),
       outcome,
       steps: run.steps,
     };

@@ -8,6 +8,7 @@ import {
   type PlaybookTab,
   type TrackedNode,
 } from '../../../../lib/playbooks/runs';
+import { RunCounts, runId } from '../../../../lib/playbooks/runs/tracker';
 
 /**
  * The tracker fed the event sequences Node-RED's hooks report for a flow (preDeliver on send, onReceive, onComplete
@@ -317,6 +318,31 @@ describe('RunTracker', () => {
     assert.equal(finished.length, 2);
   });
 
+  it('joins a new object to the one run its node still holds after another run left it, and to none with two again', () => {
+    const { tracker, finished, send } = setup();
+    const [entry, slow, out] = [node('in', 'inject'), node('s', 't-slow'), node('o', 'debug')];
+    const [a, b, c]: Message[] = [{ _msgid: 'a' }, { _msgid: 'b' }, { _msgid: 'c' }];
+    send(a, entry, slow);
+    send(b, entry, slow);
+    tracker.complete(a, slow);
+    const fresh: Message = { _msgid: 'fresh' };
+    send(fresh, slow, out);
+    assert.equal(fresh[RUN_PROPERTY], b[RUN_PROPERTY]);
+    send(c, entry, slow);
+    const other: Message = { _msgid: 'other' };
+    send(other, slow, out);
+    assert.equal(other[RUN_PROPERTY], undefined);
+    assert.equal(tracker.counts.unattributed, 1);
+    tracker.complete(fresh, out);
+    tracker.complete(b, slow);
+    tracker.complete(c, slow);
+    assert.deepEqual(
+      finished.map((r) => r.outcome),
+      ['success', 'success', 'success'],
+    );
+    assert.equal(tracker.openRuns, 0);
+  });
+
   it('starts a child run when a message reaches another playbook tab; the parent finishes with its own part', () => {
     const { tracker, finished, send } = setup();
     const [entry, linkOut, linkIn, out] = [
@@ -427,5 +453,46 @@ describe('RunTracker', () => {
       finished.map((r) => r.playbook),
       ['triage', 'triage', 'response'],
     );
+  });
+});
+
+describe('RunCounts', () => {
+  it('counts the messages of each run a node handles, one run without a Map and the others in one', () => {
+    const counts = new RunCounts<string>();
+    assert.equal(counts.empty, true);
+    counts.add('a');
+    counts.add('a');
+    counts.add('b');
+    counts.add('c');
+    assert.deepEqual(counts.runs().sort(), ['a', 'b', 'c']);
+    counts.remove('a');
+    assert.deepEqual(counts.runs().sort(), ['a', 'b', 'c'], 'a still has a message');
+    counts.remove('a');
+    // b, kept with the others, is not counted twice when it comes again while the first place is free.
+    counts.add('b');
+    assert.deepEqual(counts.runs().sort(), ['b', 'c']);
+    counts.remove('b');
+    assert.deepEqual(counts.runs().sort(), ['b', 'c']);
+    counts.remove('b');
+    counts.remove('x');
+    assert.deepEqual(counts.runs(), ['c']);
+    counts.add('d');
+    counts.add('d');
+    counts.forget('d');
+    counts.forget('c');
+    assert.equal(counts.empty, true);
+    assert.deepEqual(counts.runs(), []);
+  });
+});
+
+describe('runId', () => {
+  it('is a UUID version 7 of the millisecond, unique within it and ordered across', () => {
+    const at = Date.parse('2026-11-29T17:40:00.123Z');
+    const ids = [runId(at), runId(at), runId(at + 1), runId(at)];
+    for (const id of ids) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(parseInt(ids[0].slice(0, 8) + ids[0].slice(9, 13), 16), at);
+    assert.equal(parseInt(ids[2].slice(0, 8) + ids[2].slice(9, 13), 16), at + 1);
+    assert.equal(new Set(ids).size, 4);
+    assert.ok(ids[1] < ids[2] && ids[3] < ids[2]);
   });
 });
