@@ -57,13 +57,14 @@ interface Queued {
 }
 
 /**
- * A case the batch holds until it is written: its count key as stored (null for a case the batch opened), and the
- * time of its last alert.
+ * A case the batch holds until it is written: its count key as stored (null for a case the batch opened), the time
+ * of its last alert, and that time as stored.
  */
 interface Held {
   case: HeldCase;
   before: CountKey | null;
   lastAlert: number;
+  storedLastAlert: number | null;
 }
 
 /** What the batch holds besides its cases: the cases it opened, and the alerts it grouped (not yet written). */
@@ -101,7 +102,12 @@ const countKey = (c: Case): CountKey => ({ status: c.status, type: c.type, sever
 /** A stored open case, held by the batch from now on. */
 function hold(row: OpenRow, state: BatchState): Held {
   const c = new HeldCase(row.data);
-  const held: Held = { case: c, before: countKey(c.current), lastAlert: row.last_alert };
+  const held: Held = {
+    case: c,
+    before: countKey(c.current),
+    lastAlert: row.last_alert,
+    storedLastAlert: row.last_alert,
+  };
   state.held.set(row.id, held);
   return held;
 }
@@ -111,6 +117,20 @@ const asWritten = (h: Held) => h.case.copy();
 
 /** The change notice of a committed case: ids and status only. */
 const changed = (c: Case) => soarEvents.emit('case', { id: c.id, status: c.status, updated: c.updated });
+
+/** The columns every write of a stored case sets; the indexed ones (status, last_alert) only when they changed. */
+const UPDATED_COLUMNS = `severity = @severity, updated = @updated, first_action = @firstAction, resolved = @resolved,
+  sla_due = @slaDue, search = @search, data = @data`;
+
+function updates(db: Database.Database) {
+  const update = (set: string) => db.prepare(`UPDATE cases SET ${set}${UPDATED_COLUMNS} WHERE id = @id`);
+  return {
+    update: update(''),
+    updateStatus: update('status = @status, '),
+    updateLastAlert: update('last_alert = @lastAlert, '),
+    updateStatusLastAlert: update('status = @status, last_alert = @lastAlert, '),
+  };
+}
 
 /** The longest pause between two tries of a batch that found the database locked. */
 const BUSY_RETRY_MAX_MS = 1_000;
@@ -215,7 +235,7 @@ export class SqliteCaseStore implements CaseStore {
       });
       for (const h of state.opened) h.case.current.id = `CASE-${this.stmt.nextId.get()!.value}`;
       for (const h of state.held.values()) {
-        if (h.case.changed) this.write(h.case.current, h.lastAlert, h.before);
+        if (h.case.changed) this.write(h);
       }
       const at = this.now();
       for (const { alertId, type, held } of state.links.values()) {
@@ -245,16 +265,13 @@ export class SqliteCaseStore implements CaseStore {
         `INSERT INTO counters (name, value) VALUES ('case', 1)
          ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value`,
       ),
-      upsert: db.prepare(
+      insert: db.prepare(
         `INSERT INTO cases (id, type, key, status, severity, created, updated, last_alert, first_action, resolved,
                             sla_due, search, data)
-         VALUES (@id, @type, @key, @status, @severity, @created, @updated, coalesce(@lastAlert, @created), @firstAction, @resolved,
-                 @slaDue, @search, @data)
-         ON CONFLICT (id) DO UPDATE SET status = excluded.status, severity = excluded.severity,
-           updated = excluded.updated, last_alert = coalesce(@lastAlert, last_alert),
-           first_action = excluded.first_action, resolved = excluded.resolved, sla_due = excluded.sla_due,
-           search = excluded.search, data = excluded.data`,
+         VALUES (@id, @type, @key, @status, @severity, @created, @updated, @lastAlert, @firstAction, @resolved,
+                 @slaDue, @search, @data)`,
       ),
+      ...updates(db),
       caseExists: db.prepare<[string], { found: number }>('SELECT 1 AS found FROM cases WHERE id = ?'),
       alertCount: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM case_alerts WHERE case_id = ?'),
       alertsOf: db.prepare<[string, number, number], { alert_id: string; at: number }>(
@@ -277,29 +294,45 @@ export class SqliteCaseStore implements CaseStore {
     };
   }
 
-  /** Writes the case (and its count change). */
-  private write(c: Case, lastAlert: number | null, before: CountKey | null): void {
+  /** Writes the held case (and its count change). */
+  private write(h: Held): void {
+    const c = h.case.current;
+    const { before } = h;
     const after = countKey(c);
-    const data = JSON.stringify(c);
     if (!before || before.status !== after.status || before.type !== after.type || before.severity !== after.severity) {
       if (before) this.stmt.count.run({ ...before, delta: -1 });
       this.stmt.count.run({ ...after, delta: 1 });
     }
-    this.stmt.upsert.run({
+    const row = {
       id: c.id,
-      type: c.type,
-      key: c.key,
-      status: c.status,
       severity: severityRank(c.severity),
-      created: ms(c.created),
       updated: ms(c.updated),
-      lastAlert,
       firstAction: ms(c.firstActionAt),
       resolved: ms(c.resolvedAt),
       slaDue: ms(c.sla?.dueAt),
       search: (c.title + '\n' + c.artifacts.map((a) => a.value).join('\n')).toLowerCase(),
-      data,
-    });
+      data: JSON.stringify(c),
+    };
+    if (!before) {
+      this.stmt.insert.run({
+        ...row,
+        type: c.type,
+        key: c.key,
+        status: c.status,
+        created: ms(c.created),
+        lastAlert: h.lastAlert,
+      });
+      return;
+    }
+    // Only the indexed columns that changed are set: an index whose columns an UPDATE sets is rewritten, changed or
+    // not, and that was half the cost of the commit of a case's decision or runs (which change neither).
+    const statusChanged = before.status !== c.status;
+    const lastAlertChanged = h.lastAlert !== h.storedLastAlert;
+    if (statusChanged && lastAlertChanged)
+      this.stmt.updateStatusLastAlert.run({ ...row, status: c.status, lastAlert: h.lastAlert });
+    else if (statusChanged) this.stmt.updateStatus.run({ ...row, status: c.status });
+    else if (lastAlertChanged) this.stmt.updateLastAlert.run({ ...row, lastAlert: h.lastAlert });
+    else this.stmt.update.run(row);
   }
 
   /** Groups an alert into the case the batch holds for its key (or finds, or opens); nothing is written yet. */
@@ -335,6 +368,7 @@ export class SqliteCaseStore implements CaseStore {
       ),
       before: null,
       lastAlert: nowMs,
+      storedLastAlert: null,
     };
     const merged = target.case.apply({ id: target.case.current.id, now, change: (c) => mergeAlert(c, alert, nowIso) });
     if (merged.failed) return new Failed(merged.error);

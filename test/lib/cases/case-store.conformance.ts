@@ -196,6 +196,26 @@ export function caseStoreConformance(name: string, makeStore: CaseStoreMaker): v
       assert.deepEqual([afterClose.created, afterClose.case.id], [true, 'CASE-3']);
     });
 
+    it('keeps a case open to its key for a window from its last alert, through other changes, a close and a reopen', async () => {
+      // Each step on its own (awaited): what the store wrote is what the next step reads.
+      const at = (minutes: number) => new Date(Date.parse('2026-11-28T10:00:00Z') + minutes * 60_000);
+      const window = 10 * 60_000;
+      const into = async (n: number, minutes: number) => (await group(variant(n), 'k', at(minutes), window)).case.id;
+      assert.equal(await into(1, 0), 'CASE-1');
+      assert.equal(await into(2, 8), 'CASE-1');
+      await store.update('CASE-1', (c, now) => addTimeline(c, { kind: 'note', message: 'looked at', by: 'ana' }, now));
+      // 16 minutes after the first alert, 8 after the last: the grouping at 8 minutes moved the window.
+      assert.equal(await into(3, 16), 'CASE-1');
+      await store.update('CASE-1', (c, now) => applyPatch(c, { status: 'closed' }, 'ana', now));
+      assert.equal(await into(4, 17), 'CASE-2');
+      await store.update('CASE-2', (c, now) => applyPatch(c, { status: 'closed' }, 'ana', now));
+      await store.update('CASE-1', (c, now) => applyPatch(c, { status: 'in-progress' }, 'ana', now));
+      assert.equal(await into(5, 18), 'CASE-1', 'reopened, and its last alert 2 minutes ago');
+      const page = await store.query({ status: ['in-progress'], limit: 10, offset: 0 });
+      assert.deepEqual([page.total, page.items.map((c) => [c.id, c.alertCount])], [1, [['CASE-1', 4]]]);
+      assert.equal((await store.query({ status: ['closed'], limit: 10, offset: 0 })).total, 1);
+    });
+
     it('passes over a case closed earlier in the same batch: the next open case of its key, or a new one', async () => {
       const t0 = Date.parse('2026-11-28T10:00:00Z');
       const at = (minutes: number) => new Date(t0 + minutes * 60_000);
