@@ -1,8 +1,9 @@
 /**
  * bench/runs: the run tracker on its own (lib/playbooks/runs/tracker.ts), the bookkeeping Node-RED's messaging hooks
- * call for every message of every alert (a tenth to a third of the app's CPU per alert in bench/e2e). One run is the
- * default flow's path: an entry node and seven nodes after it, each hop a send (preDeliver), a receipt (onReceive), the
- * handler's return (postReceive) and its `done` (onComplete), the case id picked up on the way, the run finished.
+ * call for every message of every alert (with the run rows, a sixth to a quarter of the app's CPU per alert in
+ * bench/e2e). One run is the default flow's path: an entry node and seven nodes after it, each hop a send
+ * (preDeliver), a receipt (onReceive), the handler's return (postReceive) and its `done` (onComplete), the case id
+ * picked up on the way, the run finished.
  *
  * Method: RUNS runs at a time in flight (as a batch of alerts is), REPS timed rounds after an unmeasured one; the
  * figure is the median. No target: it shows what tracking costs before Node-RED and the stores add theirs.
