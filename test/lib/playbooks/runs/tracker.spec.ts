@@ -303,36 +303,24 @@ describe('RunTracker', () => {
     assert.equal(tracker.counts.unattributed, 0);
   });
 
-  it('puts a new object of a node holding two runs, with no _msgid of either, in no run (and counts it)', () => {
-    const { tracker, finished, send } = setup();
-    const [entry, slow, out] = [node('in', 'inject'), node('s', 't-slow'), node('o', 'debug')];
-    const [a, b]: Message[] = [{ _msgid: 'a' }, { _msgid: 'b' }];
-    send(a, entry, slow);
-    send(b, entry, slow);
-    const fresh: Message = { _msgid: 'fresh' };
-    send(fresh, slow, out);
-    assert.equal(fresh[RUN_PROPERTY], undefined);
-    assert.equal(tracker.counts.unattributed, 1);
-    tracker.complete(a, slow);
-    tracker.complete(b, slow);
-    assert.equal(finished.length, 2);
-  });
-
-  it('joins a new object to the one run its node still holds after another run left it, and to none with two again', () => {
+  it('puts a new object of a node holding two runs, with no _msgid of either, in no run (counted); in the one left', () => {
     const { tracker, finished, send } = setup();
     const [entry, slow, out] = [node('in', 'inject'), node('s', 't-slow'), node('o', 'debug')];
     const [a, b, c]: Message[] = [{ _msgid: 'a' }, { _msgid: 'b' }, { _msgid: 'c' }];
+    /** A brand-new object the slow node sends (no _msgid of a run): the run it joined. */
+    const runOfNew = (id: string) => send({ _msgid: id }, slow, out)[0][RUN_PROPERTY];
     send(a, entry, slow);
     send(b, entry, slow);
+    assert.equal(runOfNew('lost'), undefined);
+    assert.equal(tracker.counts.unattributed, 1);
+    // The first run leaves the node: a new object of the node now joins the one run it still holds.
     tracker.complete(a, slow);
     const fresh: Message = { _msgid: 'fresh' };
     send(fresh, slow, out);
     assert.equal(fresh[RUN_PROPERTY], b[RUN_PROPERTY]);
     send(c, entry, slow);
-    const other: Message = { _msgid: 'other' };
-    send(other, slow, out);
-    assert.equal(other[RUN_PROPERTY], undefined);
-    assert.equal(tracker.counts.unattributed, 1);
+    assert.equal(runOfNew('other'), undefined);
+    assert.equal(tracker.counts.unattributed, 2);
     tracker.complete(fresh, out);
     tracker.complete(b, slow);
     tracker.complete(c, slow);
@@ -452,6 +440,15 @@ describe('RunTracker', () => {
     assert.deepEqual(
       finished.map((r) => r.playbook),
       ['triage', 'triage', 'response'],
+    );
+    // Each run's own start, and the sweep that timed it out, though the tracker keeps the last time text it made.
+    assert.deepEqual(
+      finished.map((r) => [r.started.slice(17), r.finished.slice(17)]),
+      [
+        ['00.000Z', '01.050Z'],
+        ['00.100Z', '01.150Z'],
+        ['00.200Z', '05.250Z'],
+      ],
     );
   });
 });
